@@ -1,0 +1,1 @@
+"""Loading, normalizing, compiling and validating OpenAPI documents."""
