@@ -1,0 +1,1 @@
+"""Text and token layer for model-like generative endpoints."""
