@@ -1,0 +1,217 @@
+"""create_app(): the ONE place the ASGI stack is assembled.
+
+    ErrorMiddleware                 every failure -> OpenAI error envelope, never a traceback
+      ConnexionMiddleware           Connexion's RoutingMiddleware only: operationId into the scope
+        Pipeline                    fakeai.pipeline: parse -> match -> produce -> simulate -> respond
+
+Everything per operation (validators, producers, templates) is compiled here, at startup.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from connexion.middleware import ConnexionMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fakeai.clock import Clock, FixedClock, SystemClock
+from fakeai.config import Settings
+from fakeai.context import Output, RequestContext, Timing
+from fakeai.errors import APIError, method_not_allowed, not_found
+from fakeai.events import Events, RequestRejected, ResponseInvalid
+from fakeai.operations import CompiledOperation, compile_operations
+from fakeai.pipeline import Pipeline
+from fakeai.plugins import producer_factories
+from fakeai.producers.base import CompileEnv
+from fakeai.producers.generated import SchemaWalker
+from fakeai.simulators.latency import LatencySimulator
+from fakeai.spec.load import load_document
+from fakeai.spec.operation import iter_operations
+from fakeai.spec.routing import routing_document
+from fakeai.spec.validate import Validators, all_errors
+from fakeai.streaming import respond_error
+
+log = logging.getLogger("fakeai")
+BUNDLED_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@dataclass
+class FakeAI:
+    """The assembled app and what tests and the admin API may inspect."""
+
+    settings: Settings
+    document: dict[str, Any]
+    operations: dict[str, CompiledOperation]
+    pipeline: Pipeline
+    events: Events
+    asgi: ASGIApp
+    violations: list[ResponseInvalid] = field(default_factory=list)
+    startup_seconds: float = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    producers: Sequence[Any] = (),
+    document: dict[str, Any] | None = None,
+) -> FakeAI:
+    started = time.perf_counter()
+    settings = settings or Settings()
+    clock = clock or (FixedClock(settings.fixed_time) if settings.fixed_time is not None else SystemClock())
+    document = document if document is not None else load_document(settings.spec)
+    operations = list(iter_operations(document))
+    events = Events()
+    request_document = _lenient_copy(document) if settings.validation == "strict" else document
+    env = CompileEnv(
+        document=document,
+        validators=Validators(request_document),
+        settings=settings,
+        fixtures_dir=_fixtures_dir(settings),
+        walker=SchemaWalker(document),
+    )
+    compiled = compile_operations(operations, env, producer_factories(producers))
+    response_validators = Validators(document) if settings.validate_responses != "off" else None
+    violations: list[ResponseInvalid] = []
+    latency = LatencySimulator.from_settings(settings.ttft, settings.itl)
+
+    def simulate(ctx: RequestContext, output: Output) -> Timing:
+        return latency.simulate(ctx, output, Timing())
+
+    def check_response(op: CompiledOperation, output: Output) -> Output:
+        assert response_validators is not None
+        problems = _check(response_validators, op, output)
+        if problems:
+            event = ResponseInvalid(op.operation.operation_id, problems[0], tuple(problems[1:]))
+            violations.append(event)
+            events.emit(event)
+            log.error("response for %s violates the spec at %s: %s", event.operation_id, event.where, event.problems)
+        return output
+
+    pipeline = Pipeline(
+        settings,
+        compiled,
+        clock,
+        events,
+        simulate,
+        check_response=check_response if response_validators is not None else None,
+    )
+    connexion = ConnexionMiddleware(pipeline, middlewares=[RoutingMiddleware])
+    routes = routing_document(operations, title=str((document.get("info") or {}).get("title", "fakeai")))
+    for base_path in settings.base_paths:
+        connexion.add_api(routes, base_path=base_path, resolver=lambda _operation_id: _unused_handler)
+    asgi = ErrorMiddleware(connexion, events)
+    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations)
+    app.startup_seconds = time.perf_counter() - started
+    return app
+
+
+def _unused_handler() -> None:
+    """Connexion's resolver wants a function per operation; routing never calls it."""
+
+
+def _fixtures_dir(settings: Settings) -> Path | None:
+    if settings.fixtures:
+        return Path(settings.fixtures)
+    return BUNDLED_FIXTURES if BUNDLED_FIXTURES.is_dir() else None
+
+
+def _lenient_copy(document: dict[str, Any]) -> dict[str, Any]:
+    """Requests: unknown body fields are tolerated (newer SDKs add them before the spec does)."""
+    copy: dict[str, Any] = orjson.loads(orjson.dumps(document))
+    from fakeai.spec.normalize import document_schemas
+
+    for schema in document_schemas(copy):
+        if schema.get("additionalProperties") is False:
+            del schema["additionalProperties"]
+    return copy
+
+
+def _check(validators: Validators, op: CompiledOperation, output: Output) -> list[str]:
+    if output.status >= 400 or output.source == "error":
+        return []
+    if output.frames is not None:
+        media = op.operation.stream_response
+        if media is None:
+            return ["stream", f"{op.operation.operation_id} has no text/event-stream response in the spec"]
+        validator = validators.for_pointer(media.pointer)
+        for index, frame in enumerate(output.frames):
+            if frame.validate and not validator.is_valid(frame.data):
+                return [f"frame {index}", *all_errors(validator, frame.data)]
+        return []
+    media = op.operation.json_response
+    if media is None or not output.content_type.startswith("application/json"):
+        return []
+    validator = validators.for_pointer(media.pointer)
+    if validator.is_valid(output.body):
+        return []
+    return ["body", *all_errors(validator, output.body)]
+
+
+class ErrorMiddleware:
+    """Outermost layer: routing 404/405 and any unexpected failure become OpenAI error bodies."""
+
+    def __init__(self, app: ASGIApp, events: Events) -> None:
+        self.app = app
+        self.events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                log.exception("failure after the response started (%s %s)", scope["method"], scope["path"])
+                return
+            error = _as_api_error(exc, scope)
+            self.events.emit(RequestRejected(scope["method"], scope["path"], error.status, error.message))
+            await respond_error(send, error)
+
+
+def _as_api_error(exc: Exception, scope: Scope) -> APIError:
+    if isinstance(exc, APIError):
+        return exc
+    if isinstance(exc, HTTPException):
+        if exc.status_code == 405:
+            error = method_not_allowed(scope["method"], scope["path"])
+            if exc.headers and "Allow" in exc.headers:
+                error.headers["allow"] = exc.headers["Allow"]
+            return error
+        if exc.status_code == 404:
+            return not_found(scope["method"], scope["path"])
+        return APIError(exc.status_code, str(exc.detail))
+    log.exception("unexpected failure answering %s %s", scope["method"], scope["path"])
+    return APIError(500, "The server had an error while processing your request. Sorry about that!", type="server_error")
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,162 @@
+"""Settings: the one place defaults live.
+
+Sources, later wins: defaults < config file (YAML) < ``FAKEAI_*`` environment < CLI flags. Each
+source gives a partial mapping; :func:`Settings.merge` validates names and types with a hint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from fakeai.errors import ConfigError, closest
+
+VALIDATION_PROFILES = ("strict", "permissive", "off")
+RESPONSE_CHECKS = ("off", "log", "strict")
+GENERATION_MODES = ("lorem", "echo", "fixed")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of a running fakeai. Field docs are shown by ``fakeai --help``."""
+
+    spec: str | None = None  # path to an OpenAPI 3.0/3.1 document; None = embedded official OpenAI spec
+    host: str = "127.0.0.1"
+    port: int = 8000
+    seed: int = 0  # global seed mixed into every request's RNG
+    log_level: str = "info"
+    base_paths: tuple[str, ...] = ("/v1", "")  # serve the API under each prefix
+    api_keys: tuple[str, ...] = ()  # when set, other bearer tokens get 401
+    max_body_bytes: int = 64 * 1024 * 1024  # larger request bodies get 413
+    validation: str = "strict"  # strict | permissive | off
+    validate_responses: str = "off"  # off | log | strict (strict records violations for tests)
+    fixtures: str | None = None  # directory of Jinja templates by operationId (default: bundled fixtures/)
+    use_examples: bool = True  # answer with the spec's own x-oaiMeta example when it validates
+    scenarios: tuple[str, ...] = ()  # scenario YAML files
+    fixed_time: float | None = None  # freeze the clock (unix seconds) for byte-identical answers
+    workers: int = 1
+    # model-like behaviour (generative endpoints)
+    mode: str = "lorem"  # lorem | echo | fixed
+    fixed_text: str = "This is a fixed response from fakeai."
+    output_length: str = "120:40:1:2048"  # MEAN[:STDDEV[:MIN[:MAX]]] in tokens
+    ttft: str = "0"  # time to first token, MS[:PCT spread]
+    itl: str = "0"  # inter-token latency, MS[:PCT spread]
+    tokens_per_chunk: int = 1
+    reasoning_models: tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*", "*-reasoning", "*deepseek-r1*")
+    tokenizer_json: str | None = None  # a Hugging Face tokenizer.json to count tokens with instead of tiktoken
+    moderation_words: tuple[str, ...] = ("kill", "bomb", "hate", "attack", "suicide")
+    config_file: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # plugin settings, free-form
+
+    def merge(self, changes: Mapping[str, Any], source: str) -> Settings:
+        """A copy with ``changes`` applied; unknown names and bad values raise ConfigError."""
+        known = {f.name: f for f in fields(self)}
+        converted: dict[str, Any] = {}
+        for name, value in changes.items():
+            key = name.replace("-", "_")
+            if key not in known:
+                raise ConfigError(f"{source}: unknown setting {name!r}{closest(key, known)}")
+            converted[key] = _convert(key, value, getattr(self, key), source)
+        merged = dataclasses.replace(self, **converted)
+        merged.check(source)
+        return merged
+
+    def check(self, source: str) -> None:
+        choices = {"validation": VALIDATION_PROFILES, "validate_responses": RESPONSE_CHECKS, "mode": GENERATION_MODES}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"{source}: {name} must be one of {', '.join(allowed)}; got {value!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"{source}: port must be 0-65535; got {self.port}")
+        if self.max_body_bytes <= 0:
+            raise ConfigError(f"{source}: max_body_bytes must be positive")
+        for prefix in self.base_paths:
+            if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+                raise ConfigError(f"{source}: base path {prefix!r} must start with '/' and not end with '/'")
+
+
+def _convert(name: str, value: Any, current: Any, source: str) -> Any:
+    """Coerce strings from env/CLI to the field's type (judged by the default's type)."""
+    if value is None:
+        return None
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{source}: {name} must be true or false; got {value!r}")
+    if isinstance(current, int) and not isinstance(current, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be an integer; got {value!r}") from None
+    if isinstance(current, tuple):
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip()) if name != "base_paths" else tuple(
+                v.strip() for v in value.split(",")
+            )
+        if isinstance(value, (list, tuple)):
+            return tuple(str(v) for v in value)
+        raise ConfigError(f"{source}: {name} must be a list; got {value!r}")
+    if name == "fixed_time":
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: fixed_time must be unix seconds; got {value!r}") from None
+    if isinstance(current, Mapping) or name == "extra":
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: {name} must be a mapping")
+        return dict(value)
+    return str(value) if not isinstance(value, str) else value
+
+
+ENV_PREFIX = "FAKEAI_"
+
+
+def from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """``FAKEAI_PORT=9000`` -> ``{"port": "9000"}``; unknown FAKEAI_ names are reported later."""
+    skip = {"FAKEAI_CACHE_DIR"}
+    return {k[len(ENV_PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k not in skip}
+
+
+def from_file(path: str) -> dict[str, Any]:
+    """A YAML mapping of settings; errors name the file and line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = YAML(typ="safe", pure=False).load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must be a mapping of setting names to values")
+    return {str(k): v for k, v in data.items()}
+
+
+def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Defaults < config file < env < CLI. ``cli`` holds only flags the user actually gave."""
+    environ = os.environ if environ is None else environ
+    env = from_env(environ)
+    config_file = cli.get("config_file") or env.get("config_file")
+    settings = Settings()
+    if config_file:
+        settings = settings.merge({**from_file(str(config_file)), "config_file": str(config_file)}, str(config_file))
+    settings = settings.merge(env, "environment (FAKEAI_*)")
+    return settings.merge(cli, "command line")

@@ -1,0 +1,60 @@
+"""Past-tense events the pipeline emits. Metrics, the journal and plugins subscribe to them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fakeai.context import Output, RequestContext, Timing
+
+log = logging.getLogger("fakeai.events")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    ctx: RequestContext
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAnswered:
+    ctx: RequestContext
+    output: Output
+    timing: Timing
+    elapsed: float  # seconds from arrival to the last byte
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRejected:
+    method: str
+    path: str
+    status: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseInvalid:
+    operation_id: str
+    where: str  # "body" or "frame N"
+    problems: tuple[str, ...]
+
+
+Listener = Callable[[Any], None]
+
+
+class Events:
+    """A tiny synchronous bus. Listeners must be fast and must not raise."""
+
+    def __init__(self) -> None:
+        self._listeners: dict[type, list[Listener]] = {}
+
+    def subscribe(self, kind: type, listener: Listener) -> None:
+        self._listeners.setdefault(kind, []).append(listener)
+
+    def emit(self, event: Any) -> None:
+        for listener in self._listeners.get(type(event), ()):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not break a request
+                log.exception("event listener failed for %s", type(event).__name__)

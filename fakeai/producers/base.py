@@ -1,0 +1,40 @@
+"""The one producer shape: compiled per operation at startup, asked per request.
+
+A factory looks at an operation once and returns a :class:`Producer` (or ``None`` when it has
+nothing to offer for that operation). At request time producers are asked in order; the first
+non-``None`` :class:`~fakeai.context.Output` wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from fakeai.context import Output, RequestContext
+
+if TYPE_CHECKING:
+    from fakeai.config import Settings
+    from fakeai.spec.operation import Operation
+    from fakeai.spec.validate import Validators
+
+
+class Producer(Protocol):
+    source: str  # shown by ``fakeai routes``: template | example | generated | llm | ...
+
+    def produce(self, ctx: RequestContext) -> Output | None: ...
+
+
+@dataclass(frozen=True)
+class CompileEnv:
+    """What factories may use when compiling an operation."""
+
+    document: dict[str, Any]
+    validators: Validators
+    settings: Settings
+    fixtures_dir: Path | None
+    walker: Any  # fakeai.producers.generated.SchemaWalker
+
+
+ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]

@@ -1,0 +1,74 @@
+"""Answer with the spec's own ``x-oaiMeta`` example, when (and only when) it validates.
+
+Upstream examples often carry trailing commas or ``...``; those are skipped at compile time.
+Path ids and the requested model are echoed into the example when the result still validates.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import orjson
+
+from fakeai.context import Output, RequestContext
+from fakeai.producers.base import CompileEnv
+from fakeai.spec.operation import Operation
+
+log = logging.getLogger("fakeai.producers.example")
+
+
+class ExampleProducer:
+    source = "example"
+
+    def __init__(self, body: Any, validator: Any, title: str) -> None:
+        self.body = body
+        self.validator = validator
+        self.title = title
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        if ctx.wants_stream:
+            return None  # examples are the non-streamed shape
+        body = self.body
+        if isinstance(body, dict):
+            changes = echo_fields(ctx, body)
+            if changes:
+                candidate = {**copy.deepcopy(body), **changes}
+                if self.validator.is_valid(candidate):
+                    body = candidate
+        return Output(status=ctx.operation.status, body=body, source=self.source)
+
+
+def echo_fields(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if ctx.path_params and "id" in body:
+        changes["id"] = list(ctx.path_params.values())[-1]
+    model = ctx.model
+    if model and isinstance(body.get("model"), str):
+        changes["model"] = model
+    for key in ("created", "created_at"):
+        if isinstance(body.get(key), int) and not isinstance(body.get(key), bool):
+            changes[key] = int(ctx.now)
+    return changes
+
+
+def parse_example(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def example_factory(operation: Operation, env: CompileEnv) -> ExampleProducer | None:
+    if not env.settings.use_examples:
+        return None
+    media = operation.json_response
+    if media is None or media.schema is None:
+        return None
+    validator = env.validators.for_pointer(media.pointer)
+    for example in operation.examples:
+        body = parse_example(example.response)
+        if body is not None and validator.is_valid(body):
+            return ExampleProducer(body, validator, example.title)
+    return None

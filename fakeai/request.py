@@ -1,0 +1,158 @@
+"""Turn raw query strings, JSON and form bodies into values the spec's schemas can validate.
+
+The official SDKs encode arrays and objects in query strings and forms with brackets:
+``include[]=x``, ``metadata[foo]=bar``, ``expires_after[anchor]=created_at``, repeated
+``image[]`` file parts. Strings are coerced by the parameter's schema type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from fakeai.context import UploadedFile
+from fakeai.errors import APIError
+
+_KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+
+
+def parse_query(raw: bytes | str) -> list[tuple[str, str]]:
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    return parse_qsl(text, keep_blank_values=True)
+
+
+def nest(pairs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """Bracket keys into nested values: ``a[]=1&a[]=2&m[k]=v`` -> ``{"a": ["1","2"], "m": {"k": "v"}}``.
+
+    A plain key repeated (``a=1&a=2``) becomes a list too.
+    """
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        match = _KEY.match(key)
+        if not match:
+            _put(out, [key], value)
+            continue
+        parts = [match.group(1), *re.findall(r"\[([^\[\]]*)\]", match.group(2))]
+        _put(out, parts, value)
+    return out
+
+
+def _put(node: dict[str, Any], parts: list[str], value: Any) -> None:
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        if head in node:
+            existing = node[head]
+            node[head] = [*existing, value] if isinstance(existing, list) else [existing, value]
+        else:
+            node[head] = value
+        return
+    if rest[0] == "":  # head[] -> append
+        current = node.get(head)
+        if not isinstance(current, list):
+            current = [] if current is None else [current]
+            node[head] = current
+        if len(rest) == 1:
+            current.append(value)
+        else:  # head[][k]=v: a list of objects; start a new object when the key repeats
+            if not current or not isinstance(current[-1], dict) or rest[1] in current[-1]:
+                current.append({})
+            _put(current[-1], rest[1:], value)
+        return
+    child = node.get(head)
+    if not isinstance(child, dict):
+        child = {}
+        node[head] = child
+    _put(child, rest, value)
+
+
+def coerce(value: Any, schema: Mapping[str, Any], resolve: Any = None, depth: int = 0) -> Any:
+    """Coerce form/query strings toward the schema's type; leave anything unexpected as is."""
+    if depth > 8 or not isinstance(schema, Mapping):
+        return value
+    if "$ref" in schema and resolve is not None:
+        return coerce(value, resolve(schema["$ref"]), resolve, depth + 1)
+    types = _types(schema, resolve)
+    if isinstance(value, list):
+        if "array" in types:
+            items = schema.get("items") or _branch_key(schema, "items", resolve) or {}
+            return [coerce(v, items, resolve, depth + 1) for v in value]
+        return value
+    if isinstance(value, dict):
+        props = schema.get("properties") or _branch_key(schema, "properties", resolve) or {}
+        return {k: coerce(v, props.get(k, {}), resolve, depth + 1) for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    if "array" in types and "string" not in types:
+        items = schema.get("items") or _branch_key(schema, "items", resolve) or {}
+        return [coerce(v, items, resolve, depth + 1) for v in value.split(",")] if value else []
+    if "integer" in types and "string" not in types:
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    if ("number" in types or "integer" in types) and "string" not in types:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if "boolean" in types and "string" not in types and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "null" in types and value in ("", "null") and "string" not in types:
+        return None
+    if "object" in types and "string" not in types and value.startswith("{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _types(schema: Mapping[str, Any], resolve: Any, depth: int = 0) -> set[str]:
+    kind = schema.get("type")
+    if isinstance(kind, str):
+        return {kind}
+    if isinstance(kind, list):
+        return set(kind)
+    out: set[str] = set()
+    if depth < 6:
+        for key in ("anyOf", "oneOf", "allOf"):
+            for branch in schema.get(key) or []:
+                if isinstance(branch, Mapping):
+                    if "$ref" in branch and resolve is not None:
+                        branch = resolve(branch["$ref"])
+                    out |= _types(branch, resolve, depth + 1)
+    return out
+
+
+def _branch_key(schema: Mapping[str, Any], key: str, resolve: Any) -> Any:
+    for combinator in ("anyOf", "oneOf", "allOf"):
+        for branch in schema.get(combinator) or []:
+            if isinstance(branch, Mapping) and "$ref" in branch and resolve is not None:
+                branch = resolve(branch["$ref"])
+            if isinstance(branch, Mapping) and key in branch:
+                return branch[key]
+    return None
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise APIError(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
+            "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
+            f"If you have trouble figuring out how to fix this, please contact us through our help center at "
+            f"help.openai.com.) [{exc.msg} at line {exc.lineno} column {exc.colno}]",
+            code=None,
+        ) from None
+
+
+def file_placeholders(files: Mapping[str, list[UploadedFile]]) -> dict[str, Any]:
+    """File parts as strings, so ``type: string, format: binary`` schemas validate them."""
+    return {name: [f.filename or "file" for f in parts] if len(parts) > 1 else (parts[0].filename or "file")
+            for name, parts in files.items()}

@@ -1,0 +1,207 @@
+"""Compiled JSON Schema 2020-12 validators (jsonschema-rs) and OpenAI-worded error messages.
+
+The whole normalized document is one registry resource; each validator is a ``$ref`` into it,
+compiled once at startup. Validation then costs microseconds per body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import jsonschema_rs
+from urllib.parse import quote
+
+URN = "urn:fakeai:spec"
+
+
+def ref(pointer: str) -> str:
+    """A ``$ref`` into the registered document (JSON pointer, percent-encoded for URIs)."""
+    return URN + quote(pointer, safe="#/~:@!$&'()*+,;=-._")
+
+
+class Validators:
+    """Validators for JSON pointers into one document, compiled once and cached."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.registry = jsonschema_rs.Registry([(URN, dict(document))])
+        self._cache: dict[str, Any] = {}
+
+    def for_pointer(self, pointer: str) -> Any:
+        validator = self._cache.get(pointer)
+        if validator is None:
+            validator = self.for_schema({"$ref": ref(pointer)})
+            self._cache[pointer] = validator
+        return validator
+
+    def for_schema(self, schema: Mapping[str, Any]) -> Any:
+        return jsonschema_rs.Draft202012Validator(dict(schema), registry=self.registry, validate_formats=False)
+
+
+def first_error(validator: Any, instance: Any) -> tuple[str, str | None] | None:
+    """``None`` when valid, else ``(message, param)`` worded like the OpenAI API."""
+    if validator.is_valid(instance):
+        return None
+    errors = list(validator.iter_errors(instance))
+    error = _most_specific(errors)
+    path = list(error.instance_path)
+    if not isinstance(error, _Merged) and _kind(error) == "required":
+        path.append(getattr(error.kind, "property", ""))
+    return describe(error), _param(path)
+
+
+def all_errors(validator: Any, instance: Any, limit: int = 5) -> list[str]:
+    """Human-readable list ``path: message`` (for response self-checks and ``fakeai check``)."""
+    out = []
+    for error in validator.iter_errors(instance):
+        out.append(f"{_param(error.instance_path) or '<root>'}: {describe(_most_specific([error]))}")
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _most_specific(errors: Sequence[Any]) -> Any:
+    """Descend into anyOf failures, following the branch that got furthest into the instance."""
+    error = max(errors, key=lambda e: len(e.instance_path))
+    seen = 0
+    while error.kind.name in ("anyOf", "AnyOf", "oneOf") and seen < 32:
+        seen += 1
+        branches: list[list[Any]] = [list(b) for b in (getattr(error.kind, "context", None) or []) if b]
+        if not branches:
+            break
+        deepest = max(max(len(e.instance_path) for e in b) for b in branches)
+        if deepest == len(error.instance_path) and all(_is_leaf(b) for b in branches):
+            return _Merged(error, branches)
+        best = max(branches, key=lambda b: (max(len(e.instance_path) for e in b), -len(b)))
+        error = max(best, key=lambda e: len(e.instance_path))
+    return error
+
+
+def _is_leaf(branch: list[Any]) -> bool:
+    return len(branch) == 1 and _kind(branch[0]) in ("type", "enum", "constant", "const")
+
+
+class _Merged:
+    """Every branch of an anyOf rejected the value by type/enum: one combined message."""
+
+    def __init__(self, error: Any, branches: list[list[Any]]) -> None:
+        self.instance_path = error.instance_path
+        self.instance = error.instance
+        self.expected: list[str] = []
+        self.values: list[Any] = []
+        for branch in branches:
+            err = branch[0]
+            kind = _kind(err)
+            if kind == "type":
+                self.expected.extend(_types(err))
+            elif kind == "enum":
+                self.values.extend(getattr(err.kind, "options", None) or [])
+            else:
+                self.values.append(getattr(err.kind, "expected_value", None))
+
+
+def describe(error: Any) -> str:
+    where = _param(error.instance_path)
+    name = f"'{where}'" if where else "the request body"
+    if isinstance(error, _Merged):
+        if error.values and (not error.expected or error.instance is not None):
+            return f"Invalid value: {_show(error.instance)}. Supported values are: {_join(error.values)}."
+        expected = [_TYPE_WORDS.get(t, t) for t in dict.fromkeys(error.expected)]
+        if error.values:
+            expected.append("one of " + _join(error.values))
+        return f"Invalid type for {name}: expected {_or(expected)}, but got {_got(error.instance)} instead."
+    kind = _kind(error)
+    if kind == "required":
+        prop = getattr(error.kind, "property", None)
+        full = f"{where}.{prop}" if where else str(prop)
+        return f"Missing required parameter: '{full}'."
+    if kind == "type":
+        expected = [_TYPE_WORDS.get(t, t) for t in _types(error)]
+        return f"Invalid type for {name}: expected {_or(expected)}, but got {_got(error.instance)} instead."
+    if kind == "enum":
+        options = getattr(error.kind, "options", None) or []
+        return f"Invalid value: {_show(error.instance)}. Supported values are: {_join(options)}."
+    if kind == "additionalproperties":
+        extra = getattr(error.kind, "unexpected", None) or []
+        return f"Unrecognized request argument supplied: {', '.join(map(str, extra))}"
+    if kind in ("minimum", "exclusiveminimum"):
+        return f"Invalid {name}: {_show(error.instance)} is less than the minimum of {error.kind.limit}."
+    if kind in ("maximum", "exclusivemaximum"):
+        return f"Invalid {name}: {_show(error.instance)} is greater than the maximum of {error.kind.limit}."
+    if kind == "minitems":
+        return f"Invalid {name}: empty array. Expected an array with minimum length {error.kind.limit}, but got an array with length {len(error.instance)} instead."  # noqa: E501
+    if kind == "maxitems":
+        return f"Invalid {name}: array too long. Expected an array with maximum length {error.kind.limit}, but got an array with length {len(error.instance)} instead."  # noqa: E501
+    if kind == "minlength":
+        return f"Invalid {name}: string too short. Expected a string with minimum length {error.kind.limit}, but got a string with length {len(error.instance)} instead."  # noqa: E501
+    if kind == "maxlength":
+        return f"Invalid {name}: string too long. Expected a string with maximum length {error.kind.limit}, but got a string with length {len(error.instance)} instead."  # noqa: E501
+    return f"Invalid {name}: {error.message}"
+
+
+def _kind(error: Any) -> str:
+    return str(error.kind.name).lower().replace("_", "")
+
+
+def _types(error: Any) -> list[str]:
+    types = getattr(error.kind, "types", None)
+    if types:
+        return [str(t) for t in types]
+    return []
+
+
+_TYPE_WORDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+def _got(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+def _join(values: Iterable[Any]) -> str:
+    shown = [_show(v) for v in dict.fromkeys(v for v in values if v is not None)]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return ", ".join(shown[:-1]) + ", and " + shown[-1]
+
+
+def _or(words: list[str]) -> str:
+    words = list(dict.fromkeys(words))
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _param(path: Sequence[Any]) -> str | None:
+    if not path:
+        return None
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

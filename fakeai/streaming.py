@@ -1,0 +1,86 @@
+"""The respond stage: the only code that sleeps or writes to the socket.
+
+JSON bodies go out at ``Timing.done``; server-sent events frame by frame at their absolute
+deadlines (no drift accumulates); binary media as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from starlette.types import Send
+
+from fakeai.clock import Clock
+from fakeai.context import Frame, Output, Timing
+from fakeai.errors import APIError
+
+_JSON_OPTS = orjson.OPT_NON_STR_KEYS
+BASE_HEADERS = ((b"openai-version", b"2020-10-01"),)
+
+
+def encode_frame(frame: Frame) -> bytes:
+    data = frame.data
+    payload = data.encode() if isinstance(data, str) else orjson.dumps(data, option=_JSON_OPTS)
+    if frame.event:
+        return b"event: " + frame.event.encode() + b"\ndata: " + payload + b"\n\n"
+    return b"data: " + payload + b"\n\n"
+
+
+def _headers(content_type: str, extra: Mapping[str, str], request_id: str, length: int | None) -> list[tuple[bytes, bytes]]:
+    headers = [(b"content-type", content_type.encode()), *BASE_HEADERS]
+    if length is not None:
+        headers.append((b"content-length", str(length).encode()))
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode()))
+    headers.extend((k.lower().encode(), str(v).encode()) for k, v in extra.items())
+    return headers
+
+
+def body_bytes(output: Output) -> bytes:
+    body = output.body
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str) and not output.content_type.startswith("application/json"):
+        return body.encode()
+    return orjson.dumps(body, option=_JSON_OPTS)
+
+
+async def respond(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
+    if output.frames is not None:
+        await _stream(send, output, timing, clock, started, request_id)
+        return
+    payload = body_bytes(output)
+    await clock.sleep_until(started + timing.done)
+    content_type = output.content_type
+    if content_type.startswith(("text/", "application/json")) and "charset" not in content_type:
+        content_type += "; charset=utf-8" if content_type.startswith("text/") else ""
+    headers = _headers(content_type, output.headers, request_id, len(payload))
+    await send({"type": "http.response.start", "status": output.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
+    assert output.frames is not None
+    headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
+    headers.append((b"cache-control", b"no-cache"))
+    await clock.sleep_until(started + timing.first)
+    await send({"type": "http.response.start", "status": output.status, "headers": headers})
+    deadlines = timing.frames
+    for index, frame in enumerate(output.frames):
+        if index < len(deadlines):
+            await clock.sleep_until(started + deadlines[index])
+        await send({"type": "http.response.body", "body": encode_frame(frame), "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def respond_error(send: Send, error: APIError) -> None:
+    payload = orjson.dumps(error.body())
+    headers = _headers("application/json", error.headers, "", len(payload))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def error_payload(error: APIError) -> dict[str, Any]:
+    return error.body()
