@@ -216,6 +216,19 @@ def test_stop_inside_a_token_keeps_the_part_before_it() -> None:
     assert result.tokens == ("hello", " w")
 
 
+def test_stop_on_a_multi_token_character_drops_its_fragments() -> None:
+    result = generate(
+        mode="fixed",
+        rng=random.Random(0),
+        tokenizer=O200K,
+        max_tokens=None,
+        length=DEFAULT,
+        fixed_text="ab \U0001d518 cd",
+        stop=["\U0001d518"],
+    )
+    assert (result.tokens, result.token_ids) == (("ab", " "), tuple(O200K.encode("ab ")))
+
+
 def test_stop_beyond_max_tokens_is_never_seen() -> None:
     result = generate(
         mode="fixed",
