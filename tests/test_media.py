@@ -9,6 +9,7 @@ import subprocess
 import wave
 import zipfile
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -110,8 +111,8 @@ def test_mp3_and_aac_frame_headers() -> None:
 
 @pytest.mark.skipif(FFPROBE is None, reason="ffprobe not installed")
 @pytest.mark.parametrize("fmt", ["mp3", "opus", "aac", "flac", "wav"])
-def test_ffprobe_decodes_speech(fmt: str, tmp_path: pytest.TempPathFactory) -> None:
-    path = tmp_path / f"speech.{fmt}"  # type: ignore[operator]
+def test_ffprobe_decodes_speech(fmt: str, tmp_path: Path) -> None:
+    path = tmp_path / f"speech.{fmt}"
     path.write_bytes(speech("e" * 60, fmt, seed=4)[0])
     out = subprocess.run(
         [str(FFPROBE), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
@@ -219,8 +220,8 @@ def test_mp4_box_tree_and_sample_table() -> None:
 
 
 @pytest.mark.skipif(FFMPEG is None, reason="ffmpeg not installed")
-def test_ffmpeg_decodes_mp4(tmp_path: pytest.TempPathFactory) -> None:
-    path = tmp_path / "v.mp4"  # type: ignore[operator]
+def test_ffmpeg_decodes_mp4(tmp_path: Path) -> None:
+    path = tmp_path / "v.mp4"
     path.write_bytes(mp4_video(1.0, 66, 50, seed=2))
     out = subprocess.run(
         [str(FFMPEG), "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
