@@ -215,3 +215,11 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def app_from_environment() -> FakeAI:
+    """uvicorn factory for ``--workers N``: every worker rebuilds the same app from the settings."""
+    import os
+
+    settings = Settings().merge(orjson.loads(os.environ.get("FAKEAI_SETTINGS_JSON", "{}")), "FAKEAI_SETTINGS_JSON")
+    return create_app(settings)

@@ -1,0 +1,161 @@
+"""Thin command line: argv -> Settings -> serve (or a subcommand).
+
+    fakeai [serve] [--spec FILE] [--scenario FILE ...] [--host H] [--port P] [--seed N] ...
+    fakeai routes [--spec FILE]        how each operation will be answered
+    fakeai check FILE ...              validate scenario files offline      (fakeai/scenario/check.py)
+    fakeai drift OLD NEW               classify spec changes                (fakeai/drift.py)
+    fakeai record --upstream URL ...   record real traffic as a scenario    (fakeai/record.py)
+
+Subcommands other than serve/routes live in their own modules, each with ``add_arguments(parser)``
+and ``run(args) -> int``, loaded only when used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from fakeai.config import Settings, load_settings
+from fakeai.errors import FakeAIError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("fakeai.scenario.check", "validate scenario files (and recorded traffic) offline"),
+    "drift": ("fakeai.drift", "compare two OpenAPI documents and classify what breaks"),
+    "record": ("fakeai.record", "proxy to a real OpenAI-compatible server and record a scenario"),
+}
+
+# flag -> (Settings field, argparse options); every one of them must reach the app (tests/test_cli.py)
+SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--spec": ("spec", {"metavar": "FILE", "help": "OpenAPI 3.0/3.1 document (YAML/JSON); default: embedded OpenAI"}),
+    "--scenario": ("scenarios", {"metavar": "FILE", "action": "append", "help": "scenario YAML file (repeatable)"}),
+    "--config": ("config_file", {"metavar": "FILE", "help": "YAML file of settings"}),
+    "--host": ("host", {"help": "bind address (default 127.0.0.1)"}),
+    "--port": ("port", {"type": int, "help": "port (default 8000)"}),
+    "--seed": ("seed", {"type": int, "help": "global seed for deterministic answers (default 0)"}),
+    "--log-level": ("log_level", {"choices": ["debug", "info", "warning", "error"], "help": "log level"}),
+    "--api-key": ("api_keys", {"metavar": "KEY", "action": "append", "help": "accepted API key (repeatable)"}),
+    "--max-body-bytes": ("max_body_bytes", {"type": int, "help": "request size limit; larger bodies get 413"}),
+    "--validation": ("validation", {"choices": ["strict", "permissive", "off"], "help": "request validation"}),
+    "--validate-responses": (
+        "validate_responses",
+        {"nargs": "?", "const": "log", "choices": ["off", "log", "strict"], "help": "self-check answers"},
+    ),
+    "--fixtures": ("fixtures", {"metavar": "DIR", "help": "directory of Jinja templates by operationId"}),
+    "--no-examples": ("use_examples", {"action": "store_const", "const": False, "help": "ignore spec examples"}),
+    "--fixed-time": ("fixed_time", {"type": float, "metavar": "UNIX", "help": "freeze the clock"}),
+    "--workers": ("workers", {"type": int, "help": "uvicorn worker processes"}),
+    "--mode": ("mode", {"choices": ["lorem", "echo", "fixed"], "help": "generated text mode"}),
+    "--fixed-text": ("fixed_text", {"metavar": "TEXT", "help": "text for --mode fixed"}),
+    "--output-length": ("output_length", {"metavar": "MEAN[:SD[:MIN[:MAX]]]", "help": "completion length"}),
+    "--ttft": ("ttft", {"metavar": "MS[:PCT]", "help": "time to first token"}),
+    "--itl": ("itl", {"metavar": "MS[:PCT]", "help": "inter-token latency"}),
+    "--tokens-per-chunk": ("tokens_per_chunk", {"type": int, "help": "tokens per streamed chunk"}),
+    "--tokenizer-json": ("tokenizer_json", {"metavar": "FILE", "help": "Hugging Face tokenizer.json"}),
+}
+
+
+def _serve_parser(parser: argparse.ArgumentParser) -> None:
+    for flag, (_field, options) in SERVE_FLAGS.items():
+        parser.add_argument(flag, dest=flag[2:].replace("-", "_"), default=None, **options)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fakeai", description="A spec-driven fake of the OpenAI API.")
+    _serve_parser(parser)
+    sub = parser.add_subparsers(dest="command")
+    _serve_parser(sub.add_parser("serve", help="run the server (default)"))
+    routes = sub.add_parser("routes", help="list every operation and how it will be answered")
+    _serve_parser(routes)
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        child = sub.add_parser(name, help=help_text)
+        try:
+            importlib.import_module(module).add_arguments(child)
+        except ModuleNotFoundError:
+            child.set_defaults(unavailable=module)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace, environ: Any = None) -> Settings:
+    given: dict[str, Any] = {}
+    for flag, (field, _options) in SERVE_FLAGS.items():
+        value = getattr(args, flag[2:].replace("-", "_"), None)
+        if value is not None:
+            given[field] = tuple(value) if isinstance(value, list) else value
+    return load_settings(given, environ)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "serve"
+    try:
+        if command in SUBCOMMANDS:
+            if getattr(args, "unavailable", None):
+                print(f"fakeai {command}: not available in this build ({args.unavailable})", file=sys.stderr)
+                return 2
+            code: int = importlib.import_module(SUBCOMMANDS[command][0]).run(args)
+            return code
+        settings = settings_from_args(args)
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        if command == "routes":
+            return routes(settings)
+        return serve(settings)
+    except FakeAIError as exc:
+        print(f"fakeai: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def routes(settings: Settings) -> int:
+    from fakeai.app import create_app
+
+    app = create_app(settings)
+    counts: dict[str, int] = {}
+    for compiled in app.operations.values():
+        op = compiled.operation
+        source = compiled.sources[0]
+        counts[source] = counts.get(source, 0) + 1
+        print(f"{op.method:7} {op.path:60} {op.operation_id:45} {source}")
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"\n{len(app.operations)} operations: {summary}")
+    return 0
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from fakeai.app import create_app
+
+    app = create_app(settings)
+    logging.getLogger("fakeai").info(
+        "fakeai serving %d operations on http://%s:%d (%s) in %.2fs",
+        len(app.operations),
+        settings.host,
+        settings.port,
+        ", ".join(p or "/" for p in settings.base_paths),
+        app.startup_seconds,
+    )
+    if settings.workers > 1:
+        import os
+
+        import orjson
+
+        os.environ["FAKEAI_SETTINGS_JSON"] = orjson.dumps(_settings_dict(settings)).decode()
+        uvicorn.run("fakeai.app:app_from_environment", factory=True, host=settings.host, port=settings.port,
+                    workers=settings.workers, log_level=settings.log_level, access_log=False)
+        return 0
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
+                lifespan="on")
+    return 0
+
+
+def _settings_dict(settings: Settings) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
