@@ -1,0 +1,181 @@
+"""What every generative producer (chat, completions, responses) decides the same way.
+
+:class:`GenerationConfig` is compiled once from the settings (length spec, reasoning-model globs);
+:meth:`GenerationConfig.for_request` resolves, per request, a :class:`Generation`: the text mode,
+the tokenizer of the model, and the content RNG.
+
+Mode: ``settings.mode``, overridden by the header ``x-fakeai-mode`` or a model-name suffix
+``<model>:<mode>`` (``gpt-4o:echo``); the header wins over the suffix.
+
+Content RNG (the rule clients can rely on):
+
+* the request has a ``seed``, or ``temperature == 0``: the RNG derives from the request alone
+  (global seed, ``x-fakeai-seed`` and the body without its transport-only fields ``stream`` and
+  ``stream_options``), so identical requests give identical output, streamed or not;
+* otherwise (``temperature`` > 0 or absent, no ``seed``): a per-process counter is mixed in, so
+  repeating a request gives a different answer, as a sampling model would.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import itertools
+import random
+import re
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from fakeai.errors import APIError, ConfigError
+from fakeai.producers.llm.text import MODES, LengthSpec
+from fakeai.producers.llm.tokenizer import Tokenizer, for_model
+
+if TYPE_CHECKING:
+    from fakeai.config import Settings
+    from fakeai.context import RequestContext
+
+__all__ = [
+    "MODE_HEADER",
+    "REASONING_CONTENT_HEADER",
+    "Generation",
+    "GenerationConfig",
+    "content_text",
+    "draw_reasoning_tokens",
+    "ident",
+    "split_mode_suffix",
+]
+
+MODE_HEADER = "x-fakeai-mode"
+REASONING_CONTENT_HEADER = "x-fakeai-reasoning-content"
+TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
+_ALNUM = string.ascii_letters + string.digits
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_counter = itertools.count(1)  # per process: makes unseeded sampling requests vary
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """Per-request generation choices (built by :meth:`GenerationConfig.for_request`)."""
+
+    mode: str  # lorem | echo | fixed
+    model: str  # as requested (answered back in ``model``)
+    base_model: str  # without a ``:<mode>`` suffix; picks the tokenizer
+    tokenizer: Tokenizer
+    length: LengthSpec
+    fixed_text: str
+    seed: int  # content seed; deterministic iff ``deterministic``
+    deterministic: bool
+    reasoning: bool  # a reasoning model: reasoning tokens are counted
+    reasoning_content: bool  # also expose ``reasoning_content`` (DeepSeek / vLLM clients)
+    tokens_per_chunk: int
+    ignore_eos: bool
+
+    def rng(self, stream: int = 0) -> random.Random:
+        """An independent RNG per purpose/choice (``stream`` 0 = choice 0's text)."""
+        return random.Random(self.seed * 1_000_003 + stream) if stream else random.Random(self.seed)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationConfig:
+    """Compiled once per operation from :class:`~fakeai.config.Settings`."""
+
+    mode: str
+    fixed_text: str
+    length: LengthSpec
+    reasoning_models: re.Pattern[str]
+    tokens_per_chunk: int
+    reasoning_content: bool
+    seed_prefix: bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GenerationConfig:
+        try:
+            length = LengthSpec.parse(settings.output_length)
+        except ValueError as exc:
+            raise ConfigError(f"output_length: {exc}") from None
+        globs = [fnmatch.translate(g.lower()) for g in settings.reasoning_models] or ["(?!)"]
+        extra = settings.extra.get("reasoning_content", False)
+        return cls(
+            mode=settings.mode,
+            fixed_text=settings.fixed_text,
+            length=length,
+            reasoning_models=re.compile("|".join(f"(?:{g})" for g in globs)),
+            tokens_per_chunk=max(1, int(settings.tokens_per_chunk)),
+            reasoning_content=extra is True or str(extra).lower() in _TRUE,
+            seed_prefix=str(settings.seed).encode(),
+        )
+
+    def is_reasoning(self, model: str) -> bool:
+        return self.reasoning_models.match(model.lower()) is not None
+
+    def for_request(self, ctx: RequestContext) -> Generation:
+        body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+        requested = ctx.model or ""
+        base_model, suffix_mode = split_mode_suffix(requested)
+        mode = ctx.headers.get(MODE_HEADER, "").strip().lower() or suffix_mode or self.mode
+        if mode not in MODES:
+            raise APIError(400, f"{MODE_HEADER} must be one of {', '.join(MODES)}; got {mode!r}", param=MODE_HEADER)
+        temperature = body.get("temperature")
+        deterministic = body.get("seed") is not None or temperature == 0
+        seed = self._content_seed(ctx, body, deterministic)
+        reasoning = self.is_reasoning(base_model)
+        header = ctx.headers.get(REASONING_CONTENT_HEADER, "").strip().lower()
+        return Generation(
+            mode=mode,
+            model=requested,
+            base_model=base_model,
+            tokenizer=for_model(base_model),
+            length=self.length,
+            fixed_text=self.fixed_text,
+            seed=seed,
+            deterministic=deterministic,
+            reasoning=reasoning,
+            reasoning_content=reasoning and (header in _TRUE if header else self.reasoning_content),
+            tokens_per_chunk=self.tokens_per_chunk,
+            ignore_eos=body.get("ignore_eos") is True,
+        )
+
+    def _content_seed(self, ctx: RequestContext, body: Mapping[str, Any], deterministic: bool) -> int:
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(self.seed_prefix)
+        digest.update(b"\0" + ctx.headers.get("x-fakeai-seed", "").encode())
+        digest.update(b"\0" + ctx.operation_id.encode() + b"\0")
+        content = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
+        digest.update(orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+        if not deterministic:
+            digest.update(b"\0%d" % next(_counter))
+        return int.from_bytes(digest.digest(), "big")
+
+
+def split_mode_suffix(model: str) -> tuple[str, str | None]:
+    """``"gpt-4o:echo"`` -> ``("gpt-4o", "echo")``; names without a mode suffix are returned as is."""
+    head, sep, tail = model.rpartition(":")
+    if sep and head and tail.lower() in MODES:
+        return head, tail.lower()
+    return model, None
+
+
+def content_text(content: Any) -> str:
+    """The text of a message ``content``: a string, or the text parts of a list joined by newlines."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        texts = [part["text"] for part in content if isinstance(part, Mapping) and isinstance(part.get("text"), str)]
+        return "\n".join(texts)
+    return ""
+
+
+def draw_reasoning_tokens(rng: random.Random, completion_tokens: int) -> int:
+    """A plausible hidden-reasoning token count: 1-4x the visible answer, at least 64, a multiple of 64
+    (OpenAI's reasoning counts are usually multiples of 64)."""
+    raw = max(64, int(completion_tokens * rng.uniform(1.0, 4.0)) + rng.randrange(0, 256))
+    return (raw + 63) // 64 * 64
+
+
+def ident(rng: random.Random, prefix: str, length: int = 24) -> str:
+    """An OpenAI-looking id: ``prefix`` + ``length`` letters/digits from ``rng``."""
+    return prefix + "".join(rng.choices(_ALNUM, k=length))
