@@ -1,0 +1,96 @@
+"""JSON content that validates against a user's schema (structured outputs, tool arguments).
+
+A user schema (``response_format.json_schema.schema`` or a function's ``parameters``) is compiled
+by :class:`~fakeai.producers.generated.SchemaWalker` with the schema itself as the document, so
+local ``$ref``s (``#/$defs/...``, pydantic's style) resolve. Compiled generators are kept in an LRU
+keyed by a hash of the schema: a load test repeating one schema compiles it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from fakeai.errors import APIError
+from fakeai.producers.generated import GenContext, SchemaWalker
+
+__all__ = ["CACHE_SIZE", "compile_user_schema", "generate_json", "response_format_text"]
+
+CACHE_SIZE = 256
+Generator = Callable[[GenContext], Any]
+_EMPTY_OBJECT: Mapping[str, Any] = {"type": "object", "properties": {}}
+_JSON_OBJECT: Mapping[str, Any] = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string", "maxLength": 80},
+        "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 24}, "maxItems": 3},
+    },
+    "required": ["answer", "confidence", "tags"],
+}
+
+_lock = threading.Lock()
+_cache: OrderedDict[bytes, Generator] = OrderedDict()
+
+
+def _key(schema: Mapping[str, Any]) -> bytes:
+    raw = orjson.dumps(schema, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+def compile_user_schema(schema: Mapping[str, Any] | None) -> Generator:
+    """The generator for ``schema`` (compiled on first use, then served from the LRU).
+
+    An unsupported or contradictory schema is the client's problem: 400, like OpenAI's
+    "Invalid schema" errors.
+    """
+    schema = schema if isinstance(schema, Mapping) and schema else _EMPTY_OBJECT
+    key = _key(schema)
+    with _lock:
+        found = _cache.get(key)
+        if found is not None:
+            _cache.move_to_end(key)
+            return found
+    try:
+        document = dict(schema)
+        generator = SchemaWalker(document).compile(document)
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        raise APIError(400, f"Invalid schema: {exc}", param="response_format", code="invalid_schema") from None
+    with _lock:
+        _cache[key] = generator
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return generator
+
+
+def generate_json(schema: Mapping[str, Any] | None, rng: random.Random, now: float) -> str:
+    """Compact JSON (as OpenAI writes it) of one instance of ``schema``, drawn from ``rng``."""
+    generator = compile_user_schema(schema)
+    try:
+        value = generator(GenContext(rng=rng, now=now, overrides={}))
+    except (ValueError, RecursionError) as exc:
+        raise APIError(400, f"Invalid schema: {exc}", param="response_format", code="invalid_schema") from None
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def response_format_text(response_format: Any, rng: random.Random, now: float) -> str | None:
+    """The JSON content ``response_format`` asks for, or None for plain text.
+
+    ``json_schema`` (strict or not): an instance of its ``schema``; ``json_object``: a small object.
+    """
+    if not isinstance(response_format, Mapping):
+        return None
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        schema = spec.get("schema") if isinstance(spec, Mapping) else None
+        return generate_json(schema if isinstance(schema, Mapping) else None, rng, now)
+    if kind == "json_object":
+        return generate_json(_JSON_OBJECT, rng, now)
+    return None
