@@ -172,13 +172,16 @@ async def _parse_multipart(raw: bytes, headers: Mapping[str, str]) -> tuple[Any,
         raise APIError(400, f"Could not parse multipart form data: {exc.message}") from None
     fields: list[tuple[str, Any]] = []
     files: dict[str, list[UploadedFile]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            data = await value.read()
-            name = key[:-2] if key.endswith("[]") else key
-            files.setdefault(name, []).append(
-                UploadedFile(value.filename or "", value.content_type or "application/octet-stream", data)
-            )
-        else:
-            fields.append((key, value))
+    try:
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                data = await value.read()
+                name = key[:-2] if key.endswith("[]") else key
+                files.setdefault(name, []).append(
+                    UploadedFile(value.filename or "", value.content_type or "application/octet-stream", data)
+                )
+            else:
+                fields.append((key, value))
+    finally:
+        await form.close()
     return nest(fields), files

@@ -128,13 +128,21 @@ def _types(schema: Mapping[str, Any], resolve: Any, depth: int = 0) -> set[str]:
     return out
 
 
-def _branch_key(schema: Mapping[str, Any], key: str, resolve: Any) -> Any:
+def _branch_key(schema: Mapping[str, Any], key: str, resolve: Any, depth: int = 0) -> Any:
+    """``key`` (e.g. ``properties``) from the first branch of a union that has it, however nested."""
+    if depth > 6:
+        return None
     for combinator in ("anyOf", "oneOf", "allOf"):
         for branch in schema.get(combinator) or []:
             if isinstance(branch, Mapping) and "$ref" in branch and resolve is not None:
                 branch = resolve(branch["$ref"])
-            if isinstance(branch, Mapping) and key in branch:
+            if not isinstance(branch, Mapping):
+                continue
+            if key in branch:
                 return branch[key]
+            found = _branch_key(branch, key, resolve, depth + 1)
+            if found is not None:
+                return found
     return None
 
 

@@ -160,6 +160,8 @@ def _parameters(
         name, location = param.get("name"), param.get("in")
         if not isinstance(name, str) or location not in ("query", "path", "header", "cookie"):
             continue
+        if location == "path" and "{" + name + "}" not in path:
+            continue  # upstream inconsistency (a path parameter the template does not contain): not routable
         if "$ref" in raw:
             pointer = f"{raw['$ref']}/schema"
         elif index >= 1000:

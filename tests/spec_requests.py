@@ -1,0 +1,108 @@
+"""Build a valid request for any operation of a spec, from the spec itself (test helper)."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from fakeai.producers.generated import GenContext, SchemaWalker
+from fakeai.spec.operation import Operation
+
+
+@dataclass
+class BuiltRequest:
+    method: str
+    url: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    data: dict[str, Any] | None = None
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+
+
+def _is_binary(schema: Any) -> bool:
+    return isinstance(schema, dict) and (
+        schema.get("format") == "binary" or "contentMediaType" in schema or schema.get("contentEncoding") == "binary"
+    )
+
+
+def build_request(op: Operation, walker: SchemaWalker, seed: int = 0, prefix: str = "/v1") -> BuiltRequest:
+    rng = random.Random(seed)
+    gen = GenContext(rng=rng, now=1_700_000_000.0, overrides={}, echo={})
+    path = op.path
+    params: dict[str, Any] = {}
+    for param in op.parameters:
+        if param.location == "path":
+            value = walker.compile(param.schema)(gen) if param.schema else "abc"
+            value = str(value).replace("/", "_") or "x"
+            path = path.replace("{" + param.name + "}", value)
+        elif param.location == "query" and param.required:
+            params[param.name] = walker.compile(param.schema)(gen)
+    request = BuiltRequest(op.method, prefix + path, params=params)
+    if not op.request_media:
+        return request
+    if "application/json" in op.request_media:
+        media = op.request_media["application/json"]
+        request.json = walker.compile(media.schema)(gen) if media.schema else {}
+        return request
+    for content_type, media in op.request_media.items():
+        if content_type.startswith("multipart/") and media.schema is not None:
+            body = walker.compile(media.schema)(gen)
+            data: dict[str, Any] = {}
+            files: list[tuple[str, tuple[str, bytes, str]]] = []
+            props = _properties(media.schema, walker)
+            for key, value in (body or {}).items():
+                schema = props.get(key, {})
+                items = schema.get("items") if isinstance(schema, dict) else None
+                if _is_binary(schema):
+                    files.append((key, ("upload.bin", b"data", "application/octet-stream")))
+                elif isinstance(value, list) and _is_binary(items):
+                    files.extend((key, (f"f{i}.bin", b"data", "application/octet-stream")) for i in range(len(value)))
+                elif isinstance(value, (dict, list)):
+                    data.update(_brackets(key, value))
+                elif isinstance(value, bool):
+                    data[key] = "true" if value else "false"
+                else:
+                    data[key] = str(value)
+            request.data, request.files = data, files or None
+            return request
+        if content_type == "application/x-www-form-urlencoded" and media.schema is not None:
+            body = walker.compile(media.schema)(gen)
+            request.data = {k: str(v) for k, v in (body or {}).items() if not isinstance(v, (dict, list))}
+            return request
+        if content_type == "application/sdp":
+            request.data = None
+            request.json = None
+            return request
+    return request
+
+
+def _properties(schema: Any, walker: SchemaWalker) -> dict[str, Any]:
+    if "$ref" in schema:
+        schema = walker._resolve(schema["$ref"])
+    props = dict(schema.get("properties") or {})
+    for branch in schema.get("allOf") or []:
+        props.update(_properties(branch, walker))
+    return {k: (walker._resolve(v["$ref"]) if isinstance(v, dict) and "$ref" in v else v) for k, v in props.items()}
+
+
+def _brackets(key: str, value: Any) -> dict[str, Any]:
+    """The SDK's form encoding: ``k[]=a&k[]=b``, ``k[sub]=v``."""
+    out: dict[str, Any] = {}
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            out[f"{key}[]"] = [_scalar(v) for v in value]
+        else:
+            out[key] = orjson.dumps(value).decode()
+    elif isinstance(value, dict):
+        for sub, inner in value.items():
+            out.update(_brackets(f"{key}[{sub}]", inner) if isinstance(inner, (dict, list)) else {f"{key}[{sub}]": _scalar(inner)})
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
