@@ -44,7 +44,7 @@ def _key(schema: Mapping[str, Any]) -> bytes:
     return hashlib.blake2b(raw, digest_size=16).digest()
 
 
-def compile_user_schema(schema: Mapping[str, Any] | None) -> Generator:
+def compile_user_schema(schema: Mapping[str, Any] | None, param: str = "response_format") -> Generator:
     """The generator for ``schema`` (compiled on first use, then served from the LRU).
 
     An unsupported or contradictory schema is the client's problem: 400, like OpenAI's
@@ -61,7 +61,7 @@ def compile_user_schema(schema: Mapping[str, Any] | None) -> Generator:
         document = dict(schema)
         generator = SchemaWalker(document).compile(document)
     except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        raise APIError(400, f"Invalid schema: {exc}", param="response_format", code="invalid_schema") from None
+        raise APIError(400, f"Invalid schema: {exc}", param=param, code="invalid_schema") from None
     with _lock:
         _cache[key] = generator
         while len(_cache) > CACHE_SIZE:
@@ -69,13 +69,15 @@ def compile_user_schema(schema: Mapping[str, Any] | None) -> Generator:
     return generator
 
 
-def generate_json(schema: Mapping[str, Any] | None, rng: random.Random, now: float) -> str:
+def generate_json(
+    schema: Mapping[str, Any] | None, rng: random.Random, now: float, param: str = "response_format"
+) -> str:
     """Compact JSON (as OpenAI writes it) of one instance of ``schema``, drawn from ``rng``."""
-    generator = compile_user_schema(schema)
+    generator = compile_user_schema(schema, param)
     try:
         value = generator(GenContext(rng=rng, now=now, overrides={}))
     except (ValueError, RecursionError) as exc:
-        raise APIError(400, f"Invalid schema: {exc}", param="response_format", code="invalid_schema") from None
+        raise APIError(400, f"Invalid schema: {exc}", param=param, code="invalid_schema") from None
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
