@@ -16,7 +16,7 @@ Atom = tuple[str, int, int]  # (alphabet, min count, max count)
 
 _ESCAPES = {"d": string.digits, "w": string.ascii_letters + string.digits + "_", "s": " "}
 _SAFE = string.ascii_letters + string.digits
-_OPEN_MAX = 8  # extra repetitions drawn for unbounded quantifiers
+_OPEN_MAX = 1 << 20  # "unbounded": the length bounds cap it
 
 
 def compile_pattern(pattern: str, min_len: int, max_len: int) -> Callable[[random.Random], str] | None:
