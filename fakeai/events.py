@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fakeai.context import Output, RequestContext, Timing
@@ -31,6 +31,11 @@ class RequestRejected:
     path: str
     status: int
     message: str
+    operation_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)  # request headers, lower-case names
+    time: float = 0.0  # unix seconds (injected clock); 0 when unknown
+    ctx: RequestContext | None = None  # when the request was parsed before it was rejected
+    response_headers: Mapping[str, str] = field(default_factory=dict)  # e.g. retry-after
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from fakeai.clock import Clock
 from fakeai.config import Settings
 from fakeai.context import Output, RequestContext, Timing, UploadedFile
 from fakeai.errors import APIError, invalid_api_key, not_found
-from fakeai.events import Events, RequestAnswered, RequestReceived
+from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
 from fakeai.request import nest, parse_json, parse_query
 from fakeai.streaming import respond, respond_error
@@ -58,6 +58,7 @@ class Pipeline:
         started = self.clock.monotonic()
         op_id = (scope.get("extensions") or {}).get(ROUTING, {}).get("operation_id")
         compiled = self.operations.get(op_id) if op_id else None
+        ctx: RequestContext | None = None
         try:
             if compiled is None:
                 raise not_found(scope["method"], scope["path"])
@@ -69,9 +70,17 @@ class Pipeline:
             timing = self.simulate(ctx, output)
         except APIError as exc:
             await respond_error(send, exc)
+            self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
         await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
         self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started))
+
+    def rejected(self, scope: Scope, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> RequestRejected:
+        headers = ctx.headers if ctx is not None else {
+            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+        }
+        return RequestRejected(scope["method"], scope["path"], exc.status, exc.message, op_id, headers,
+                               self.clock.now(), ctx, exc.headers)
 
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
