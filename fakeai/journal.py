@@ -1,0 +1,337 @@
+"""The request journal: every request fakeai answered (or rejected) and what it sent back.
+
+It listens to :class:`~fakeai.events.RequestAnswered` and :class:`~fakeai.events.RequestRejected`;
+the pipeline knows nothing about it. Recording is O(1) for ordinary requests: bodies are kept by
+reference unless they are larger than ``body_limit`` bytes (then a bounded preview is kept), streams
+keep the frame count and the first and last frame, and the ring buffer drops the oldest entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from fakeai.context import Output, RequestContext
+from fakeai.events import Events, RequestAnswered, RequestRejected
+from fakeai.scenario import conversation as conv
+
+CONVERSATION_HEADER = conv.CONVERSATION_HEADER
+DEFAULT_SIZE = 10_000
+DEFAULT_BODY_LIMIT = 16 * 1024
+PREVIEW_CHARS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One request and the answer fakeai sent."""
+
+    seq: int
+    time: float  # unix seconds the request arrived (injected clock)
+    method: str
+    path: str
+    status: int
+    operation: str | None = None
+    source: str = "rejected"  # producer (template, llm, ...), "scenario", "error" or "rejected"
+    rule: str | None = None  # scenario rule that answered, if any
+    namespace: str = ""
+    conversation: str | None = None
+    api_key: str | None = None  # masked
+    request_id: str = ""
+    request: Any = None  # parsed request body, or a bounded preview of a large one
+    response: Any = None  # body, or a bounded preview; None for streams
+    frames: int | None = None  # streams: number of frames sent
+    first_frame: Any = None
+    last_frame: Any = None
+    ttft: float | None = None  # seconds to the first byte (headers / first frame)
+    total: float = 0.0  # seconds to the last byte
+    fault: str | None = None  # mid-stream fault injected by a scenario
+    retry_after: float | None = None  # seconds, from a retry-after(-ms) response header
+    message: str | None = None  # the error message of a rejected request
+
+    @property
+    def client(self) -> tuple[str | None, str]:
+        """Who sent it, as far as fakeai can tell: masked API key and namespace."""
+        return (self.api_key, self.namespace)
+
+    @property
+    def thread(self) -> tuple[Any, ...]:
+        """Requests that belong together: the conversation if known, else the client."""
+        return ("c", self.namespace, self.conversation) if self.conversation else ("k", *self.client)
+
+    @property
+    def stream(self) -> bool:
+        return self.frames is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "operation": self.operation,
+            "source": self.source,
+            "rule": self.rule,
+            "namespace": self.namespace,
+            "conversation": self.conversation,
+            "api_key": self.api_key,
+            "request_id": self.request_id,
+            "request": self.request,
+            "response": self.response,
+            "stream": None if self.frames is None else {
+                "frames": self.frames, "first": self.first_frame, "last": self.last_frame
+            },
+            "ttft": self.ttft,
+            "total": self.total,
+            "fault": self.fault,
+            "retry_after": self.retry_after,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """Journal query; ``None`` means any."""
+
+    rule: str | None = None
+    operation: str | None = None
+    conversation: str | None = None
+    namespace: str | None = None
+    status: int | None = None
+    source: str | None = None
+
+    def accepts(self, entry: Entry) -> bool:
+        return (
+            (self.rule is None or entry.rule == self.rule)
+            and (self.operation is None or entry.operation == self.operation)
+            and (self.conversation is None or entry.conversation == self.conversation)
+            and (self.namespace is None or entry.namespace == self.namespace)
+            and (self.status is None or entry.status == self.status)
+            and (self.source is None or entry.source == self.source)
+        )
+
+
+class Journal:
+    """A bounded ring of :class:`Entry`, newest last."""
+
+    def __init__(self, size: int = DEFAULT_SIZE, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
+        self.entries: deque[Entry] = deque(maxlen=max(1, size))
+        self.body_limit = body_limit
+        self._seq = itertools.count(1)
+        self.dropped = 0  # entries pushed out by newer ones
+
+    def subscribe(self, events: Events) -> Journal:
+        events.subscribe(RequestAnswered, self.on_answered)
+        events.subscribe(RequestRejected, self.on_rejected)
+        return self
+
+    def on_answered(self, event: RequestAnswered) -> None:
+        ctx, output, timing = event.ctx, event.output, event.timing
+        source, rule = split_source(output.source)
+        frames = output.frames
+        self._append(
+            Entry(
+                seq=next(self._seq),
+                time=ctx.now,
+                method=ctx.method,
+                path=ctx.path,
+                status=output.status,
+                operation=ctx.operation.operation_id,
+                source=source,
+                rule=rule,
+                namespace=ctx.namespace,
+                conversation=conversation_of(ctx),
+                api_key=mask(api_key_of(ctx.headers)),
+                request_id=ctx.request_id,
+                request=self._request_body(ctx),
+                response=None if frames is not None else self._response_body(output),
+                frames=None if frames is None else len(frames),
+                first_frame=frames[0].data if frames else None,
+                last_frame=frames[-1].data if frames else None,
+                ttft=timing.first if frames is not None else timing.done,
+                total=event.elapsed,
+                fault=_fault_name(output.fault),
+                retry_after=retry_after(output.headers),
+            )
+        )
+
+    def on_rejected(self, event: RequestRejected) -> None:
+        ctx, headers = event.ctx, event.headers
+        self._append(
+            Entry(
+                seq=next(self._seq),
+                time=ctx.now if ctx is not None else event.time,
+                method=event.method,
+                path=event.path,
+                status=event.status,
+                operation=event.operation_id,
+                source="rejected",
+                namespace=headers.get("x-fakeai-namespace", ""),
+                conversation=conversation_of(ctx) if ctx is not None else headers.get(CONVERSATION_HEADER) or None,
+                api_key=mask(api_key_of(headers)),
+                request_id=headers.get("x-request-id", ""),
+                request=self._request_body(ctx) if ctx is not None else None,
+                response={"error": {"message": event.message}},
+                message=event.message,
+                retry_after=retry_after(event.response_headers),
+            )
+        )
+
+    def _append(self, entry: Entry) -> None:
+        if len(self.entries) == self.entries.maxlen:
+            self.dropped += 1
+        self.entries.append(entry)
+
+    def _request_body(self, ctx: RequestContext) -> Any:
+        declared = ctx.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) <= self.body_limit:
+            return _plain_body(ctx.body)
+        body = bounded(ctx.body, self.body_limit)
+        if isinstance(body, dict) and body.get("truncated") is True:  # what expectations need, kept small
+            body["turn"] = conv.turn(ctx.body)
+            body["tool_results"] = [call_id for call_id, _name in conv.tool_results(ctx.body)][:64]
+        return body
+
+    def _response_body(self, output: Output) -> Any:
+        body = output.body
+        if isinstance(body, bytes):
+            return {"content_type": output.content_type, "bytes": len(body)}
+        return bounded(body, self.body_limit)
+
+    # queries ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(list(self.entries))
+
+    def select(self, where: Filter = Filter(), limit: int | None = None, after: int = 0) -> list[Entry]:
+        """Matching entries in arrival order; with ``limit``, the newest ``limit`` of them."""
+        found = [e for e in list(self.entries) if e.seq > after and where.accepts(e)]
+        return found[-limit:] if limit is not None and limit < len(found) else found
+
+    def clear(self) -> int:
+        count = len(self.entries)
+        self.entries.clear()
+        return count
+
+
+def split_source(source: str) -> tuple[str, str | None]:
+    """``"scenario:greeting"`` -> ``("scenario", "greeting")``; other sources have no rule."""
+    kind, sep, rule = source.partition(":")
+    return (kind, rule or None) if sep else (source, None)
+
+
+def conversation_of(ctx: RequestContext) -> str | None:
+    header = ctx.headers.get(CONVERSATION_HEADER)
+    if header:
+        return header
+    body = ctx.body
+    if isinstance(body, dict):
+        value = body.get("conversation")
+        if isinstance(value, dict):
+            value = value.get("id")
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def api_key_of(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get("api-key") or None
+
+
+def mask(key: str | None) -> str | None:
+    """``sk-proj-abcdef123456`` -> ``sk-...3456``: enough to tell clients apart, not to reuse."""
+    if key is None:
+        return None
+    if len(key) <= 8:
+        return "*" * len(key)
+    return f"{key[:3]}...{key[-4:]}"
+
+
+def retry_after(headers: Mapping[str, Any]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (delta seconds), case-insensitively."""
+    if not headers:
+        return None
+    lowered = {str(k).lower(): v for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = lowered.get(name)
+        if value is None:
+            continue
+        try:
+            return float(value) * scale
+        except (TypeError, ValueError):
+            continue
+    return None
+
+
+def bounded(body: Any, limit: int) -> Any:
+    """``body`` itself when its JSON is at most ``limit`` bytes, else a preview that says so."""
+    if body is None or isinstance(body, (bool, int, float)):
+        return body
+    if isinstance(body, str):
+        return body if len(body) <= limit else {"truncated": True, "chars": len(body), "preview": body[:PREVIEW_CHARS]}
+    try:
+        data = orjson.dumps(_plain_body(body), option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return {"truncated": True, "preview": repr(body)[:PREVIEW_CHARS]}
+    if len(data) <= limit:
+        return _plain_body(body)
+    text = data[:PREVIEW_CHARS].decode(errors="replace")
+    preview: dict[str, Any] = {"truncated": True, "bytes": len(data), "preview": text}
+    if isinstance(body, dict):  # keep small top-level fields: expectations read them (stream_options, model)
+        preview["fields"] = {k: v for k, v in body.items() if _small(v)}
+    return preview
+
+
+def _small(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float)):
+        return True
+    if isinstance(value, str):
+        return len(value) <= 256
+    if isinstance(value, dict):
+        return len(value) <= 8 and all(v is None or isinstance(v, (bool, int, float, str)) for v in value.values())
+    return False
+
+
+def _plain_body(body: Any) -> Any:
+    if isinstance(body, bytes):
+        return {"bytes": len(body)}
+    return body
+
+
+def _fault_name(fault: Any) -> str | None:
+    if fault is None:
+        return None
+    for attribute in ("kind", "name", "fault"):
+        value = getattr(fault, attribute, None)
+        if isinstance(value, str):
+            return value
+    if isinstance(fault, Mapping):
+        value = fault.get("fault") or fault.get("kind")
+        if isinstance(value, str):
+            return value
+    return str(fault)
+
+
+def request_fields(entry: Entry) -> Mapping[str, Any]:
+    """The request body's top-level fields, also for a truncated body."""
+    body = entry.request
+    if isinstance(body, dict):
+        if body.get("truncated") is True and isinstance(body.get("fields"), dict):
+            fields: Mapping[str, Any] = body["fields"]
+            return fields
+        return body
+    return {}
+
+
+def dump(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in entries]
