@@ -18,7 +18,7 @@ from typing import Any
 Schema = dict[str, Any]
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-VERSION = 3  # bump when a fix changes, to invalidate the load cache
+VERSION = 4  # bump when a fix changes, to invalidate the load cache
 
 _SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_KEYS = ("items", "not", "additionalProperties", "contains", "propertyNames", "if", "then", "else")
@@ -204,6 +204,16 @@ def fix_recursive_refs(doc: dict[str, Any]) -> None:
             node.pop("$recursiveAnchor", None)
 
 
+def fix_base64_embedding(doc: dict[str, Any]) -> None:
+    """``Embedding.embedding`` is a base64 string when ``encoding_format`` is ``base64`` (the SDK's
+    default); upstream only allows the float array. We allow both."""
+    embedding = (((doc.get("components") or {}).get("schemas") or {}).get("Embedding") or {}).get("properties", {})
+    vector = embedding.get("embedding")
+    if isinstance(vector, dict) and vector.get("type") == "array":
+        base64 = {"type": "string", "description": "Little-endian float32 values, base64 encoded."}
+        embedding["embedding"] = {"description": vector.get("description", ""), "anyOf": [vector, base64]}
+
+
 def stringify_keys(value: Any) -> Any:
     """YAML allows integer keys (``200:``); JSON and OpenAPI want strings."""
     if isinstance(value, dict):
@@ -217,6 +227,7 @@ def normalize(doc: dict[str, Any]) -> dict[str, Any]:
     """Apply every fix; returns the (mutated) document, labelled as 3.1."""
     doc = stringify_keys(doc)
     fix_recursive_refs(doc)
+    fix_base64_embedding(doc)
     seen: set[int] = set()
     for schema in list(document_schemas(doc)):
         if id(schema) in seen:
