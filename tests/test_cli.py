@@ -1,0 +1,208 @@
+"""Every documented flag and FAKEAI_* variable reaches the running app and changes what it does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from fakeai.app import FakeAI, create_app
+from fakeai.cli import SERVE_FLAGS, build_parser, settings_from_args
+from fakeai.config import Settings
+from fakeai.testing import free_port
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_for(argv: list[str], environ: dict[str, str] | None = None) -> Settings:
+    return settings_from_args(build_parser().parse_args(argv), environ or {})
+
+
+async def call(app: FakeAI, method: str, url: str, **kwargs: Any) -> httpx2.Response:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        return await http.request(method, url, **kwargs)
+
+
+def tiny_spec(tmp: Path) -> str:
+    path = tmp / "tiny.yaml"
+    path.write_text(
+        "openapi: 3.1.0\ninfo: {title: tiny, version: '1'}\npaths:\n  /ping:\n    get:\n      operationId: ping\n"
+        "      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n"
+        "              schema: {type: object, required: [pong], properties: {pong: {const: true}}}\n"
+    )
+    return str(path)
+
+
+async def check_spec(tmp: Path) -> None:
+    app = create_app(settings_for(["--spec", tiny_spec(tmp)]))
+    assert list(app.operations) == ["ping"]
+    assert (await call(app, "GET", "/v1/ping")).json() == {"pong": True}
+
+
+async def check_seed(tmp: Path) -> None:
+    bodies = []
+    for seed in ("1", "2", "1"):
+        app = create_app(settings_for(["--seed", seed, "--fixed-time", "1700000000"]))
+        bodies.append((await call(app, "GET", "/v1/batches/batch_1")).content)
+    assert bodies[0] == bodies[2] != bodies[1]
+
+
+async def check_api_key(tmp: Path) -> None:
+    app = create_app(settings_for(["--api-key", "k1", "--api-key", "k2"]))
+    assert (await call(app, "GET", "/v1/models", headers={"authorization": "Bearer k2"})).status_code == 200
+    assert (await call(app, "GET", "/v1/models", headers={"authorization": "Bearer k3"})).status_code == 401
+
+
+async def check_max_body(tmp: Path) -> None:
+    app = create_app(settings_for(["--max-body-bytes", "50"]))
+    assert (await call(app, "POST", "/v1/chat/completions", json=CHAT | {"user": "x" * 100})).status_code == 413
+
+
+async def check_validation(tmp: Path) -> None:
+    bad = {"model": "gpt-4o", "messages": "not a list"}
+    assert (await call(create_app(settings_for([])), "POST", "/v1/chat/completions", json=bad)).status_code == 400
+    app = create_app(settings_for(["--validation", "off"]))
+    assert (await call(app, "POST", "/v1/chat/completions", json=bad)).status_code == 200
+
+
+async def check_validate_responses(tmp: Path) -> None:
+    assert create_app(settings_for(["--validate-responses"])).pipeline.check_response is not None
+    assert create_app(settings_for([])).pipeline.check_response is None
+
+
+async def check_fixtures(tmp: Path) -> None:
+    (tmp / "listModels.json.j2").write_text(
+        '{"object": "list", "data": [{"id": "{{ headers["x-model"] }}", "object": "model", "created": {{ now }}, '
+        '"owned_by": "me"}]}'
+    )
+    app = create_app(settings_for(["--fixtures", str(tmp)]))
+    body = (await call(app, "GET", "/v1/models", headers={"x-model": "templated"})).json()
+    assert body["data"][0]["id"] == "templated"
+
+
+async def check_no_examples(tmp: Path) -> None:
+    with_examples = create_app(settings_for([]))
+    without = create_app(settings_for(["--no-examples"]))
+    assert "example" in {c.sources[0] for c in with_examples.operations.values()}
+    assert "example" not in {s for c in without.operations.values() for s in c.sources}
+
+
+async def check_fixed_time(tmp: Path) -> None:
+    app = create_app(settings_for(["--fixed-time", "1234567890"]))
+    assert (await call(app, "GET", "/v1/batches/batch_1")).json()["created_at"] == 1234567890
+
+
+async def check_config(tmp: Path) -> None:
+    config = tmp / "fakeai.yaml"
+    config.write_text("seed: 41\napi_keys: [from-file]\n")
+    settings = settings_for(["--config", str(config), "--seed", "42"])
+    assert settings.seed == 42 and settings.api_keys == ("from-file",)
+    app = create_app(settings)
+    assert (await call(app, "GET", "/v1/models", headers={"authorization": "Bearer from-file"})).status_code == 200
+
+
+def settings_only(field: str, value: str, expected: Any) -> Callable[[Path], Any]:
+    async def check(tmp: Path) -> None:
+        flag = next(f for f, (name, _o) in SERVE_FLAGS.items() if name == field)
+        assert getattr(settings_for([flag, value]), field) == expected
+
+    return check
+
+
+# flag -> a check that the running app behaves differently; flags owned by other features register theirs there
+BEHAVIOUR: dict[str, Callable[[Path], Any]] = {
+    "--spec": check_spec,
+    "--seed": check_seed,
+    "--api-key": check_api_key,
+    "--max-body-bytes": check_max_body,
+    "--validation": check_validation,
+    "--validate-responses": check_validate_responses,
+    "--fixtures": check_fixtures,
+    "--no-examples": check_no_examples,
+    "--fixed-time": check_fixed_time,
+    "--config": check_config,
+    # host/port/log-level/workers are proven by the real-socket test below
+    "--host": settings_only("host", "0.0.0.0", "0.0.0.0"),
+    "--port": settings_only("port", "9123", 9123),
+    "--log-level": settings_only("log_level", "debug", "debug"),
+    "--workers": settings_only("workers", "2", 2),
+}
+EXTERNAL_CHECKS = ("tests/test_cli_llm.py", "tests/test_scenario_cli.py")
+
+
+@pytest.mark.parametrize("flag", sorted(BEHAVIOUR))
+async def test_flag_changes_behaviour(flag: str, tmp_path: Path) -> None:
+    await BEHAVIOUR[flag](tmp_path)
+
+
+def test_every_flag_has_a_behaviour_check() -> None:
+    from tests import cli_checks
+
+    covered = set(BEHAVIOUR) | set(cli_checks.COVERED)
+    missing = sorted(set(SERVE_FLAGS) - covered)
+    assert not missing, f"flags without a test proving they reach the app: {missing}"
+
+
+def test_env_vars_override_config_and_cli_overrides_env(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("port: 7000\nseed: 1\n")
+    env = {"FAKEAI_PORT": "7001", "FAKEAI_SEED": "2", "FAKEAI_CONFIG_FILE": str(config), "FAKEAI_API_KEYS": "a,b"}
+    settings = settings_for(["--seed", "3"], env)
+    assert (settings.port, settings.seed, settings.api_keys) == (7001, 3, ("a", "b"))
+
+
+def test_bad_config_names_file_line_and_hint(tmp_path: Path) -> None:
+    from fakeai.errors import ConfigError
+
+    config = tmp_path / "bad.yaml"
+    config.write_text("seed: 1\nprot: 9000\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml.*unknown setting 'prot'.*did you mean 'port'"):
+        settings_for(["--config", str(config)])
+    with pytest.raises(ConfigError, match="FAKEAI_"):
+        settings_for([], {"FAKEAI_SEEED": "1"})
+
+
+def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:
+    from fakeai.cli import main
+
+    assert main(["routes"]) == 0
+    out = capsys.readouterr().out
+    assert "createChatCompletion" in out and "271 operations" in out
+
+
+def test_real_socket_cli_serves_with_flags_and_env(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKEAI_", "OPENAI_"))}
+    env["FAKEAI_API_KEYS"] = "sk-env"
+    env["FAKEAI_CACHE_DIR"] = os.environ.get("FAKEAI_CACHE_DIR", str(Path.home() / ".cache" / "fakeai"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fakeai", "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx2.get(f"http://127.0.0.1:{port}/v1/models", headers={"authorization": "Bearer sk-env"})
+                break
+            except httpx2.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        denied = httpx2.get(f"http://127.0.0.1:{port}/models", headers={"authorization": "Bearer nope"})
+        assert denied.status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
