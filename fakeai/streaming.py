@@ -18,6 +18,11 @@ from fakeai.errors import APIError
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS
 BASE_HEADERS = ((b"openai-version", b"2020-10-01"),)
+RESET_EVENT = "fakeai.reset"  # a Frame with this event drops the connection there (scenario chaos)
+
+
+class StreamReset(Exception):
+    """Raised mid-stream on purpose so the server drops the connection (a simulated reset)."""
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -71,6 +76,8 @@ async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, star
     for index, frame in enumerate(output.frames):
         if index < len(deadlines):
             await clock.sleep_until(started + deadlines[index])
+        if frame.event == RESET_EVENT:
+            raise StreamReset(f"connection reset after {index} frames (scenario fault)")
         await send({"type": "http.response.body", "body": encode_frame(frame), "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
