@@ -155,7 +155,7 @@ class Journal:
                 last_frame=frames[-1].data if frames else None,
                 ttft=timing.first if frames is not None else timing.done,
                 total=event.elapsed,
-                fault=_fault_name(output.fault),
+                fault=fault_name(output.fault),
                 retry_after=retry_after(output.headers),
             )
         )
@@ -308,7 +308,7 @@ def _plain_body(body: Any) -> Any:
     return body
 
 
-def _fault_name(fault: Any) -> str | None:
+def fault_name(fault: Any) -> str | None:
     if fault is None:
         return None
     for attribute in ("kind", "name", "fault"):
