@@ -254,3 +254,29 @@ def test_pattern_samples_match_within_length_bounds(pattern: str, bounds: tuple[
     text = sample(random.Random(seed))
     assert re.search(pattern, text)
     assert min_len <= len(text) <= max_len
+
+
+def test_counts_add_up() -> None:
+    batch = _component("Batch")(_ctx(7))
+    counts = batch.get("request_counts")
+    if counts is not None:
+        assert counts["total"] == counts["completed"] + counts["failed"]
+    embeddings = _component("CreateEmbeddingResponse")(_ctx(7))
+    assert embeddings["usage"]["total_tokens"] == embeddings["usage"]["prompt_tokens"]
+    assert all(-1 <= x <= 1 for x in embeddings["data"][0]["embedding"])
+
+
+def test_happy_answers_carry_no_failure_timestamps() -> None:
+    for seed in SEEDS:
+        batch = _component("Batch")(_ctx(seed))
+        assert not {"failed_at", "cancelled_at", "expired_at"} & set(batch)
+        assert batch.get("expires_at", NOW + 1) > batch["created_at"]
+
+
+def test_chat_tool_calls_look_like_the_api() -> None:
+    for seed in range(30):
+        message = _component("ChatCompletionResponseMessage")(_ctx(seed))
+        for call in message.get("tool_calls") or []:
+            assert call["id"].startswith("call_")
+            if call["type"] == "function":
+                assert re.fullmatch(r"[a-z_]+", call["function"]["name"])

@@ -52,7 +52,11 @@ ALWAYS_NAMES = _names(
     "first_id last_id message finish_reason"
 )
 INDEXED_ARRAYS = frozenset({"choices", "data", "tool_calls"})
-USAGE_PAIRS = (("total_tokens", "prompt_tokens+completion_tokens"), ("total_tokens", "input_tokens+output_tokens"))
+TOTALS = (  # total property -> the counts it adds up (the first total that matches wins)
+    ("total_tokens", ("prompt_tokens", "completion_tokens")),
+    ("total_tokens", ("input_tokens", "output_tokens")),
+    ("total", ("completed", "failed", "in_progress", "cancelled")),
+)
 _NULL = {"type": "null"}
 
 
@@ -277,6 +281,8 @@ class SchemaWalker:
             is_required = pname in required
             if not is_required and isinstance(pschema, dict) and pschema.get("deprecated") is True:
                 continue
+            if not is_required and pname in realism.NULL_NAMES:  # no failed_at/error on a happy answer
+                continue
             node = self._compile(pschema, pname, own)
             if pname in realism.NULL_NAMES and _accepts_null(node):
                 node = self._add(Const(None))
@@ -298,8 +304,9 @@ class SchemaWalker:
         nots = [n for n in [s.get("not"), *s.get("_nots", [])] if isinstance(n, dict)]
         node.not_groups = tuple(tuple(n["required"]) for n in nots if list(n) == ["required"])
         node.list_shape = "data" in props and ("has_more" in props or "list" in _literal_of(props, "object"))
-        node.usage_pairs = tuple((t, p) for t, p in USAGE_PAIRS if all(k in props for k in (t, *p.split("+"))))
+        node.totals = next(((t, ps) for t, ps in TOTALS if t in props and any(p in props for p in ps)), None)
         node.check = self._checker(props)
+        node.declared = frozenset(props)
         return node
 
     # -- costs, validation --------------------------------------------------------------------

@@ -228,8 +228,8 @@ class Array(Node):
 
 class Object(Node):
     __slots__ = (
-        "check", "extra", "extra_key", "list_shape", "max_props", "min_props", "not_groups", "optional_p", "props",
-        "usage_pairs",
+        "check", "declared", "extra", "extra_key", "list_shape", "max_props", "min_props", "not_groups", "optional_p",
+        "props", "totals",
     )  # fmt: skip
 
     def __init__(self, props: Sequence[tuple[str, Node, int]], extra: Node | None, extra_key: Node | None) -> None:
@@ -239,9 +239,10 @@ class Object(Node):
         self.min_props, self.max_props = 0, 1 << 30
         self.not_groups: tuple[tuple[str, ...], ...] = ()
         self.list_shape = False
-        self.usage_pairs: tuple[tuple[str, str], ...] = ()
+        self.totals: tuple[str, tuple[str, ...]] | None = None
         self.optional_p = 0.5
         self.check: Checker | None = None
+        self.declared: frozenset[str] = frozenset(name for name, _, _ in self.props)  # incl. never-generated ones
 
     def estimate(self) -> float:
         return 1 + max((node.cost for _, node, kind in self.props if kind == REQUIRED), default=-1)
@@ -265,14 +266,14 @@ class Object(Node):
             self._trim(out)
         if self.list_shape:
             _fix_list(out)
-        for total, parts in self.usage_pairs:
-            _fix_total(out, total, parts)
+        if self.totals is not None:
+            _fix_total(out, *self.totals)
         if depth == 0 and self.check is not None and (ctx.overrides or ctx.echo):
             self._apply_overrides(ctx, out)
         return out
 
     def _add_extras(self, ctx: GenContext, depth: int, out: dict[str, Any]) -> None:
-        declared = {name for name, _, _ in self.props}
+        declared = self.declared
         for name, node, kind in self.props:  # minProperties: declared ones first
             if len(out) >= self.min_props:
                 break
@@ -305,7 +306,7 @@ class Object(Node):
 
     def _apply_overrides(self, ctx: GenContext, out: dict[str, Any]) -> None:
         assert self.check is not None
-        declared = {name for name, _, _ in self.props}
+        declared = self.declared
         for source in (ctx.echo, ctx.overrides):
             for name, value in source.items():
                 if name in declared and self.check(name, value):
@@ -327,13 +328,12 @@ def _fix_list(out: dict[str, Any]) -> None:
             out["last_id"] = ids[-1]
 
 
-def _fix_total(out: dict[str, Any], total: str, parts: str) -> None:
-    """``total = a + b``; token details (``cached_tokens``...) no larger than their parent count."""
-    first, second = parts.split("+")
-    a, b = out.get(first), out.get(second)
-    if isinstance(out.get(total), int) and isinstance(a, int) and isinstance(b, int):
-        out[total] = a + b
-    for name in (first, second):
+def _fix_total(out: dict[str, Any], total: str, parts: tuple[str, ...]) -> None:
+    """``total`` = sum of the ``parts`` present; token details no larger than their parent count."""
+    counts = [out[p] for p in parts if p in out]
+    if isinstance(out.get(total), int) and counts and all(isinstance(c, int) for c in counts):
+        out[total] = sum(counts)
+    for name in parts:
         count, details = out.get(name), out.get(name + "_details")
         if isinstance(count, int) and isinstance(details, dict):
             for key, value in details.items():
