@@ -73,7 +73,8 @@ class Enum(Node):
         self.values = tuple(values)
 
     def gen(self, ctx: GenContext, depth: int) -> Any:
-        return copy.deepcopy(ctx.rng.choice(self.values))
+        value = ctx.rng.choice(self.values)
+        return copy.deepcopy(value) if isinstance(value, dict | list) else value
 
 
 class String(Node):
