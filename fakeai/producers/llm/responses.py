@@ -1,0 +1,398 @@
+"""createResponse: the Responses API answering like a model.
+
+The producer plans the output items in the order a model writes them (a ``reasoning`` item for
+reasoning models, then ``function_call`` items or one assistant ``message``), charging each one's
+tokens against ``max_output_tokens`` (which includes reasoning tokens, as OpenAI documents). The
+first item that does not fit is cut at exactly the remaining budget and the response becomes
+``incomplete`` with ``incomplete_details.reason = "max_output_tokens"``.
+
+The final :class:`Answer` is rendered either as the ``Response`` body or as the typed event
+stream (:mod:`fakeai.producers.llm.responses_stream`), whose ``response.completed`` /
+``response.incomplete`` event carries the very same body. Key order follows OpenAI's answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fakeai.context import Output, RequestContext
+from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.llm import responses_stream
+from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens
+from fakeai.producers.llm.structured import generate_json, response_format_text
+from fakeai.producers.llm.text import LengthSpec, generate
+from fakeai.producers.llm.tokenizer import count_responses_input
+from fakeai.producers.llm.tools import ToolCall, plan_calls
+from fakeai.spec.operation import Operation
+
+__all__ = ["Answer", "Item", "ResponsesProducer", "build_answer", "factory"]
+
+OPERATION_ID = "createResponse"
+ID_STREAM, OBFUSCATION_STREAM = 1_001, 1_002  # Generation.rng streams besides the content (0)
+EFFORT_SCALE = {"none": 0.0, "minimal": 0.25, "low": 0.5, "medium": 1.0, "high": 2.0, "xhigh": 3.0}
+SUMMARY_LENGTH = {
+    "concise": LengthSpec(mean=30, stddev=8, minimum=8, maximum=80),
+    "auto": LengthSpec(mean=60, stddev=20, minimum=12, maximum=160),
+    "detailed": LengthSpec(mean=120, stddev=40, minimum=24, maximum=320),
+}
+_TEXT_FORMAT: Mapping[str, Any] = {"type": "text"}
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One output item: its final body, the token pieces of each streamed part, its output tokens.
+
+    Parts: a message has one (its text), a function call one (its arguments), a reasoning item one
+    per summary part. ``tokens`` is what the item costs in ``usage.output_tokens``.
+    """
+
+    body: dict[str, Any]
+    parts: tuple[tuple[str, ...], ...]
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    response: dict[str, Any]  # the final Response body (also the payload of response.completed)
+    items: tuple[Item, ...]
+    output_tokens: int
+
+
+class ResponsesProducer:
+    source = "llm"
+
+    def __init__(self, config: GenerationConfig) -> None:
+        self.config = config
+
+    def produce(self, ctx: RequestContext) -> Output:
+        body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+        gen = self.config.for_request(ctx)
+        answer = build_answer(body, gen, ctx.now)
+        if ctx.wants_stream:
+            options = body.get("stream_options")
+            obfuscate = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
+            rng = gen.rng(OBFUSCATION_STREAM) if obfuscate else None
+            frames = responses_stream.frames(answer, gen.tokens_per_chunk, rng)
+            return Output(frames=frames, content_type="text/event-stream", source="llm")
+        return Output(body=answer.response, source="llm", completion_tokens=answer.output_tokens)
+
+
+def factory(operation: Operation, env: CompileEnv) -> Producer | None:
+    if operation.operation_id != OPERATION_ID:
+        return None
+    return ResponsesProducer(GenerationConfig.from_settings(env.settings))
+
+
+# --- planning the output -----------------------------------------------------------------------
+
+
+class _Ids:
+    """OpenAI-looking ids: ``<prefix><created_at as 8 hex><26 random hex><16 hex shared by the response>``."""
+
+    def __init__(self, rng: random.Random, created: int) -> None:
+        self.rng = rng
+        self.head = f"{created & 0xFFFFFFFF:08x}"
+        self.tail = f"{rng.getrandbits(64):016x}"
+
+    def __call__(self, prefix: str) -> str:
+        return f"{prefix}{self.head}{self.rng.getrandbits(104):026x}{self.tail}"
+
+
+def build_answer(body: Mapping[str, Any], gen: Generation, now: float) -> Answer:
+    created = int(now)
+    ids = _Ids(gen.rng(ID_STREAM), created)
+    rng = gen.rng()
+    limit = body.get("max_output_tokens")
+    budget: int | None = max(limit, 0) if isinstance(limit, int) and not isinstance(limit, bool) else None
+    items: list[Item] = []
+    effort, summary = _reasoning_params(body, gen)
+    if gen.reasoning and EFFORT_SCALE.get(effort or "medium", 1.0) > 0:
+        items.append(_reasoning_item(body, gen, rng, ids, effort, summary, budget))
+    remaining = None if budget is None else budget - sum(item.tokens for item in items)
+    cut = remaining is not None and remaining <= 0  # reasoning used the whole budget
+    if not cut:
+        calls = plan_calls(_as_chat_tools(body), rng, now)
+        if calls:
+            called = _call_items(calls, gen, ids, remaining)
+            cut = len(called) < len(calls) or called[-1].body["status"] == "incomplete"
+            items.extend(called)
+        else:
+            items.append(_message_item(body, gen, rng, ids, remaining, now))
+            cut = items[-1].body["status"] == "incomplete"
+    output_tokens = sum(item.tokens for item in items)
+    reasoning_tokens = items[0].tokens if items and items[0].body["type"] == "reasoning" else 0
+    input_tokens = _input_tokens(body, gen)
+    usage = {
+        "input_tokens": input_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": output_tokens,
+        "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
+        "total_tokens": input_tokens + output_tokens,
+    }
+    response = response_body(
+        body,
+        gen,
+        ident=ids("resp_"),
+        created=created,
+        status="incomplete" if cut else "completed",
+        output=[item.body for item in items],
+        usage=usage,
+        effort=effort,
+        summary=summary,
+    )
+    return Answer(response, tuple(items), output_tokens)
+
+
+def _reasoning_params(body: Mapping[str, Any], gen: Generation) -> tuple[str | None, str | None]:
+    reasoning = body.get("reasoning")
+    reasoning = reasoning if isinstance(reasoning, Mapping) else {}
+    effort = reasoning.get("effort")
+    summary = reasoning.get("summary") or reasoning.get("generate_summary")
+    effort = effort if isinstance(effort, str) else ("medium" if gen.reasoning else None)
+    return effort, summary if isinstance(summary, str) else None
+
+
+def _reasoning_item(
+    body: Mapping[str, Any],
+    gen: Generation,
+    rng: random.Random,
+    ids: _Ids,
+    effort: str | None,
+    summary: str | None,
+    budget: int | None,
+) -> Item:
+    scale = EFFORT_SCALE.get(effort or "medium", 1.0)
+    tokens = max(64, round(draw_reasoning_tokens(rng, round(gen.length.mean)) * scale / 64) * 64)
+    if budget is not None:
+        tokens = min(tokens, budget)
+    parts: tuple[tuple[str, ...], ...] = ()
+    if summary in SUMMARY_LENGTH:
+        text = generate(mode="lorem", rng=rng, tokenizer=gen.tokenizer, max_tokens=None, length=SUMMARY_LENGTH[summary])
+        parts = (text.tokens,)
+    item: dict[str, Any] = {"id": ids("rs_"), "type": "reasoning"}
+    include = body.get("include")
+    if isinstance(include, list) and "reasoning.encrypted_content" in include:
+        item["encrypted_content"] = "gAAAAAB" + base64.urlsafe_b64encode(rng.randbytes(96 + tokens // 4)).decode()
+    item["summary"] = [{"type": "summary_text", "text": "".join(part)} for part in parts]
+    return Item(item, parts, tokens)
+
+
+def _as_chat_tools(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The request in the chat shape :func:`~fakeai.producers.llm.tools.plan_calls` reads.
+
+    Responses function tools are flat (``{"type": "function", "name", "parameters"}``), allowed
+    tools too; the last input item stands for the last message: a ``function_call_output``
+    (like a chat ``tool`` message) makes an ``auto`` model answer with text.
+    """
+    tools = body.get("tools")
+    functions = [
+        {"type": "function", "function": tool}
+        for tool in (tools if isinstance(tools, list) else ())
+        if isinstance(tool, Mapping) and tool.get("type") == "function"
+    ]
+    choice = body.get("tool_choice", "auto")
+    if isinstance(choice, Mapping) and choice.get("type") == "allowed_tools":
+        choice = {"type": "allowed_tools", "allowed_tools": {"mode": choice.get("mode"), "tools": choice.get("tools")}}
+    elif isinstance(choice, Mapping) and choice.get("type") != "function":
+        choice = "none"  # hosted / custom tools are not simulated: answer with text
+    return {
+        "tools": functions,
+        "tool_choice": choice,
+        "parallel_tool_calls": body.get("parallel_tool_calls"),
+        "messages": [{"role": _last_role(body.get("input"))}],
+    }
+
+
+def _last_role(input: Any) -> str:
+    if not isinstance(input, list) or not input or not isinstance(input[-1], Mapping):
+        return "user"
+    last = input[-1]
+    role = last.get("role")
+    if isinstance(role, str):
+        return role
+    kind = last.get("type")
+    return "tool" if isinstance(kind, str) and kind.endswith("_output") else "assistant"
+
+
+def _call_items(calls: Sequence[ToolCall], gen: Generation, ids: _Ids, remaining: int | None) -> list[Item]:
+    items: list[Item] = []
+    for call in calls:
+        if remaining is not None and remaining <= 0:
+            break
+        pieces = gen.tokenizer.split(call.arguments)[1]
+        status = "completed"
+        if remaining is not None and len(pieces) > remaining:
+            pieces, status = pieces[:remaining], "incomplete"
+        if remaining is not None:
+            remaining -= len(pieces)
+        body = {
+            "id": ids("fc_"),
+            "type": "function_call",
+            "status": status,
+            "arguments": "".join(pieces),
+            "call_id": call.id,
+            "name": call.name,
+        }
+        items.append(Item(body, (pieces,), len(pieces)))
+    return items
+
+
+def _message_item(
+    body: Mapping[str, Any], gen: Generation, rng: random.Random, ids: _Ids, remaining: int | None, now: float
+) -> Item:
+    json_text = _format_json(body, rng, now)
+    if json_text is not None:
+        pieces = gen.tokenizer.split(json_text)[1]
+        cut = remaining is not None and len(pieces) > remaining
+        if remaining is not None and cut:
+            pieces = pieces[:remaining]
+    else:
+        completion = generate(
+            mode=gen.mode,
+            rng=rng,
+            tokenizer=gen.tokenizer,
+            max_tokens=remaining,
+            length=gen.length,
+            prompt_text=_last_user_text(body.get("input")),
+            fixed_text=gen.fixed_text,
+            ignore_eos=gen.ignore_eos,
+        )
+        pieces, cut = completion.tokens, completion.finish_reason == "length" and remaining is not None
+    content = {"type": "output_text", "annotations": [], "logprobs": [], "text": "".join(pieces)}
+    item = {
+        "id": ids("msg_"),
+        "type": "message",
+        "status": "incomplete" if cut else "completed",
+        "content": [content],
+        "role": "assistant",
+    }
+    return Item(item, (pieces,), len(pieces))
+
+
+def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str | None:
+    text = body.get("text")
+    fmt = text.get("format") if isinstance(text, Mapping) else None
+    if not isinstance(fmt, Mapping):
+        return None
+    if fmt.get("type") == "json_schema":
+        schema = fmt.get("schema")
+        return generate_json(schema if isinstance(schema, Mapping) else None, rng, now, "text.format.schema")
+    return response_format_text(fmt, rng, now)
+
+
+def _last_user_text(input: Any) -> str:
+    if isinstance(input, str):
+        return input
+    for item in reversed(input if isinstance(input, list) else ()):
+        if isinstance(item, Mapping) and item.get("role") == "user":
+            return content_text(item.get("content"))
+    return ""
+
+
+def _input_tokens(body: Mapping[str, Any], gen: Generation) -> int:
+    input = body.get("input")
+    instructions = body.get("instructions")
+    items: str | list[Mapping[str, Any]]
+    if isinstance(input, list):
+        items = [item for item in input if isinstance(item, Mapping)]
+    else:
+        items = input if isinstance(input, str) else ""
+    if isinstance(instructions, list):  # instructions given as input items: counted as leading items
+        leading = [item for item in instructions if isinstance(item, Mapping)]
+        items = leading + (items if isinstance(items, list) else [{"role": "user", "content": items}])
+    tools = body.get("tools")
+    tool_list = [t for t in tools if isinstance(t, Mapping)] if isinstance(tools, list) else None
+    text_instructions = instructions if isinstance(instructions, str) else None
+    return count_responses_input(items, text_instructions, gen.base_model, tool_list)
+
+
+# --- the Response object -----------------------------------------------------------------------
+
+
+def response_body(
+    body: Mapping[str, Any],
+    gen: Generation,
+    *,
+    ident: str,
+    created: int,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    effort: str | None,
+    summary: str | None,
+) -> dict[str, Any]:
+    """A ``Response`` echoing the request's parameters (spec defaults when absent), in OpenAI's key order."""
+    text = body.get("text")
+    text = text if isinstance(text, Mapping) else {}
+    tools = body.get("tools")
+    tier = body.get("service_tier")
+    response: dict[str, Any] = {
+        "id": ident,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "background": body.get("background") is True,
+        "completed_at": created if status == "completed" else None,
+        "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": body.get("max_tool_calls"),
+        "model": gen.model,
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
+        "previous_response_id": body.get("previous_response_id"),
+    }
+    for optional in ("prompt_cache_key", "safety_identifier"):
+        if isinstance(body.get(optional), str):
+            response[optional] = body[optional]
+    response["prompt_cache_retention"] = body.get("prompt_cache_retention")
+    response["reasoning"] = {"effort": effort, "summary": summary}
+    response["service_tier"] = "default" if tier in (None, "auto") else tier
+    response["store"] = body.get("store") is not False
+    response["temperature"] = _number(body.get("temperature"), 1.0)
+    response["text"] = {"format": _echo_format(text.get("format")), "verbosity": text.get("verbosity") or "medium"}
+    response["tool_choice"] = body.get("tool_choice") or "auto"
+    response["tools"] = [_echo_tool(t) for t in tools if isinstance(t, Mapping)] if isinstance(tools, list) else []
+    response["top_logprobs"] = _number(body.get("top_logprobs"), 0)
+    response["top_p"] = _number(body.get("top_p"), 1.0)
+    response["truncation"] = body.get("truncation") or "disabled"
+    response["usage"] = usage
+    if isinstance(body.get("user"), str):
+        response["user"] = body["user"]
+    response["metadata"] = body.get("metadata") or {}
+    return response
+
+
+def _number(value: Any, default: float) -> Any:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def _echo_format(fmt: Any) -> Any:
+    if not isinstance(fmt, Mapping) or fmt.get("type") != "json_schema":
+        return fmt if isinstance(fmt, Mapping) else _TEXT_FORMAT
+    echoed: dict[str, Any] = {"type": "json_schema"}
+    for key in ("description", "name", "schema", "strict"):
+        if key in fmt:
+            echoed[key] = fmt[key]
+    return echoed
+
+
+def _echo_tool(tool: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Function tools come back with every field: ``description``/``parameters`` null, ``strict`` true."""
+    if tool.get("type") != "function":
+        return tool
+    echoed = {
+        "type": "function",
+        "description": tool.get("description"),
+        "name": tool.get("name"),
+        "parameters": tool.get("parameters"),
+        "strict": tool.get("strict") is not False,
+    }
+    for key, value in tool.items():
+        echoed.setdefault(key, value)
+    return echoed
