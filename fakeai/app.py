@@ -31,6 +31,7 @@ from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
+from fakeai.resources import data_path
 from fakeai.producers.generated import SchemaWalker
 from fakeai.simulators.latency import LatencySimulator
 from fakeai.spec.load import load_document
@@ -40,7 +41,6 @@ from fakeai.spec.validate import Validators, all_errors
 from fakeai.streaming import respond_error
 
 log = logging.getLogger("fakeai")
-BUNDLED_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 @dataclass
@@ -124,7 +124,8 @@ def _unused_handler() -> None:
 def _fixtures_dir(settings: Settings) -> Path | None:
     if settings.fixtures:
         return Path(settings.fixtures)
-    return BUNDLED_FIXTURES if BUNDLED_FIXTURES.is_dir() else None
+    bundled = data_path("fixtures")
+    return bundled if bundled.is_dir() else None
 
 
 def _lenient_copy(document: dict[str, Any]) -> dict[str, Any]:
