@@ -10,8 +10,9 @@ Mode: ``settings.mode``, overridden by the header ``x-fakeai-mode`` or a model-n
 Content RNG (the rule clients can rely on):
 
 * the request has a ``seed``, or ``temperature == 0``: the RNG derives from the request alone
-  (global seed, ``x-fakeai-seed`` and the body without its transport-only fields ``stream`` and
-  ``stream_options``), so identical requests give identical output, streamed or not;
+  (global seed, ``x-fakeai-seed`` and the body without the fields that do not change sampling:
+  ``stream``, ``stream_options``, ``logprobs``, ``user``, ``metadata``...), so identical requests give
+  identical output, streamed or not, with or without logprobs;
 * otherwise (``temperature`` > 0 or absent, no ``seed``): a per-process counter is mixed in, so
   repeating a request gives a different answer, as a sampling model would.
 """
@@ -51,7 +52,13 @@ __all__ = [
 
 MODE_HEADER = "x-fakeai-mode"
 REASONING_CONTENT_HEADER = "x-fakeai-reasoning-content"
-TRANSPORT_FIELDS = frozenset({"stream", "stream_options"})
+# Fields that change how an answer is delivered or recorded, never what is sampled.
+NON_CONTENT_FIELDS = frozenset(
+    {
+        "stream", "stream_options", "logprobs", "top_logprobs", "user", "metadata", "store", "service_tier",
+        "safety_identifier", "prompt_cache_key", "background",
+    }
+)  # fmt: skip
 _ALNUM = string.ascii_letters + string.digits
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _counter = itertools.count(1)  # per process: makes unseeded sampling requests vary
@@ -144,7 +151,7 @@ class GenerationConfig:
         digest.update(self.seed_prefix)
         digest.update(b"\0" + ctx.headers.get("x-fakeai-seed", "").encode())
         digest.update(b"\0" + ctx.operation_id.encode() + b"\0")
-        content = {k: v for k, v in body.items() if k not in TRANSPORT_FIELDS}
+        content = {k: v for k, v in body.items() if k not in NON_CONTENT_FIELDS}
         digest.update(orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
         if not deterministic:
             digest.update(b"\0%d" % next(_counter))

@@ -1,0 +1,245 @@
+"""``createChatCompletion`` answered like a model: text, tool calls, structured outputs, logprobs, SSE.
+
+Per choice ``i`` the content comes from the generation's RNG stream ``i`` (see
+:mod:`fakeai.producers.llm.common` for when that is deterministic), so the streamed and the
+non-streamed answer to the same seeded request carry the same text, calls and usage.
+
+Token accounting: ``completion_tokens`` sums, over the choices, the content tokens (or, for tool
+calls, name + arguments + 3 framing tokens per call) plus the hidden reasoning tokens of reasoning
+models. In a stream, frames carry exactly those tokens (reasoning ones on the first chunk of a choice,
+unless ``reasoning_content`` is exposed), so latency simulators see the same count.
+``max_tokens`` / ``max_completion_tokens`` bound the visible content; reasoning tokens come on top.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fakeai.context import Frame, Output, RequestContext
+from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens, ident
+from fakeai.producers.llm.logprobs import chat_logprobs
+from fakeai.producers.llm.structured import response_format_text
+from fakeai.producers.llm.text import Completion, generate
+from fakeai.producers.llm.tokenizer import count_chat_prompt
+from fakeai.producers.llm.tools import ToolCall, plan_calls
+from fakeai.spec.operation import Operation
+
+__all__ = ["ChatChoice", "ChatProducer", "factory", "fingerprint", "usage_body"]
+
+TOKENS_PER_CALL = 3  # framing around a tool call's name and arguments (as prompt counting assumes)
+_REASONING_STREAM = 10_000  # RNG stream offset for a choice's reasoning draws
+_NO_REASONING = frozenset({"minimal", "none"})
+_TIERS = frozenset({"flex", "priority", "scale"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChoice:
+    index: int
+    completion: Completion | None  # None when the choice calls tools
+    calls: tuple[ToolCall, ...]
+    call_pieces: tuple[tuple[str, ...], ...]  # argument token pieces, per call
+    call_heads: tuple[int, ...]  # tokens of each call's name + framing
+    finish_reason: str
+    logprobs: list[dict[str, Any]] | None
+    reasoning_tokens: int
+    reasoning: Completion | None  # the exposed reasoning_content, when enabled
+
+    @property
+    def visible_tokens(self) -> int:
+        if self.completion is not None:
+            return len(self.completion.tokens)
+        return sum(self.call_heads) + sum(len(p) for p in self.call_pieces)
+
+
+def fingerprint(model: str) -> str:
+    """A stable ``system_fingerprint`` per model name."""
+    return "fp_" + format(_fnv(model.encode()) & 0xFFFFFFFFFF, "010x")
+
+
+def _fnv(data: bytes) -> int:
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def usage_body(prompt: int, completion: int, reasoning: int, cached: int = 0) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return (stop,)
+    return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()
+
+
+def _last_user_text(messages: Sequence[Any]) -> str:
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            return content_text(message.get("content"))
+    return ""
+
+
+class ChatProducer:
+    source = "llm"
+
+    def __init__(self, config: GenerationConfig) -> None:
+        self.config = config
+
+    def choose(self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int) -> ChatChoice:
+        rng = gen.rng(index)
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        max_tokens = limit if isinstance(limit, int) else None
+        tokenizer = gen.tokenizer
+        calls = plan_calls(body, rng, ctx.now)
+        completion: Completion | None = None
+        if calls:
+            pieces = tuple(tokenizer.split(call.arguments)[1] for call in calls)
+            heads = tuple(tokenizer.count(call.name) + TOKENS_PER_CALL for call in calls)
+            finish = "tool_calls"
+        else:
+            pieces, heads = (), ()
+            structured = response_format_text(body.get("response_format"), rng, ctx.now)
+            if structured is not None:
+                completion = generate(
+                    mode="fixed", rng=rng, tokenizer=tokenizer, max_tokens=max_tokens, length=gen.length,
+                    fixed_text=structured,
+                )  # fmt: skip
+            else:
+                completion = generate(
+                    mode=gen.mode, rng=rng, tokenizer=tokenizer, max_tokens=max_tokens, length=gen.length,
+                    prompt_text=_last_user_text(body.get("messages") or ()) if gen.mode == "echo" else "",
+                    fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+                )  # fmt: skip
+            finish = completion.finish_reason
+        logprobs = None
+        if completion is not None and body.get("logprobs") is True:
+            top = body.get("top_logprobs")
+            logprobs = chat_logprobs(
+                completion.tokens, completion.token_ids, tokenizer, gen.rng(index + 2 * _REASONING_STREAM),
+                top if isinstance(top, int) else 0,
+            )  # fmt: skip
+        visible = len(completion.tokens) if completion else sum(heads) + sum(len(p) for p in pieces)
+        reasoning_tokens, reasoning = 0, None
+        if gen.reasoning and body.get("reasoning_effort") not in _NO_REASONING:
+            thinking = gen.rng(index + _REASONING_STREAM)
+            reasoning_tokens = draw_reasoning_tokens(thinking, visible)
+            if gen.reasoning_content:
+                reasoning = generate(
+                    mode="lorem", rng=thinking, tokenizer=tokenizer, max_tokens=reasoning_tokens, length=gen.length,
+                    ignore_eos=True,
+                )  # fmt: skip
+        return ChatChoice(index, completion, calls, pieces, heads, finish, logprobs, reasoning_tokens, reasoning)
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        body = ctx.body if isinstance(ctx.body, dict) else None
+        if body is None or not isinstance(body.get("messages"), list):
+            return None
+        gen = self.config.for_request(ctx)
+        n = body.get("n")
+        choices = [self.choose(ctx, gen, body, i) for i in range(n if isinstance(n, int) and n > 0 else 1)]
+        tools = body.get("tools") if isinstance(body.get("tools"), list) else None
+        prompt = count_chat_prompt(body["messages"], gen.base_model, tools)
+        reasoning = sum(c.reasoning_tokens for c in choices)
+        completion = sum(c.visible_tokens for c in choices) + reasoning
+        usage = usage_body(prompt, completion, reasoning)
+        tier = body.get("service_tier")
+        head = {
+            "id": ident(ctx.rng, "chatcmpl-", 29),
+            "object": "chat.completion.chunk" if ctx.wants_stream else "chat.completion",
+            "created": int(ctx.now),
+            "model": gen.model,
+            "service_tier": tier if tier in _TIERS else "default",
+            "system_fingerprint": fingerprint(gen.base_model),
+        }
+        if ctx.wants_stream:
+            options = body.get("stream_options")
+            include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+            return Output(
+                frames=_frames(head, choices, usage if include_usage else None, gen.tokens_per_chunk),
+                content_type="text/event-stream",
+                source="llm",
+            )
+        return Output(
+            body={**head, "choices": [_message_choice(c) for c in choices], "usage": usage},
+            source="llm",
+            completion_tokens=completion,
+        )
+
+
+def _message_choice(choice: ChatChoice) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": choice.completion.text if choice.completion is not None else None,
+        "refusal": None,
+        "annotations": [],
+    }
+    if choice.calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in choice.calls
+        ]
+    if choice.reasoning is not None:
+        message["reasoning_content"] = choice.reasoning.text
+    logprobs = {"content": choice.logprobs, "refusal": None} if choice.logprobs is not None else None
+    return {"index": choice.index, "message": message, "logprobs": logprobs, "finish_reason": choice.finish_reason}
+
+
+def _frames(
+    head: Mapping[str, Any], choices: Sequence[ChatChoice], usage: Mapping[str, Any] | None, per_chunk: int
+) -> list[Frame]:
+    frames: list[Frame] = []
+    extra = {"usage": None} if usage is not None else {}
+
+    def emit(delta: dict[str, Any], index: int, tokens: int, logprobs: Any = None, finish: str | None = None) -> None:
+        part = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+        frames.append(Frame({**head, "choices": [part], **extra}, tokens=tokens))
+
+    for choice in choices:
+        i = choice.index
+        text = choice.completion
+        hidden = choice.reasoning_tokens if choice.reasoning is None else 0
+        emit({"role": "assistant", "content": "" if text is not None else None, "refusal": None}, i, hidden)
+        if choice.reasoning is not None:
+            pieces = choice.reasoning.tokens
+            for at in range(0, len(pieces), per_chunk):
+                group = pieces[at : at + per_chunk]
+                emit({"reasoning_content": "".join(group)}, i, len(group))
+        if text is not None:
+            entries = choice.logprobs
+            for at in range(0, len(text.tokens), per_chunk):
+                group = text.tokens[at : at + per_chunk]
+                logprobs = {"content": entries[at : at + per_chunk], "refusal": None} if entries is not None else None
+                emit({"content": "".join(group)}, i, len(group), logprobs)
+        for k, call in enumerate(choice.calls):
+            function = {"name": call.name, "arguments": ""}
+            emit({"tool_calls": [{"index": k, "id": call.id, "type": "function", "function": function}]}, i,
+                 choice.call_heads[k])  # fmt: skip
+            pieces = choice.call_pieces[k]
+            for at in range(0, len(pieces), per_chunk):
+                group = pieces[at : at + per_chunk]
+                emit({"tool_calls": [{"index": k, "function": {"arguments": "".join(group)}}]}, i, len(group))
+        emit({}, i, 0, None, choice.finish_reason)
+    if usage is not None:
+        frames.append(Frame({**head, "choices": [], "usage": usage}))
+    frames.append(Frame("[DONE]", validate=False))
+    return frames
+
+
+def factory(operation: Operation, env: CompileEnv) -> Producer | None:
+    return ChatProducer(GenerationConfig.from_settings(env.settings))
