@@ -143,7 +143,8 @@ def _check(validators: Validators, op: CompiledOperation, output: Output) -> lis
     if output.status >= 400 or output.source == "error":
         return []
     if output.frames is not None:
-        media = op.operation.stream_response
+        # no stream schema (legacy createCompletion): its chunks share the JSON response's shape
+        media = op.operation.stream_response or op.operation.json_response
         if media is None:
             return ["stream", f"{op.operation.operation_id} has no text/event-stream response in the spec"]
         validator = validators.for_pointer(media.pointer)
