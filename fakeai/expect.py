@@ -18,8 +18,8 @@ number of user messages in a request (as the scenario matcher counts it).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import pairwise
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from fakeai.journal import Entry, request_fields
