@@ -1,0 +1,177 @@
+"""Legacy ``createCompletion`` answered like a model: ``text_completion`` objects and their stream.
+
+Prompts: a string, a list of strings, a token list or a list of token lists; each prompt gets
+``n`` choices (index ``prompt * n + j``). ``max_tokens`` defaults to 16, as on OpenAI.
+``best_of`` > ``n`` generates ``best_of`` candidates per prompt and returns the first ``n``; all are
+billed in ``completion_tokens``, as OpenAI does. ``echo`` prepends the prompt (its tokens are then
+part of ``logprobs`` too); ``suffix`` is accepted and ignored. Streams send ``choices[].text``
+chunks with ``finish_reason: null``, one final chunk per choice, optionally a usage chunk, then
+``[DONE]``. Mid-stream chunks carry ``finish_reason: null`` like OpenAI's, which the spec's (shared,
+non-stream) schema does not allow, so only the final chunks are self-checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fakeai.context import Frame, Output, RequestContext
+from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.llm.chat import fingerprint, usage_body
+from fakeai.producers.llm.common import Generation, GenerationConfig, ident
+from fakeai.producers.llm.logprobs import legacy_logprobs
+from fakeai.producers.llm.text import Completion, generate
+from fakeai.producers.llm.tokenizer import Tokenizer
+from fakeai.spec.operation import Operation
+
+__all__ = ["CompletionsProducer", "factory", "prompts_of"]
+
+DEFAULT_MAX_TOKENS = 16
+_LOGPROB_STREAM = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    index: int
+    text: str
+    completion: Completion
+    logprobs: dict[str, Any] | None
+
+
+def prompts_of(prompt: Any, tokenizer: Tokenizer) -> list[tuple[str, int]]:
+    """(text, token count) of each prompt; token-id prompts are decoded."""
+    if prompt is None:
+        return [("<|endoftext|>", 1)]
+    if isinstance(prompt, str):
+        return [(prompt, tokenizer.count(prompt))]
+    if isinstance(prompt, list) and prompt and all(isinstance(t, int) for t in prompt):
+        return [(_decode(tokenizer, prompt), len(prompt))]
+    out: list[tuple[str, int]] = []
+    for item in prompt if isinstance(prompt, list) else ():
+        if isinstance(item, str):
+            out.append((item, tokenizer.count(item)))
+        elif isinstance(item, list):
+            out.append((_decode(tokenizer, item), len(item)))
+    return out or [("", 0)]
+
+
+def _decode(tokenizer: Tokenizer, ids: Sequence[int]) -> str:
+    try:
+        return tokenizer.decode(ids)
+    except (KeyError, ValueError, OverflowError):
+        return ""  # ids outside the vocabulary: counted, not echoed
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return (stop,)
+    return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()
+
+
+class CompletionsProducer:
+    source = "llm"
+
+    def __init__(self, config: GenerationConfig) -> None:
+        self.config = config
+
+    def _one(self, gen: Generation, body: Mapping[str, Any], prompt: str, stream: int, index: int) -> _Choice:
+        limit = body.get("max_tokens", DEFAULT_MAX_TOKENS)
+        completion = generate(
+            mode=gen.mode, rng=gen.rng(stream), tokenizer=gen.tokenizer,
+            max_tokens=limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS, length=gen.length,
+            prompt_text=prompt, fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+        )  # fmt: skip
+        echo = body.get("echo") is True
+        text = prompt + completion.text if echo else completion.text
+        logprobs = None
+        top = body.get("logprobs")
+        if isinstance(top, int):
+            pieces = (*gen.tokenizer.split(prompt)[1], *completion.tokens) if echo else completion.tokens
+            logprobs = legacy_logprobs(pieces, gen.tokenizer, gen.rng(stream + _LOGPROB_STREAM), top)
+        return _Choice(index, text, completion, logprobs)
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        body = ctx.body if isinstance(ctx.body, dict) else None
+        if body is None:
+            return None
+        gen = self.config.for_request(ctx)
+        prompts = prompts_of(body.get("prompt"), gen.tokenizer)
+        n = _count(body.get("n"))
+        candidates = max(n, _count(body.get("best_of")))
+        choices: list[_Choice] = []
+        billed = 0
+        for p, (prompt, _count) in enumerate(prompts):
+            drawn = [self._one(gen, body, prompt, p * candidates + j, p * n + j) for j in range(candidates)]
+            billed += sum(len(c.completion.tokens) for c in drawn)
+            choices.extend(drawn[:n])
+        usage = usage_body(sum(count for _, count in prompts), billed, 0)
+        usage.pop("prompt_tokens_details")
+        usage.pop("completion_tokens_details")
+        head = {
+            "id": ident(ctx.rng, "cmpl-", 29),
+            "object": "text_completion",
+            "created": int(ctx.now),
+            "model": gen.model,
+            "system_fingerprint": fingerprint(gen.base_model),
+        }
+        if ctx.wants_stream:
+            options = body.get("stream_options")
+            include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+            frames = _frames(head, choices, usage if include_usage else None, gen)
+            return Output(frames=frames, content_type="text/event-stream", source="llm")
+        return Output(
+            body={**head, "choices": [_choice_body(c) for c in choices], "usage": usage},
+            source="llm",
+            completion_tokens=billed,
+        )
+
+
+def _choice_body(choice: _Choice) -> dict[str, Any]:
+    return {
+        "text": choice.text,
+        "index": choice.index,
+        "logprobs": choice.logprobs,
+        "finish_reason": choice.completion.finish_reason,
+    }
+
+
+def _slice(logprobs: Mapping[str, Any], start: int, end: int) -> dict[str, Any]:
+    return {key: values[start:end] for key, values in logprobs.items()}
+
+
+def _frames(
+    head: Mapping[str, Any], choices: Sequence[_Choice], usage: Mapping[str, Any] | None, gen: Generation
+) -> list[Frame]:
+    frames: list[Frame] = []
+    extra = {"usage": None} if usage is not None else {}
+    per_chunk = gen.tokens_per_chunk
+    for choice in choices:
+        pieces = choice.completion.tokens
+        echoed = len(choice.text) - len(choice.completion.text)
+        shift = len(choice.logprobs["tokens"]) - len(pieces) if choice.logprobs is not None else 0
+        groups = [(choice.text[:echoed], 0, 0, shift)] if echoed or shift else []
+        groups += [
+            ("".join(pieces[at : at + per_chunk]), len(pieces[at : at + per_chunk]), shift + at,
+             shift + min(at + per_chunk, len(pieces)))
+            for at in range(0, len(pieces), per_chunk)
+        ]  # fmt: skip
+        for text, tokens, start, end in groups:
+            logprobs = _slice(choice.logprobs, start, end) if choice.logprobs is not None else None
+            part = {"text": text, "index": choice.index, "logprobs": logprobs, "finish_reason": None}
+            frames.append(Frame({**head, "choices": [part], **extra}, validate=False, tokens=tokens))
+        last = {"text": "", "index": choice.index, "logprobs": None, "finish_reason": choice.completion.finish_reason}
+        frames.append(Frame({**head, "choices": [last], **extra}, validate=usage is None))  # usage: null off-spec
+    if usage is not None:
+        frames.append(Frame({**head, "choices": [], "usage": usage}))
+    frames.append(Frame("[DONE]", validate=False))
+    return frames
+
+
+def factory(operation: Operation, env: CompileEnv) -> Producer | None:
+    return CompletionsProducer(GenerationConfig.from_settings(env.settings))
