@@ -106,7 +106,7 @@ class CompletionsProducer:
         candidates = max(n, _count(body.get("best_of")))
         choices: list[_Choice] = []
         billed = 0
-        for p, (prompt, _count) in enumerate(prompts):
+        for p, (prompt, _tokens) in enumerate(prompts):
             drawn = [self._one(gen, body, prompt, p * candidates + j, p * n + j) for j in range(candidates)]
             billed += sum(len(c.completion.tokens) for c in drawn)
             choices.extend(drawn[:n])
