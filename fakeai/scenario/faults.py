@@ -1,0 +1,109 @@
+"""Deliberate faults: post-process an ``Output`` (its SSE frames) and shift its ``Timing``.
+
+Kinds: ``delay`` (latency spike / scripted delay), ``cut`` (stop after N chunks, optionally still
+sending the finish chunk and/or ``[DONE]``), ``error_frame`` (an in-band ``data: {"error": ...}``
+for chat, ``response.failed`` for Responses streams), ``malformed`` (one chunk of broken JSON),
+``stall`` (a pause of T seconds after chunk N), ``slow_first_token`` (T more seconds before the
+first chunk), ``reset`` (the server drops the connection after N chunks), ``empty`` (200 with an
+empty body / no events). Frames injected here set ``validate=False``: they break the spec on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fakeai.context import Frame, Output, Timing
+from fakeai.streaming import RESET_EVENT
+
+FAULT_KINDS = ("delay", "cut", "error_frame", "malformed", "stall", "slow_first_token", "reset", "empty")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str
+    after: int = 0  # chunks sent before the fault (content chunks for chat streams)
+    seconds: float = 0.0
+    finish_reason: bool = False  # cut: still send the finish chunk
+    done: bool = False  # cut: still send the terminal [DONE] / response.completed
+
+    @property
+    def skip_check(self) -> bool:
+        """The answer breaks the spec on purpose (an empty 200 body)."""
+        return self.kind == "empty"
+
+
+def _is_responses(frames: Any) -> bool:
+    return bool(frames) and frames[0].event is not None
+
+
+def inject(output: Output, fault: Fault) -> Output:
+    """Apply ``fault`` to ``output``; faults that need a stream do nothing to plain bodies."""
+    if fault.kind == "empty":
+        if output.frames is not None:
+            return replace(output, frames=[], fault=fault)
+        return replace(output, body=b"", fault=fault)
+    frames = list(output.frames) if output.frames is not None else None
+    if frames is None or fault.kind in ("delay", "stall", "slow_first_token"):
+        return replace(output, fault=fault)
+    n = min(fault.after, len(frames))
+    head, tail = frames[:n], frames[n:]
+    responses = _is_responses(frames)
+    if fault.kind == "cut":
+        if fault.finish_reason:
+            head += [f for f in tail if _is_finish(f, responses)]
+        if fault.done:
+            head += [f for f in tail if _is_done(f, responses)]
+        return replace(output, frames=head, fault=fault)
+    if fault.kind == "error_frame":
+        return replace(output, frames=head + [_error_frame(frames, responses)], fault=fault)
+    if fault.kind == "malformed":
+        broken = '{"id": "chatcmpl-fakeai", "choices": [{"delta": {"content": "unterminated'
+        frame = Frame(broken, event="response.output_text.delta" if responses else None, validate=False)
+        return replace(output, frames=head + [frame] + tail, fault=fault)
+    if fault.kind == "reset":
+        return replace(output, frames=head + [Frame("", event=RESET_EVENT, validate=False)], fault=fault)
+    return output
+
+
+def _is_finish(frame: Frame, responses: bool) -> bool:
+    if responses:
+        return False
+    choices = frame.data.get("choices") if isinstance(frame.data, dict) else None
+    return bool(choices) and any(c.get("finish_reason") for c in choices)
+
+
+def _is_done(frame: Frame, responses: bool) -> bool:
+    if responses:
+        return frame.event == "response.completed"
+    return frame.data == "[DONE]"
+
+
+def _error_frame(frames: list[Frame], responses: bool) -> Frame:
+    message = "The server had an error while processing your request. Sorry about that!"
+    if not responses:
+        return Frame({"error": {"message": message, "type": "server_error", "param": None, "code": None}},
+                     validate=False)
+    response: dict[str, Any] = {}
+    for frame in frames:
+        if isinstance(frame.data, dict) and isinstance(frame.data.get("response"), dict):
+            response = dict(frame.data["response"])
+            break
+    response.update(status="failed", error={"code": "server_error", "message": message})
+    sequence = len(frames)
+    return Frame({"type": "response.failed", "sequence_number": sequence, "response": response},
+                 event="response.failed", validate=False)
+
+
+def shift(timing: Timing, fault: Fault | None) -> Timing:
+    """Add the fault's waiting time to the simulated deadlines."""
+    if fault is None or not fault.seconds:
+        return timing
+    extra = fault.seconds
+    if fault.kind in ("delay", "slow_first_token"):
+        return Timing(first=timing.first + extra, frames=tuple(d + extra for d in timing.frames),
+                      done=timing.done + extra)
+    if fault.kind == "stall":
+        frames = tuple(d + extra if i >= fault.after else d for i, d in enumerate(timing.frames))
+        return Timing(first=timing.first, frames=frames, done=timing.done + extra)
+    return timing

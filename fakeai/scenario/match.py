@@ -1,0 +1,240 @@
+"""Compiled predicates: a rule's ``match:`` becomes a tuple of small checks, built once at load.
+
+A check is ``(ctx, captures) -> bool``; ``captures`` collects regex groups for templates
+(``{{ match.city }}``). :func:`operations_of` tells the engine which operationIds a rule can
+match, so rules are indexed by operationId and a request only looks at its own.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema_rs
+
+from fakeai.context import RequestContext
+from fakeai.scenario import conversation as conv
+
+Captures = dict[str, Any]
+Check = Callable[[RequestContext, Captures], bool]
+Predicate = Callable[[Any, Captures], bool]
+Fail = Callable[[Sequence[str | int], str], Exception]
+MISSING: Any = object()
+_NUMBER = (int, float)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    checks: tuple[Check, ...]
+    operations: frozenset[str] | None  # None: any operation (method/path rules)
+
+    def test(self, ctx: RequestContext) -> Captures | None:
+        captures: Captures = {}
+        for check in self.checks:
+            if not check(ctx, captures):
+                return None
+        return captures
+
+
+def globs(value: str | Sequence[str]) -> Callable[[str | None], bool]:
+    patterns = [value] if isinstance(value, str) else list(value)
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+    return lambda text: text is not None and regex.match(text) is not None
+
+
+def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail) -> Match:
+    checks: list[Check] = []
+    operations: frozenset[str] | None = None
+    if "operation" in spec:
+        value = spec["operation"]
+        operations = frozenset([value] if isinstance(value, str) else value)
+    if "method" in spec:
+        method = str(spec["method"]).upper()
+        checks.append(lambda ctx, _c: ctx.method == method)
+    if "path" in spec:
+        path_ok = globs(spec["path"])
+        checks.append(lambda ctx, _c: path_ok(ctx.path) or path_ok(ctx.operation.path))
+    if "model" in spec:
+        model_ok = globs(spec["model"])
+        checks.append(lambda ctx, _c: model_ok(ctx.model))
+    if "stream" in spec:
+        want_stream = bool(spec["stream"])
+        checks.append(lambda ctx, _c: ctx.wants_stream == want_stream)
+    for name, value in (spec.get("headers") or {}).items():
+        checks.append(_field_check(lambda ctx, n=name.lower(): ctx.headers.get(n, MISSING),
+                                   compile_predicate(value, (*path, "headers", name), fail)))
+    for name, value in (spec.get("query") or {}).items():
+        checks.append(_field_check(lambda ctx, n=name: ctx.query.get(n, MISSING),
+                                   compile_predicate(value, (*path, "query", name), fail)))
+    for json_path, value in (spec.get("body") or {}).items():
+        checks.append(_path_check(compile_path(json_path, (*path, "body", json_path), fail),
+                                  compile_predicate(value, (*path, "body", json_path), fail)))
+    shortcuts: dict[str, Callable[[Any], Any]] = {
+        "last_user_message": conv.last_user_message,
+        "system_prompt": conv.system_prompt,
+        "turn": conv.turn,
+    }
+    for key, getter in shortcuts.items():
+        if key in spec:
+            checks.append(_field_check(lambda ctx, g=getter: g(ctx.body), compile_predicate(spec[key], (*path, key), fail)))
+    if "has_tools" in spec:
+        want_tools = bool(spec["has_tools"])
+        checks.append(lambda ctx, _c: bool(conv.tool_names(ctx.body)) == want_tools)
+    if "tool" in spec:
+        tool = spec["tool"]
+        checks.append(lambda ctx, _c: tool in conv.tool_names(ctx.body))
+    if "tool_result" in spec:
+        checks.append(_tool_result_check(spec["tool_result"]))
+    return Match(tuple(checks), operations)
+
+
+def _field_check(get: Callable[[RequestContext], Any], predicate: Predicate) -> Check:
+    return lambda ctx, captures: predicate(get(ctx), captures)
+
+
+def _path_check(get: Callable[[Any], list[Any]], predicate: Predicate) -> Check:
+    def check(ctx: RequestContext, captures: Captures) -> bool:
+        values = get(ctx.body)
+        if not values:
+            return predicate(MISSING, captures)
+        return any(predicate(v, captures) for v in values)
+
+    return check
+
+
+def _tool_result_check(spec: Any) -> Check:
+    if isinstance(spec, bool):
+        return lambda ctx, _c: bool(conv.tool_results(ctx.body)) == spec
+    call_id, name = spec.get("call_id"), spec.get("name")
+
+    def check(ctx: RequestContext, captures: Captures) -> bool:
+        for result_id, result_name in conv.tool_results(ctx.body):
+            if (call_id is None or result_id == call_id) and (name is None or result_name == name):
+                captures.setdefault("tool_call_id", result_id)
+                return True
+        return False
+
+    return check
+
+
+def compile_predicate(spec: Any, path: Sequence[str | int], fail: Fail) -> Predicate:
+    if not isinstance(spec, dict):
+        return lambda value, _c: value is not MISSING and _equal(value, spec)
+    parts: list[Predicate] = []
+    fold = bool(spec.get("ignore_case"))
+    for key, operand in spec.items():
+        if key == "ignore_case":
+            continue
+        if key == "equals":
+            parts.append(lambda v, _c, o=operand: v is not MISSING and _equal(v, o, fold))
+        elif key == "not_equals":
+            parts.append(lambda v, _c, o=operand: not _equal(v, o, fold))
+        elif key == "contains":
+            needle = operand.lower() if fold else operand
+            parts.append(lambda v, _c, n=needle: _contains(v, n, fold))
+        elif key == "regex":
+            parts.append(_regex(operand, fold, (*path, key), fail))
+        elif key == "exists":
+            parts.append(lambda v, _c, o=bool(operand): (v is not MISSING and v is not None) == o)
+        elif key in ("gt", "gte", "lt", "lte"):
+            parts.append(_compare(key, operand))
+        elif key == "in":
+            parts.append(lambda v, _c, o=tuple(operand): v is not MISSING and any(_equal(v, x, fold) for x in o))
+        elif key == "schema":
+            parts.append(_schema(operand, (*path, key), fail))
+    return lambda value, captures: all(p(value, captures) for p in parts)
+
+
+def _equal(value: Any, expected: Any, fold: bool = False) -> bool:
+    if fold and isinstance(value, str) and isinstance(expected, str):
+        return value.lower() == expected.lower()
+    if isinstance(value, bool) or isinstance(expected, bool):
+        return value is expected
+    return bool(value == expected)
+
+
+def _contains(value: Any, needle: str, fold: bool) -> bool:
+    if isinstance(value, str):
+        return needle in (value.lower() if fold else value)
+    if isinstance(value, list):
+        return any(isinstance(v, str) and needle == (v.lower() if fold else v) for v in value)
+    return False
+
+
+def _regex(pattern: str, fold: bool, path: Sequence[str | int], fail: Fail) -> Predicate:
+    try:
+        regex = re.compile(pattern, re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
+    except re.error as exc:
+        raise fail(path, f"invalid regular expression {pattern!r}: {exc}") from None
+
+    def predicate(value: Any, captures: Captures) -> bool:
+        if not isinstance(value, str):
+            return False
+        found = regex.search(value)
+        if found is None:
+            return False
+        captures.update({k: v for k, v in found.groupdict().items() if v is not None})
+        captures.setdefault("groups", found.groups())
+        return True
+
+    return predicate
+
+
+def _compare(op: str, operand: float) -> Predicate:
+    tests: dict[str, Callable[[float], bool]] = {
+        "gt": lambda v: v > operand,
+        "gte": lambda v: v >= operand,
+        "lt": lambda v: v < operand,
+        "lte": lambda v: v <= operand,
+    }
+    test = tests[op]
+    return lambda v, _c: isinstance(v, _NUMBER) and not isinstance(v, bool) and test(v)
+
+
+def _schema(schema: Mapping[str, Any], path: Sequence[str | int], fail: Fail) -> Predicate:
+    try:
+        validator = jsonschema_rs.Draft202012Validator(dict(schema), validate_formats=False)
+    except (ValueError, jsonschema_rs.ValidationError) as exc:
+        raise fail(path, f"invalid JSON Schema: {exc}") from None
+    return lambda v, _c: v is not MISSING and bool(validator.is_valid(v))
+
+
+_TOKEN = re.compile(r"\.?([A-Za-z_][\w-]*)|\[(-?\d+|\*)\]|\.?\"([^\"]*)\"")
+
+
+def compile_path(text: str, path: Sequence[str | int], fail: Fail) -> Callable[[Any], list[Any]]:
+    """``messages[-1].content``, ``$.tools[*].function.name``, ``response_format.type``."""
+    source = text[1:] if text.startswith("$") else text
+    steps: list[str | int | None] = []
+    position = 0
+    while position < len(source):
+        found = _TOKEN.match(source, position)
+        if found is None or found.end() == position:
+            raise fail(path, f"invalid JSON path {text!r} at character {position + 1}")
+        name, index, quoted = found.groups()
+        if name is not None or quoted is not None:
+            steps.append(name if name is not None else quoted)
+        else:
+            steps.append(None if index == "*" else int(index))
+        position = found.end()
+    frozen = tuple(steps)
+    return lambda body: list(_walk(body, frozen))
+
+
+def _walk(node: Any, steps: tuple[str | int | None, ...]) -> Iterator[Any]:
+    if not steps:
+        yield node
+        return
+    step, rest = steps[0], steps[1:]
+    if step is None:
+        if isinstance(node, list):
+            for item in node:
+                yield from _walk(item, rest)
+    elif isinstance(step, int):
+        if isinstance(node, list) and -len(node) <= step < len(node):
+            yield from _walk(node[step], rest)
+    elif isinstance(node, dict) and step in node:
+        yield from _walk(node[step], rest)

@@ -1,0 +1,156 @@
+"""Token buckets for requests and tokens per minute, per API key or global, on the injected clock.
+
+Every answered request in scope carries OpenAI's ``x-ratelimit-*`` headers; when a bucket is empty
+the request gets 429 ``rate_limit_exceeded`` with ``retry-after`` (and ``retry-after-ms``, which the
+official SDKs prefer) saying when one more request / enough tokens will be available.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fakeai.context import Output, RequestContext
+from fakeai.errors import error_body
+from fakeai.producers.llm.tokenizer import count_chat_prompt, count_responses_input
+from fakeai.scenario.match import globs
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    name: str
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    per: str  # api_key | global
+    operations: frozenset[str] | None
+    model: Callable[[str | None], bool] | None
+
+    def applies(self, ctx: RequestContext) -> bool:
+        if self.operations is not None and ctx.operation_id not in self.operations:
+            return False
+        return self.model is None or self.model(ctx.model)
+
+
+def compile_limit(spec: Mapping[str, Any], name: str) -> Limit:
+    scope = spec.get("scope") or {}
+    operations = scope.get("operation")
+    return Limit(
+        name=str(spec.get("name") or name),
+        requests_per_minute=spec.get("requests_per_minute"),
+        tokens_per_minute=spec.get("tokens_per_minute"),
+        per=str(spec.get("per", "api_key")),
+        operations=frozenset([operations] if isinstance(operations, str) else operations) if operations else None,
+        model=globs(scope["model"]) if "model" in scope else None,
+    )
+
+
+class Bucket:
+    """``capacity`` units, refilled continuously at ``capacity`` per minute."""
+
+    def __init__(self, capacity: int, now: float) -> None:
+        self.capacity = capacity
+        self.rate = capacity / 60.0
+        self.level = float(capacity)
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        self.level = min(self.capacity, self.level + max(0.0, now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self, amount: float) -> float:
+        """Seconds until ``amount`` units are available (0 if they are now)."""
+        missing = min(amount, self.capacity) - self.level
+        return 0.0 if missing <= 0 else missing / self.rate
+
+    def reset_in(self) -> float:
+        return (self.capacity - self.level) / self.rate
+
+
+def duration(seconds: float) -> str:
+    """OpenAI's reset format: ``1s``, ``6m0s``, ``120ms``."""
+    if seconds < 1:
+        return f"{max(0, math.ceil(seconds * 1000))}ms"
+    minutes, rest = divmod(seconds, 60)
+    rest = round(rest, 3)
+    text = f"{rest:g}s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def requested_tokens(ctx: RequestContext) -> int:
+    """Prompt tokens plus the completion budget the request asks for (as OpenAI counts it)."""
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else None
+    if isinstance(body.get("messages"), list):
+        prompt = count_chat_prompt(body["messages"], ctx.model, tools)
+    elif isinstance(body.get("input"), (str, list)):
+        instructions = body.get("instructions") if isinstance(body.get("instructions"), str) else None
+        prompt = count_responses_input(body["input"], instructions, ctx.model, tools)
+    else:
+        prompt = 0
+    budget = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens") or 0
+    return prompt + (budget if isinstance(budget, int) else 0)
+
+
+class RateLimiter:
+    def __init__(self, limits: Sequence[Limit]) -> None:
+        self.limits = tuple(limits)
+        self.buckets: dict[tuple[str, str, str], Bucket] = {}
+
+    def reset(self) -> None:
+        self.buckets.clear()
+
+    def _bucket(self, key: tuple[str, str, str], capacity: int, now: float) -> Bucket:
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = Bucket(capacity, now)
+        bucket.refill(now)
+        return bucket
+
+    def check(self, ctx: RequestContext, now: float) -> tuple[dict[str, str], Output | None]:
+        """Headers for the answer, and a 429 Output when a bucket is exhausted (nothing is taken then)."""
+        headers: dict[str, str] = {}
+        for limit in self.limits:
+            if not limit.applies(ctx):
+                continue
+            who = _api_key(ctx) if limit.per == "api_key" else ""
+            buckets: list[tuple[str, Bucket, float]] = []
+            if limit.requests_per_minute:
+                buckets.append(("requests", self._bucket((limit.name, who, "r"), limit.requests_per_minute, now), 1))
+            if limit.tokens_per_minute:
+                bucket = self._bucket((limit.name, who, "t"), limit.tokens_per_minute, now)
+                buckets.append(("tokens", bucket, float(requested_tokens(ctx))))
+            for kind, bucket, amount in buckets:
+                wait = bucket.wait(amount)
+                if wait > 0:
+                    return headers, _exceeded(ctx, kind, bucket, amount, wait)
+            for kind, bucket, amount in buckets:
+                bucket.level -= min(amount, bucket.level)
+                headers[f"x-ratelimit-limit-{kind}"] = str(bucket.capacity)
+                headers[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
+                headers[f"x-ratelimit-reset-{kind}"] = duration(bucket.reset_in())
+        return headers, None
+
+
+def _api_key(ctx: RequestContext) -> str:
+    auth = ctx.headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else ctx.headers.get("api-key", "")
+
+
+def _exceeded(ctx: RequestContext, kind: str, bucket: Bucket, amount: float, wait: float) -> Output:
+    unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
+    used = int(bucket.capacity - bucket.level)
+    message = (
+        f"Rate limit reached for {ctx.model or ctx.operation_id} in organization org-fakeai on {unit}: "
+        f"Limit {bucket.capacity}, Used {used}, Requested {int(amount)}. Please try again in {duration(wait)}."
+    )
+    headers = {
+        f"x-ratelimit-limit-{kind}": str(bucket.capacity),
+        f"x-ratelimit-remaining-{kind}": str(int(bucket.level)),
+        f"x-ratelimit-reset-{kind}": duration(bucket.reset_in()),
+        "retry-after": str(max(1, math.ceil(wait))),
+        "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+    }
+    body = error_body(message, type=kind, code="rate_limit_exceeded")
+    return Output(status=429, body=body, headers=headers, source="scenario")

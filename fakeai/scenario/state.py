@@ -1,0 +1,76 @@
+"""Mutable scenario state: state machines, sequence counters and conversation identity.
+
+Everything is keyed by ``(namespace, scenario, ..., conversation)`` so parallel conversations and
+parallel test namespaces (``x-fakeai-namespace``) never see each other's state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fakeai.context import RequestContext
+from fakeai.scenario import conversation as conv
+
+START = "started"
+CONVERSATION_MODES = ("auto", "header", "response", "hash", "global")
+MAX_RESPONSES = 100_000
+
+
+class StateStore:
+    def __init__(self) -> None:
+        self.states: dict[tuple[str, str, str, str], str] = {}
+        self.counters: dict[tuple[str, str, str, str], int] = {}
+        self.responses: dict[tuple[str, str], str] = {}  # (namespace, response id) -> conversation
+
+    def conversation(self, ctx: RequestContext, mode: str) -> str:
+        if mode == "global":
+            return ""
+        header = ctx.headers.get(conv.CONVERSATION_HEADER)
+        if header and mode in ("auto", "header"):
+            return "x:" + header
+        if mode == "header":
+            return ""
+        body = ctx.body if isinstance(ctx.body, dict) else {}
+        if mode in ("auto", "response"):
+            previous = body.get("previous_response_id")
+            if isinstance(previous, str):
+                return self.responses.get((ctx.namespace, previous), "r:" + previous)
+            thread = body.get("conversation")
+            thread_id = thread.get("id") if isinstance(thread, dict) else thread
+            if isinstance(thread_id, str):
+                return "c:" + thread_id
+            if mode == "response":
+                return ""
+        return conv.opening_hash(body)
+
+    def remember_responses(self, ctx: RequestContext, conversation: str, body: Any, frames: Any) -> None:
+        for response_id in conv.response_ids(body, frames):
+            if len(self.responses) >= MAX_RESPONSES:
+                self.responses.clear()
+            self.responses[(ctx.namespace, response_id)] = conversation
+
+    def state(self, namespace: str, scenario: str, machine: str, conversation: str) -> str:
+        return self.states.get((namespace, scenario, machine, conversation), START)
+
+    def set_state(self, namespace: str, scenario: str, machine: str, conversation: str, value: str) -> None:
+        self.states[(namespace, scenario, machine, conversation)] = value
+
+    def count(self, namespace: str, scenario: str, rule: str, conversation: str) -> int:
+        return self.counters.get((namespace, scenario, rule, conversation), 0)
+
+    def bump(self, namespace: str, scenario: str, rule: str, conversation: str) -> None:
+        key = (namespace, scenario, rule, conversation)
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    def reset(self, namespace: str | None = None, scenario: str | None = None) -> None:
+        def keep(key: tuple[str, ...]) -> bool:
+            return not ((namespace is None or key[0] == namespace) and (scenario is None or key[1] == scenario))
+
+        self.states = {k: v for k, v in self.states.items() if keep(k)}
+        self.counters = {k: v for k, v in self.counters.items() if keep(k)}
+        if scenario is None:
+            self.responses = {k: v for k, v in self.responses.items() if namespace is not None and k[0] != namespace}
+
+    def snapshot(self, scenario: str) -> dict[str, str]:
+        """``"namespace/machine/conversation" -> state`` for one scenario (for summaries)."""
+        return {f"{k[0]}/{k[2]}/{k[3]}": v for k, v in self.states.items() if k[1] == scenario}
