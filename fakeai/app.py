@@ -33,12 +33,13 @@ from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.resources import data_path
 from fakeai.producers.generated import SchemaWalker
+from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.latency import LatencySimulator
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import iter_operations
 from fakeai.spec.routing import routing_document
 from fakeai.spec.validate import Validators, all_errors
-from fakeai.streaming import respond_error
+from fakeai.streaming import StreamReset, respond_error
 
 log = logging.getLogger("fakeai")
 
@@ -55,6 +56,7 @@ class FakeAI:
     asgi: ASGIApp
     violations: list[ResponseInvalid] = field(default_factory=list)
     startup_seconds: float = 0.0
+    scenarios: ScenarioEngine | None = None  # the scenario engine (admin API loads scenarios into it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -85,9 +87,11 @@ def create_app(
     response_validators = Validators(document) if settings.validate_responses != "off" else None
     violations: list[ResponseInvalid] = []
     latency = LatencySimulator.from_settings(settings.ttft, settings.itl)
+    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document)
+    scenarios.bind(clock, lambda ctx: compiled[ctx.operation_id].produce(ctx))
 
     def simulate(ctx: RequestContext, output: Output) -> Timing:
-        return latency.simulate(ctx, output, Timing())
+        return scenarios.simulate(ctx, output, latency.simulate(ctx, output, Timing()))
 
     def check_response(op: CompiledOperation, output: Output) -> Output:
         assert response_validators is not None
@@ -105,6 +109,7 @@ def create_app(
         clock,
         events,
         simulate,
+        match=scenarios.match,
         check_response=check_response if response_validators is not None else None,
     )
     connexion = ConnexionMiddleware(pipeline, middlewares=[RoutingMiddleware])
@@ -112,7 +117,7 @@ def create_app(
     for base_path in settings.base_paths:
         connexion.add_api(routes, base_path=base_path, resolver=lambda _operation_id: _unused_handler)
     asgi = ErrorMiddleware(connexion, events)
-    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations)
+    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations, scenarios=scenarios)
     app.startup_seconds = time.perf_counter() - started
     return app
 
@@ -140,7 +145,7 @@ def _lenient_copy(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check(validators: Validators, op: CompiledOperation, output: Output) -> list[str]:
-    if output.status >= 400 or output.source == "error":
+    if output.status >= 400 or output.source == "error" or getattr(output.fault, "skip_check", False):
         return []
     if output.frames is not None:
         # no stream schema (legacy createCompletion): its chunks share the JSON response's shape
@@ -186,6 +191,9 @@ class ErrorMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if started:
+                if isinstance(exc, StreamReset):  # a deliberate scenario fault: the connection just drops
+                    log.info("%s (%s %s)", exc, scope["method"], scope["path"])
+                    return
                 log.exception("failure after the response started (%s %s)", scope["method"], scope["path"])
                 return
             error = _as_api_error(exc, scope)
