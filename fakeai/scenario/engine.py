@@ -112,6 +112,8 @@ class ScenarioEngine:
                 break
         if headers:
             output = replace(output, headers={**headers, **output.headers})
+        if rule_name is not None and output.source == "scenario":  # the journal and metrics show the rule
+            output = replace(output, source=f"scenario:{rule_name}")
         return output
 
     def _preferred(self, ctx: RequestContext, prefer: Preference) -> tuple[Output | None, str | None]:
