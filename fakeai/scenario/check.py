@@ -1,0 +1,89 @@
+"""``fakeai check FILE ...``: validate scenario files offline.
+
+Format errors (``file:line:column`` + did-you-mean), unknown operationIds, scripted answers on
+operations that cannot render them, and raw ``body:`` answers that violate the spec's response
+schema. Exit status 1 on any error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from fakeai.errors import FakeAIError, closest
+from fakeai.scenario.model import Scenario
+from fakeai.scenario.render import SCRIPTABLE
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    parser.add_argument("--spec", metavar="FILE", default=None, help="OpenAPI document (default: embedded OpenAI)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fakeai.spec.load import load_document
+
+    document = load_document(args.spec)
+    errors = 0
+    for path in args.files:
+        problems = check_file(path, document)
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        errors += len(problems)
+        if not problems:
+            print(f"{path}: ok")
+    return 1 if errors else 0
+
+
+def check_file(path: str, document: Mapping[str, Any]) -> list[str]:
+    try:
+        scenario = Scenario.from_yaml(path)
+    except FakeAIError as exc:
+        return str(exc).splitlines()
+    return check_scenario(scenario, document)
+
+
+def check_scenario(scenario: Scenario, document: Mapping[str, Any]) -> list[str]:
+    from fakeai.spec.operation import iter_operations
+    from fakeai.spec.validate import Validators, all_errors
+
+    operations = {op.operation_id: op for op in iter_operations(document)}
+    validators = Validators(document)
+    problems: list[str] = []
+    names = [("rules", r.index, r.match.operations) for r in scenario.rules]
+    names += [("chaos", i, c.operations) for i, c in enumerate(scenario.chaos)]
+    for section, index, ops in names:
+        for op_id in sorted(ops or ()):
+            if op_id not in operations:
+                where = scenario.document.where((section, index, "match" if section == "rules" else "scope"))
+                problems.append(f"{where}: unknown operation {op_id!r}{closest(op_id, operations)}")
+    for rule in scenario.rules:
+        for op_id in sorted(rule.match.operations or ()):
+            operation = operations.get(op_id)
+            if operation is None:
+                continue
+            for reply in rule.replies:
+                if reply.is_script and op_id not in SCRIPTABLE:
+                    problems.append(f"{reply.where}: content/tool_calls/json/refusal cannot answer {op_id}; use body:")
+                if reply.body is None or reply.status and reply.status >= 400 or _templated(reply.raw_body):
+                    continue
+                media = operation.json_response
+                if media is None or not isinstance(reply.raw_body, (dict, list)):
+                    continue
+                validator = validators.for_pointer(media.pointer)
+                if not validator.is_valid(reply.raw_body):
+                    detail = "; ".join(all_errors(validator, reply.raw_body))
+                    problems.append(f"{reply.where}: body does not match the {op_id} response schema: {detail}")
+    return problems
+
+
+def _templated(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(_templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templated(v) for v in value)
+    return False
