@@ -1,6 +1,7 @@
 """create_app(): the ONE place the ASGI stack is assembled.
 
     ErrorMiddleware                 every failure -> OpenAI error envelope, never a traceback
+      ImageFiles                    GET /_fakeai/images/...: the pictures images answers link to
       ConnexionMiddleware           Connexion's RoutingMiddleware only: operationId into the scope
         Pipeline                    fakeai.pipeline: parse -> match -> produce -> simulate -> respond
 
@@ -31,6 +32,7 @@ from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
+from fakeai.producers.llm.images import ImageFiles
 from fakeai.resources import data_path
 from fakeai.producers.generated import SchemaWalker
 from fakeai.scenario.engine import ScenarioEngine
@@ -116,7 +118,7 @@ def create_app(
     routes = routing_document(operations, title=str((document.get("info") or {}).get("title", "fakeai")))
     for base_path in settings.base_paths:
         connexion.add_api(routes, base_path=base_path, resolver=lambda _operation_id: _unused_handler)
-    asgi = ErrorMiddleware(connexion, events)
+    asgi = ErrorMiddleware(ImageFiles(connexion), events)
     app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations, scenarios=scenarios)
     app.startup_seconds = time.perf_counter() - started
     return app
