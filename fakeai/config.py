@@ -50,6 +50,9 @@ class Settings:
     tokenizer_json: str | None = None  # a Hugging Face tokenizer.json to count tokens with instead of tiktoken
     moderation_words: tuple[str, ...] = ("kill", "bomb", "hate", "attack", "suicide")
     config_file: str | None = None
+    journal_size: int = 10_000  # requests the journal keeps (GET /_fakeai/journal); oldest dropped first
+    journal_body_bytes: int = 16 * 1024  # larger request/response bodies are journaled as a preview
+    reload_scenarios: bool = True  # poll scenario files and hot-reload edits (keeps the old one if invalid)
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin settings, free-form
 
     def merge(self, changes: Mapping[str, Any], source: str) -> Settings:
