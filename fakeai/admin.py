@@ -1,0 +1,261 @@
+"""fakeai's control plane under ``/_fakeai``, described by ``spec/admin.yaml``.
+
+Connexion routes it like the OpenAI API (a routing-only document, the operationId lands in the
+scope); :class:`AdminDispatch` sends admin operationIds here and everything else to the pipeline.
+Requests are parsed and validated by the same compiled machinery as the OpenAI API
+(:class:`~fakeai.operations.CompiledOperation` over the admin document); errors use OpenAI's envelope.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fakeai.config import Settings
+from fakeai.context import Output, Timing
+from fakeai.errors import APIError, ScenarioError
+from fakeai.expect import evaluate, verdict
+from fakeai.journal import Filter, dump, mask
+from fakeai.metrics import CONTENT_TYPE
+from fakeai.operations import CompiledOperation, compile_operations
+from fakeai.pipeline import ROUTING, parse_body, read_body
+from fakeai.producers.base import CompileEnv
+from fakeai.request import parse_query
+from fakeai.resources import data_path
+from fakeai.spec.load import load_document
+from fakeai.spec.operation import Operation, iter_operations
+from fakeai.spec.routing import routing_document
+from fakeai.spec.validate import Validators
+from fakeai.streaming import respond, respond_error
+
+if TYPE_CHECKING:
+    from fakeai.app import FakeAI
+
+BASE_PATH = "/_fakeai"
+SECRET_WORDS = ("key", "token", "secret", "password")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminRequest:
+    operation_id: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, Any]
+    body: Any  # parsed JSON, YAML/plain text as str, or None
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdminResponse:
+    body: Any
+    status: int = 200
+    content_type: str = "application/json"
+
+
+Handler = Callable[["FakeAI", AdminRequest], Awaitable[AdminResponse]]
+
+
+class AdminAPI:
+    """The admin operations compiled from ``spec/admin.yaml``; :meth:`attach` gives them the app."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.document = load_document(data_path("spec") / "admin.yaml")
+        self.operation_list: list[Operation] = list(iter_operations(self.document))
+        strict = dataclasses.replace(settings, validation="strict")
+        env = CompileEnv(self.document, Validators(self.document), strict, None, None)
+        self.operations: dict[str, CompiledOperation] = compile_operations(self.operation_list, env, [])
+        missing = set(self.operations) ^ set(HANDLERS)
+        assert not missing, f"admin.yaml and fakeai.admin.HANDLERS disagree on {sorted(missing)}"
+        self.app: FakeAI | None = None
+        self.started = 0.0
+
+    @property
+    def routes(self) -> dict[str, Any]:
+        return routing_document(self.operation_list, title="fakeai control plane")
+
+    def attach(self, app: FakeAI) -> None:
+        self.app = app
+        self.started = app.pipeline.clock.monotonic()
+
+    def in_front_of(self, pipeline: ASGIApp) -> AdminDispatch:
+        return AdminDispatch(self, pipeline)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, operation_id: str) -> None:
+        assert self.app is not None, "AdminAPI.attach(app) was not called"
+        clock = self.app.pipeline.clock
+        started = clock.monotonic()
+        try:
+            request = await self.parse(scope, receive, self.operations[operation_id])
+            answer = await HANDLERS[operation_id](self.app, request)
+        except APIError as exc:
+            await respond_error(send, exc)
+            return
+        output = Output(status=answer.status, body=answer.body, content_type=answer.content_type, source="admin")
+        await respond(send, output, Timing(), clock, started, request_id="")
+
+    async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> AdminRequest:
+        assert self.app is not None
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        self.app.pipeline.authorize(headers)  # the control plane needs the same API key as the API
+        raw = await read_body(receive, headers, self.app.settings.max_body_bytes)
+        path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
+        compiled.check_path(path_params)
+        query = compiled.parse_query(parse_query(scope.get("query_string", b"")))
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"):
+            body: Any = raw.decode("utf-8", "replace") if raw.strip() else None
+            content_type = "application/yaml" if "yaml" in content_type else content_type
+        else:
+            body, _files = await parse_body(raw, content_type, headers)
+        body = compiled.parse_body(content_type or "application/json", body, {})
+        return AdminRequest(compiled.operation.operation_id, path_params, query, body, content_type)
+
+
+class AdminDispatch:
+    """What Connexion routes to: admin operationIds go to :class:`AdminAPI`, the rest to the pipeline."""
+
+    def __init__(self, admin: AdminAPI, pipeline: ASGIApp) -> None:
+        self.admin = admin
+        self.pipeline = pipeline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        op_id = (scope.get("extensions") or {}).get(ROUTING, {}).get("operation_id")
+        if op_id in self.admin.operations:
+            await self.admin.handle(scope, receive, send, op_id)
+        else:
+            await self.pipeline(scope, receive, send)
+
+
+# handlers ----------------------------------------------------------------------------------------
+def _engine(app: FakeAI) -> Any:
+    engine = getattr(app, "scenarios", None)
+    if engine is None:
+        raise APIError(501, "This fakeai has no scenario engine.", type="server_error", code="not_implemented")
+    return engine
+
+
+async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    engine = getattr(app, "scenarios", None)
+    admin = app.admin
+    return AdminResponse({
+        "status": "ok",
+        "operations": len(app.operations),
+        "scenarios": len(engine.scenarios) if engine is not None else 0,
+        "journal": len(app.journal),
+        "uptime_seconds": app.pipeline.clock.monotonic() - (admin.started if admin is not None else 0.0),
+    })
+
+
+async def list_scenarios(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    engine = getattr(app, "scenarios", None)
+    return AdminResponse({"data": engine.summary() if engine is not None else []})
+
+
+async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    name = request.path_params["name"]
+    text = request.body.get("yaml") if isinstance(request.body, dict) else request.body
+    if not isinstance(text, str):
+        raise APIError(415, "Send the scenario as YAML text (Content-Type: application/yaml) or as JSON {\"yaml\": ...}.",
+                       code="unsupported_media_type")
+    try:
+        _engine(app).load(name, text, source=f"<admin:{name}>")
+    except ScenarioError as exc:
+        raise APIError(400, f"Invalid scenario {name!r}; the previous version (if any) is kept: {exc}",
+                       param="yaml", code="invalid_scenario") from None
+    return AdminResponse({"name": name, "loaded": True})
+
+
+async def delete_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    name = request.path_params["name"]
+    if not _engine(app).remove(name):
+        raise APIError(404, f"No scenario named {name!r} is loaded.", param="name", code="scenario_not_found")
+    return AdminResponse({"name": name, "removed": True})
+
+
+async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    body = request.body if isinstance(request.body, dict) else {}
+    namespace = request.query.get("namespace", body.get("namespace"))
+    _engine(app).reset_state(namespace)
+    return AdminResponse({"reset": True, **({"namespace": namespace} if namespace is not None else {})})
+
+
+async def get_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    q = request.query
+    where = Filter(
+        rule=q.get("rule"), operation=q.get("operation"), conversation=q.get("conversation"),
+        namespace=q.get("namespace"), status=q.get("status"), source=q.get("source"),
+    )
+    entries = app.journal.select(where, limit=int(q.get("limit", 100)), after=int(q.get("after", 0)))
+    return AdminResponse({"data": dump(entries), "total": len(app.journal), "dropped": app.journal.dropped})
+
+
+async def clear_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse({"cleared": app.journal.clear()})
+
+
+async def get_expectations(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    engine = getattr(app, "scenarios", None)
+    namespace = request.query.get("namespace")
+    entries = app.journal.select(Filter(namespace=namespace))
+    results = evaluate(engine.expectations() if engine is not None else [], entries)
+    summary = verdict(entries, float(request.query.get("min_backoff", 0.25)))
+    return AdminResponse({
+        "passed": all(r.passed for r in results),
+        "results": [r.to_dict() for r in results],
+        "verdict": summary.to_dict(),
+    })
+
+
+async def get_metrics(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse(app.metrics.render(), content_type=CONTENT_TYPE)
+
+
+async def get_config(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse({"settings": masked_settings(app.settings)})
+
+
+async def get_reload(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    reloader = getattr(app, "reloader", None)
+    return AdminResponse(reloader.status() if reloader is not None else {"enabled": False, "files": []})
+
+
+HANDLERS: dict[str, Handler] = {
+    "fakeai_getHealth": get_health,
+    "fakeai_listScenarios": list_scenarios,
+    "fakeai_putScenario": put_scenario,
+    "fakeai_deleteScenario": delete_scenario,
+    "fakeai_resetState": reset_state,
+    "fakeai_getJournal": get_journal,
+    "fakeai_clearJournal": clear_journal,
+    "fakeai_getExpectations": get_expectations,
+    "fakeai_getMetrics": get_metrics,
+    "fakeai_getConfig": get_config,
+    "fakeai_getReload": get_reload,
+}
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """Every setting as JSON; API keys and secret-looking ``extra`` values masked."""
+    out = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    out["api_keys"] = [mask(k) for k in settings.api_keys]
+    out["extra"] = _mask_secrets(settings.extra)
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def _mask_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out[key] = _mask_secrets(value)
+        elif any(word in str(key).lower() for word in SECRET_WORDS) and value is not None:
+            out[key] = mask(str(value))
+        else:
+            out[key] = value
+    return out
+
+
+def operation_ids() -> Iterable[str]:
+    return HANDLERS.keys()
