@@ -128,7 +128,7 @@ def build_answer(body: Mapping[str, Any], gen: Generation, now: float) -> Answer
     input_tokens = _input_tokens(body, gen)
     usage = {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},  # the latter: spec 2026-08+, SDK 3.5x
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens,
@@ -287,7 +287,8 @@ def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str
 def _last_user_text(input: Any) -> str:
     if isinstance(input, str):
         return input
-    for item in reversed(input if isinstance(input, list) else ()):
+    items: list[Any] = input if isinstance(input, list) else []
+    for item in reversed(items):
         if isinstance(item, Mapping) and item.get("role") == "user":
             return content_text(item.get("content"))
     return ""
