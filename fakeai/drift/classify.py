@@ -73,6 +73,7 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "deprecated.removed": (N, "a field is no longer deprecated"),
     # fakeai users' own files
     "scenario.operation.removed": (B, "a scenario refers to an operationId NEW does not have"),
+    "scenario.operation.unknown": (W, "a scenario refers to an operationId neither document has"),
     "scenario.body.invalid": (B, "a scenario response body valid against OLD does not validate against NEW"),
     "scenario.body.still_invalid": (W, "a scenario response body is invalid against NEW and was already against OLD"),
     "fixture.operation.removed": (B, "a fixtures/<operationId>.json.j2 template whose operation is gone in NEW"),

@@ -128,12 +128,12 @@ def _request(diff: SchemaDiff, old: Operation, new: Operation) -> list[tuple[str
         other = new.request_media.get(content_type)
         label = _media_label("request", content_type)
         if other is None:
-            out.append((label, Delta("request.media.removed", "", content_type, "")))
+            out.append(("request", Delta("request.media.removed", "", content_type, "")))
         elif media.schema is not None and other.schema is not None:
             out.extend((label, d) for d in diff.compare(media.schema, other.schema, "request"))
     for content_type in new.request_media:
         if content_type not in old.request_media:
-            out.append((_media_label("request", content_type), Delta("request.media.added", "", "", content_type)))
+            out.append(("request", Delta("request.media.added", "", "", content_type)))
     return out
 
 
@@ -166,11 +166,10 @@ def _responses(
         for content_type, schema in media.items():
             label = _media_label(f"response {status}", content_type)
             if content_type not in after[status]:
-                out.append((label, Delta("response.media.removed", "", content_type, "")))
+                out.append((f"response {status}", Delta("response.media.removed", "", content_type, "")))
             elif schema is not None and after[status][content_type] is not None:
                 out.extend((label, d) for d in diff.compare(schema, after[status][content_type], "response"))
         for content_type in after[status]:
             if content_type not in media:
-                label = _media_label(f"response {status}", content_type)
-                out.append((label, Delta("response.media.added", "", "", content_type)))
+                out.append((f"response {status}", Delta("response.media.added", "", "", content_type)))
     return out

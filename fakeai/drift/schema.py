@@ -157,7 +157,7 @@ def _flatten(views: Views, branches: tuple[Any, ...], depth: int = 0) -> list[An
     flat: list[Any] = []
     for branch in branches:
         view = views.view(branch)
-        if len(view.variants) > 1 and not view.properties and view.types is None and depth < 8:
+        if len(view.variants) > 1 and not view.properties and depth < 8:
             flat.extend(_flatten(views, view.variants, depth + 1))
         else:
             flat.append(branch)
