@@ -112,7 +112,9 @@ def _parameters(diff: SchemaDiff, old: Operation, new: Operation) -> list[tuple[
     for key, param in after.items():
         if key not in before:
             kind = "request.parameter.required.added" if param.required else "request.parameter.added"
-            out.append((f"request {param.location} {param.name}", Delta(kind, "", "absent", "required" * param.required)))
+            out.append(
+                (f"request {param.location} {param.name}", Delta(kind, "", "absent", "required" * param.required))
+            )
     return out
 
 

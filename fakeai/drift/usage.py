@@ -154,8 +154,16 @@ def _body(op_id: str, status: int | None, body: Any, where: str, old: Side, new:
 def _gone(prefix: str, op_id: str, where: str, old: Side, new: Side) -> Change:
     before = old.operations.get(op_id)
     if before is None:
-        return Change(f"{prefix}.operation.unknown", severity(f"{prefix}.operation.unknown"), op_id, "", "", where,
-                      "absent", "absent")
+        return Change(
+            f"{prefix}.operation.unknown",
+            severity(f"{prefix}.operation.unknown"),
+            op_id,
+            "",
+            "",
+            where,
+            "absent",
+            "absent",
+        )
     renamed = new.by_route.get(route_key(before))
     hint = f"now {renamed.operation_id!r}" if renamed is not None else "removed"
     return _change(f"{prefix}.operation.removed", before, where, f"{before.method} {before.path}", hint)

@@ -49,10 +49,10 @@ def component_name(ref: str) -> str:
 
 def pure_ref(schema: Any) -> str | None:
     """The ``$ref`` of a schema that is only a reference (plus annotations), else ``None``."""
-    if isinstance(schema, Mapping) and isinstance(schema.get("$ref"), str):
-        if all(key == "$ref" or key in ANNOTATIONS or key.startswith("x-") for key in schema):
-            return str(schema["$ref"])
-    return None
+    if not isinstance(schema, Mapping) or not isinstance(schema.get("$ref"), str):
+        return None
+    plain = all(key == "$ref" or key in ANNOTATIONS or key.startswith("x-") for key in schema)
+    return str(schema["$ref"]) if plain else None
 
 
 class Views:
@@ -198,7 +198,7 @@ def _both_types(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset
     if b is None:
         return a
     both = set(a & b)
-    if "integer" in a and "number" in b or "integer" in b and "number" in a:
+    if ("integer" in a and "number" in b) or ("integer" in b and "number" in a):
         both.add("integer")
     return frozenset(both)
 
