@@ -128,7 +128,9 @@ async def test_slow_stream_example_delays_first_token_and_scripted_answers() -> 
     app = make_app(scenarios=[str(SCENARIOS / "slow-stream.yaml")])
     client = async_client(app)
     started = time.monotonic()
-    stream = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True)
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True
+    )
     chunks = [c async for c in stream]
     assert time.monotonic() - started >= 0.2
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Once upon a time")

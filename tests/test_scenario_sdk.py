@@ -179,7 +179,9 @@ async def test_tool_calling_loop() -> None:
     messages.append(second.choices[0].message.model_dump(exclude_none=True))
     messages.append({"role": "tool", "tool_call_id": booking.id, "content": "confirmed"})
     third = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
-    assert third.choices[0].message.content == "Done: your table in Book dinner in Paris if it is warm is booked. Enjoy!"
+    assert (
+        third.choices[0].message.content == "Done: your table in Book dinner in Paris if it is warm is booked. Enjoy!"
+    )
     assert engine(app).expectations()[0]["sends_tool_result"] == {"call": "get_weather", "before_turn": 2}
     assert not app.violations
 

@@ -36,7 +36,9 @@ def test_yaml_syntax_error_has_position() -> None:
 
 
 def test_bad_regex_points_at_the_regex() -> None:
-    message = load_error("rules:\n  - match:\n      last_user_message: {regex: '(unclosed'}\n    respond: {content: x}\n")
+    message = load_error(
+        "rules:\n  - match:\n      last_user_message: {regex: '(unclosed'}\n    respond: {content: x}\n"
+    )
     assert message.startswith("bad.yaml:3:27: rules[0].match.last_user_message.regex: invalid regular expression")
 
 
@@ -50,7 +52,9 @@ def test_body_and_content_are_exclusive() -> None:
 
 
 def test_bad_template_is_a_load_error() -> None:
-    assert load_error("rules:\n  - respond: {content: '{{ unclosed'}\n").startswith("bad.yaml:2:15: rules[0].respond.content")
+    assert load_error("rules:\n  - respond: {content: '{{ unclosed'}\n").startswith(
+        "bad.yaml:2:15: rules[0].respond.content"
+    )
 
 
 def test_duplicate_rule_names() -> None:
@@ -124,8 +128,15 @@ def test_duration_format() -> None:
 
 
 @settings(database=None, max_examples=100)
-@given(data=st.recursive(st.integers() | st.text(max_size=5), lambda c: st.lists(c, max_size=3)
-                         | st.dictionaries(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), c, max_size=3), max_leaves=10))
+@given(
+    data=st.recursive(
+        st.integers() | st.text(max_size=5),
+        lambda c: (
+            st.lists(c, max_size=3) | st.dictionaries(st.from_regex(r"[a-z_]{1,6}", fullmatch=True), c, max_size=3)
+        ),
+        max_leaves=10,
+    )
+)
 def test_json_path_finds_every_leaf(data: object) -> None:
     def leaves(node: object, path: str) -> list[tuple[str, object]]:
         if isinstance(node, dict) and node:

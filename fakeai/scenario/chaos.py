@@ -40,8 +40,9 @@ class Chaos:
         return self.stream is None or ctx.wants_stream == self.stream
 
 
-def compile_chaos(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail, default_name: str,
-                  rule: str | None = None) -> Chaos:
+def compile_chaos(
+    spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail, default_name: str, rule: str | None = None
+) -> Chaos:
     chosen = [k for k in ("error", "latency_ms", "fault") if k in spec]
     if len(chosen) != 1:
         raise fail(path, f"a chaos entry needs exactly one of error, latency_ms or fault; got {chosen or 'none'}")
@@ -52,14 +53,21 @@ def compile_chaos(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
     if "latency_ms" in spec:
         fault = Fault(kind="delay", seconds=float(spec["latency_ms"]) / 1000)
     elif "fault" in spec:
-        fault = Fault(kind=spec["fault"], after=int(spec.get("after", 0)), seconds=float(spec.get("seconds", 0)),
-                      finish_reason=bool(spec.get("finish_reason", False)), done=bool(spec.get("done", False)))
+        fault = Fault(
+            kind=spec["fault"],
+            after=int(spec.get("after", 0)),
+            seconds=float(spec.get("seconds", 0)),
+            finish_reason=bool(spec.get("finish_reason", False)),
+            done=bool(spec.get("done", False)),
+        )
     return Chaos(
         name=str(spec.get("name") or default_name),
         probability=float(spec["probability"]),
         operations=frozenset([operations] if isinstance(operations, str) else operations) if operations else None,
         model=globs(scope["model"]) if "model" in scope else None,
-        rules=frozenset([rule]) if rule else (frozenset([rules] if isinstance(rules, str) else rules) if rules else None),
+        rules=frozenset([rule])
+        if rule
+        else (frozenset([rules] if isinstance(rules, str) else rules) if rules else None),
         stream=scope.get("stream"),
         error=compile_error(spec["error"], (*path, "error"), fail) if "error" in spec else None,
         fault=fault,

@@ -67,7 +67,7 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any]) -> list[str]
             for reply in rule.replies:
                 if reply.is_script and op_id not in SCRIPTABLE:
                     problems.append(f"{reply.where}: content/tool_calls/json/refusal cannot answer {op_id}; use body:")
-                if reply.body is None or reply.status and reply.status >= 400 or _templated(reply.raw_body):
+                if reply.body is None or (reply.status and reply.status >= 400) or _templated(reply.raw_body):
                     continue
                 media = operation.json_response
                 if media is None or not isinstance(reply.raw_body, (dict, list)):

@@ -41,8 +41,10 @@ class ScenarioEngine:
         self.produce: Produce | None = None
         for scenario in scenarios:
             if scenario.name in self.scenarios:
-                raise ScenarioError(f"{scenario.source}: scenario name {scenario.name!r} is already used by "
-                                    f"{self.scenarios[scenario.name].source}")
+                raise ScenarioError(
+                    f"{scenario.source}: scenario name {scenario.name!r} is already used by "
+                    f"{self.scenarios[scenario.name].source}"
+                )
             self.scenarios[scenario.name] = scenario
         self._compile()
 
@@ -146,8 +148,9 @@ class ScenarioEngine:
                 try:
                     body = orjson.loads(example.response)
                 except orjson.JSONDecodeError:
-                    return Output(status=ctx.operation.status, body=example.response, content_type="text/plain",
-                                  source="example")
+                    return Output(
+                        status=ctx.operation.status, body=example.response, content_type="text/plain", source="example"
+                    )
                 return Output(status=ctx.operation.status, body=body, source="example")
         titles = ", ".join(repr(e.title) for e in ctx.operation.examples) or "none"
         raise _bad(ctx.headers["prefer"], f"{ctx.operation_id} has no example titled {title!r} (examples: {titles})")
@@ -155,9 +158,9 @@ class ScenarioEngine:
     def _first_rule(self, ctx: RequestContext) -> tuple[Output | None, str | None]:
         for scenario, rule in self._rules(ctx.operation_id):
             conversation = self.state.conversation(ctx, scenario.conversation)
-            if rule.when_state is not None:
-                if self.state.state(ctx.namespace, scenario.name, rule.machine, conversation) not in rule.when_state:
-                    continue
+            state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
+            if rule.when_state is not None and state not in rule.when_state:
+                continue
             captures = rule.match.test(ctx)
             if captures is None:
                 continue
@@ -166,8 +169,15 @@ class ScenarioEngine:
                 return output, rule.name
         return None, None
 
-    def _answer(self, ctx: RequestContext, scenario: Scenario, rule: Rule, captures: Mapping[str, Any],
-                conversation: str | None = None, forced: bool = False) -> Output | None:
+    def _answer(
+        self,
+        ctx: RequestContext,
+        scenario: Scenario,
+        rule: Rule,
+        captures: Mapping[str, Any],
+        conversation: str | None = None,
+        forced: bool = False,
+    ) -> Output | None:
         if conversation is None:
             conversation = self.state.conversation(ctx, scenario.conversation)
         count = self.state.count(ctx.namespace, scenario.name, rule.name, conversation)
@@ -245,8 +255,10 @@ class ScenarioEngine:
             {
                 "name": scenario.name,
                 "source": scenario.source,
-                "rules": [{"name": r.name, "hits": self.hits.get((scenario.name, r.name), 0)}
-                          for r in sorted(scenario.rules, key=lambda r: r.index)],
+                "rules": [
+                    {"name": r.name, "hits": self.hits.get((scenario.name, r.name), 0)}
+                    for r in sorted(scenario.rules, key=lambda r: r.index)
+                ],
                 "states": self.state.snapshot(scenario.name),
             }
             for scenario in self.scenarios.values()

@@ -56,13 +56,13 @@ def inject(output: Output, fault: Fault) -> Output:
             head += [f for f in tail if _is_done(f, responses)]
         return replace(output, frames=head, fault=fault)
     if fault.kind == "error_frame":
-        return replace(output, frames=head + [_error_frame(frames, responses)], fault=fault)
+        return replace(output, frames=[*head, _error_frame(frames, responses)], fault=fault)
     if fault.kind == "malformed":
         broken = '{"id": "chatcmpl-fakeai", "choices": [{"delta": {"content": "unterminated'
         frame = Frame(broken, event="response.output_text.delta" if responses else None, validate=False)
-        return replace(output, frames=head + [frame] + tail, fault=fault)
+        return replace(output, frames=[*head, frame, *tail], fault=fault)
     if fault.kind == "reset":
-        return replace(output, frames=head + [Frame("", event=RESET_EVENT, validate=False)], fault=fault)
+        return replace(output, frames=[*head, Frame("", event=RESET_EVENT, validate=False)], fault=fault)
     return output
 
 
@@ -70,20 +70,21 @@ def _is_finish(frame: Frame, responses: bool) -> bool:
     if responses:
         return False
     choices = frame.data.get("choices") if isinstance(frame.data, dict) else None
-    return bool(choices) and any(c.get("finish_reason") for c in choices)
+    return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
 
 
 def _is_done(frame: Frame, responses: bool) -> bool:
     if responses:
         return frame.event == "response.completed"
-    return frame.data == "[DONE]"
+    return isinstance(frame.data, str) and frame.data == "[DONE]"
 
 
 def _error_frame(frames: list[Frame], responses: bool) -> Frame:
     message = "The server had an error while processing your request. Sorry about that!"
     if not responses:
-        return Frame({"error": {"message": message, "type": "server_error", "param": None, "code": None}},
-                     validate=False)
+        return Frame(
+            {"error": {"message": message, "type": "server_error", "param": None, "code": None}}, validate=False
+        )
     response: dict[str, Any] = {}
     for frame in frames:
         if isinstance(frame.data, dict) and isinstance(frame.data.get("response"), dict):
@@ -91,8 +92,11 @@ def _error_frame(frames: list[Frame], responses: bool) -> Frame:
             break
     response.update(status="failed", error={"code": "server_error", "message": message})
     sequence = len(frames)
-    return Frame({"type": "response.failed", "sequence_number": sequence, "response": response},
-                 event="response.failed", validate=False)
+    return Frame(
+        {"type": "response.failed", "sequence_number": sequence, "response": response},
+        event="response.failed",
+        validate=False,
+    )
 
 
 def shift(timing: Timing, fault: Fault | None) -> Timing:
@@ -101,8 +105,9 @@ def shift(timing: Timing, fault: Fault | None) -> Timing:
         return timing
     extra = fault.seconds
     if fault.kind in ("delay", "slow_first_token"):
-        return Timing(first=timing.first + extra, frames=tuple(d + extra for d in timing.frames),
-                      done=timing.done + extra)
+        return Timing(
+            first=timing.first + extra, frames=tuple(d + extra for d in timing.frames), done=timing.done + extra
+        )
     if fault.kind == "stall":
         frames = tuple(d + extra if i >= fault.after else d for i, d in enumerate(timing.frames))
         return Timing(first=timing.first, frames=frames, done=timing.done + extra)

@@ -80,7 +80,9 @@ def parse(text: str, source: str) -> Document:
     positions: dict[YamlPath, tuple[int, int]] = {}
     data = _plain(tree, (), positions)
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}:1:1: a scenario file must be a mapping with 'rules:' (got {type(data).__name__})")
+        raise ScenarioError(
+            f"{source}:1:1: a scenario file must be a mapping with 'rules:' (got {type(data).__name__})"
+        )
     document = Document(source, data, positions)
     check(document)
     return document

@@ -64,14 +64,16 @@ def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
         want_stream = bool(spec["stream"])
         checks.append(lambda ctx, _c: ctx.wants_stream == want_stream)
     for name, value in (spec.get("headers") or {}).items():
-        checks.append(_field_check(lambda ctx, n=name.lower(): ctx.headers.get(n, MISSING),
-                                   compile_predicate(value, (*path, "headers", name), fail)))
+        checks.append(_field_check(_header(name.lower()), compile_predicate(value, (*path, "headers", name), fail)))
     for name, value in (spec.get("query") or {}).items():
-        checks.append(_field_check(lambda ctx, n=name: ctx.query.get(n, MISSING),
-                                   compile_predicate(value, (*path, "query", name), fail)))
+        checks.append(_field_check(_query(name), compile_predicate(value, (*path, "query", name), fail)))
     for json_path, value in (spec.get("body") or {}).items():
-        checks.append(_path_check(compile_path(json_path, (*path, "body", json_path), fail),
-                                  compile_predicate(value, (*path, "body", json_path), fail)))
+        checks.append(
+            _path_check(
+                compile_path(json_path, (*path, "body", json_path), fail),
+                compile_predicate(value, (*path, "body", json_path), fail),
+            )
+        )
     shortcuts: dict[str, Callable[[Any], Any]] = {
         "last_user_message": conv.last_user_message,
         "system_prompt": conv.system_prompt,
@@ -79,7 +81,7 @@ def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
     }
     for key, getter in shortcuts.items():
         if key in spec:
-            checks.append(_field_check(lambda ctx, g=getter: g(ctx.body), compile_predicate(spec[key], (*path, key), fail)))
+            checks.append(_field_check(_from_body(getter), compile_predicate(spec[key], (*path, key), fail)))
     if "has_tools" in spec:
         want_tools = bool(spec["has_tools"])
         checks.append(lambda ctx, _c: bool(conv.tool_names(ctx.body)) == want_tools)
@@ -89,6 +91,18 @@ def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
     if "tool_result" in spec:
         checks.append(_tool_result_check(spec["tool_result"]))
     return Match(tuple(checks), operations)
+
+
+def _header(name: str) -> Callable[[RequestContext], Any]:
+    return lambda ctx: ctx.headers.get(name, MISSING)
+
+
+def _query(name: str) -> Callable[[RequestContext], Any]:
+    return lambda ctx: ctx.query.get(name, MISSING)
+
+
+def _from_body(getter: Callable[[Any], Any]) -> Callable[[RequestContext], Any]:
+    return lambda ctx: getter(ctx.body)
 
 
 def _field_check(get: Callable[[RequestContext], Any], predicate: Predicate) -> Check:
@@ -126,26 +140,31 @@ def compile_predicate(spec: Any, path: Sequence[str | int], fail: Fail) -> Predi
     parts: list[Predicate] = []
     fold = bool(spec.get("ignore_case"))
     for key, operand in spec.items():
-        if key == "ignore_case":
-            continue
-        if key == "equals":
-            parts.append(lambda v, _c, o=operand: v is not MISSING and _equal(v, o, fold))
-        elif key == "not_equals":
-            parts.append(lambda v, _c, o=operand: not _equal(v, o, fold))
-        elif key == "contains":
-            needle = operand.lower() if fold else operand
-            parts.append(lambda v, _c, n=needle: _contains(v, n, fold))
-        elif key == "regex":
+        if key == "regex":
             parts.append(_regex(operand, fold, (*path, key), fail))
-        elif key == "exists":
-            parts.append(lambda v, _c, o=bool(operand): (v is not MISSING and v is not None) == o)
         elif key in ("gt", "gte", "lt", "lte"):
             parts.append(_compare(key, operand))
-        elif key == "in":
-            parts.append(lambda v, _c, o=tuple(operand): v is not MISSING and any(_equal(v, x, fold) for x in o))
         elif key == "schema":
             parts.append(_schema(operand, (*path, key), fail))
+        elif key != "ignore_case":
+            parts.append(_simple(key, operand, fold))
     return lambda value, captures: all(p(value, captures) for p in parts)
+
+
+def _simple(key: str, operand: Any, fold: bool) -> Predicate:
+    if key == "equals":
+        return lambda v, _c: v is not MISSING and _equal(v, operand, fold)
+    if key == "not_equals":
+        return lambda v, _c: not _equal(v, operand, fold)
+    if key == "contains":
+        needle = operand.lower() if fold else operand
+        return lambda v, _c: _contains(v, needle, fold)
+    if key == "exists":
+        wanted = bool(operand)
+        return lambda v, _c: (v is not MISSING and v is not None) == wanted
+    assert key == "in", key
+    choices = tuple(operand)
+    return lambda v, _c: v is not MISSING and any(_equal(v, x, fold) for x in choices)
 
 
 def _equal(value: Any, expected: Any, fold: bool = False) -> bool:

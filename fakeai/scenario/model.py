@@ -1,6 +1,6 @@
 """A scenario file compiled into frozen rules: predicates, replies, chaos, limits, expectations.
 
-    Scenario.from_yaml(path)              # or Scenario.from_text(text, source, name)
+Scenario.from_yaml(path)              # or Scenario.from_text(text, source, name)
 """
 
 from __future__ import annotations
@@ -82,7 +82,9 @@ def compile_scenario(document: Document, name: str) -> Scenario:
         for rule_name in entry.rules or ():
             if rule_name not in seen:
                 raise fail(("chaos", i, "scope", "rule"), f"no rule named {rule_name!r}")
-    limits = tuple(compile_limit(spec, f"{name}.rate_limits[{i}]") for i, spec in enumerate(data.get("rate_limits") or ()))
+    limits = tuple(
+        compile_limit(spec, f"{name}.rate_limits[{i}]") for i, spec in enumerate(data.get("rate_limits") or ())
+    )
     for i, limit in enumerate(limits):
         if not (limit.requests_per_minute or limit.tokens_per_minute):
             raise fail(("rate_limits", i), "give requests_per_minute and/or tokens_per_minute")
@@ -91,16 +93,20 @@ def compile_scenario(document: Document, name: str) -> Scenario:
         for i, entry in enumerate(data.get("expect") or ())
     )
     ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.index)))
-    return Scenario(name, document.source, str(data.get("conversation", "auto")), ordered, chaos, limits, expect, document)
+    return Scenario(
+        name, document.source, str(data.get("conversation", "auto")), ordered, chaos, limits, expect, document
+    )
 
 
-def _compile_rule(spec: Mapping[str, Any], index: int, path: tuple[str | int, ...], fail: Any,
-                  document: Document) -> Rule:
+def _compile_rule(
+    spec: Mapping[str, Any], index: int, path: tuple[str | int, ...], fail: Any, document: Document
+) -> Rule:
     name = str(spec.get("name") or f"rule-{index + 1}")
     has_respond, has_sequence = "respond" in spec, "sequence" in spec
     if has_respond == has_sequence:
         raise fail(path, "a rule needs exactly one of 'respond:' or 'sequence:'")
     where = document.where(path)
+    replies: tuple[Reply, ...]
     if has_respond:
         replies = (compile_reply(spec["respond"], (*path, "respond"), fail, f"{name} ({where})"),)
     else:

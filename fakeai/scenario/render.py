@@ -33,8 +33,9 @@ def render_for_operation(ctx: RequestContext, script: Script, where: str) -> Out
 
 def _usage(ctx: RequestContext, completion: int) -> dict[str, Any]:
     body = ctx.body if isinstance(ctx.body, dict) else {}
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else None
+    raw_messages, raw_tools = body.get("messages"), body.get("tools")
+    messages: list[Any] = raw_messages if isinstance(raw_messages, list) else []
+    tools: list[Any] | None = raw_tools if isinstance(raw_tools, list) else None
     prompt = count_chat_prompt(messages, ctx.model, tools)
     return {
         "prompt_tokens": prompt,
@@ -71,8 +72,12 @@ def render_chat(ctx: RequestContext, script: Script) -> Output:
     if ctx.wants_stream:
         frames = _chat_frames(ctx, script, header, pieces, arguments, completion)
         return Output(status=200, frames=frames, source="scenario", completion_tokens=completion)
-    message: dict[str, Any] = {"role": "assistant", "content": script.content, "refusal": script.refusal,
-                               "annotations": []}
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": script.content,
+        "refusal": script.refusal,
+        "annotations": [],
+    }
     if script.tool_calls:
         message["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -80,15 +85,22 @@ def render_chat(ctx: RequestContext, script: Script) -> Output:
         ]
     body = {
         **header,
-        "choices": [{"index": 0, "message": message, "finish_reason": script.finish_reason or "stop",
-                     "logprobs": None}],
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": script.finish_reason or "stop", "logprobs": None}
+        ],
         "usage": _usage(ctx, completion),
     }
     return Output(status=200, body=body, source="scenario", completion_tokens=completion)
 
 
-def _chat_frames(ctx: RequestContext, script: Script, header: dict[str, Any], pieces: list[str],
-                 arguments: list[list[str]], completion: int) -> list[Frame]:
+def _chat_frames(
+    ctx: RequestContext,
+    script: Script,
+    header: dict[str, Any],
+    pieces: list[str],
+    arguments: list[list[str]],
+    completion: int,
+) -> list[Frame]:
     per_chunk = max(1, ctx.settings.tokens_per_chunk)
     key = "content" if script.content is not None else "refusal"
 

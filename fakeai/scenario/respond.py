@@ -115,7 +115,9 @@ def compile_error(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
     message = spec.get("message") or DEFAULT_MESSAGES.get(status, f"fakeai scripted error {status}.")
     return ErrorReply(
         status=status,
-        type=str(spec.get("type") or ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")),
+        type=str(
+            spec.get("type") or ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
+        ),
         code=compile_value(spec.get("code", default_code), (*path, "code"), fail),
         message=compile_value(message, (*path, "message"), fail),
         param=spec.get("param"),
@@ -134,8 +136,9 @@ def error_output(error: ErrorReply, env: Mapping[str, Any], where: str) -> Outpu
         if seconds >= 0:  # the SDK prefers retry-after-ms; HTTP wants whole seconds in retry-after
             headers["retry-after-ms"] = str(round(seconds * 1000))
             headers["retry-after"] = str(math.ceil(seconds))
-    body = error_body(str(render(error.message, env, where)), type=error.type, param=error.param,
-                      code=render(error.code, env, where))
+    body = error_body(
+        str(render(error.message, env, where)), type=error.type, param=error.param, code=render(error.code, env, where)
+    )
     return Output(status=error.status, body=body, headers=headers, source="scenario")
 
 
@@ -152,8 +155,12 @@ def render_script(reply: Reply, env: Mapping[str, Any], rng: Any) -> Script:
         calls.append(ToolCall(str(ident) or f"call_{index}", str(render(name, env, reply.where)), text))
     refusal = render(reply.refusal, env, reply.where) if reply.refusal is not None else None
     finish = reply.finish_reason or ("tool_calls" if calls else "stop")
-    return Script(content=None if content is None else str(content), tool_calls=tuple(calls),
-                  refusal=None if refusal is None else str(refusal), finish_reason=finish)
+    return Script(
+        content=None if content is None else str(content),
+        tool_calls=tuple(calls),
+        refusal=None if refusal is None else str(refusal),
+        finish_reason=finish,
+    )
 
 
 def reply_output(ctx: RequestContext, reply: Reply, env: Mapping[str, Any]) -> Output:
@@ -168,11 +175,15 @@ def reply_output(ctx: RequestContext, reply: Reply, env: Mapping[str, Any]) -> O
             try:
                 body = orjson.loads(body)
             except orjson.JSONDecodeError as exc:
-                raise APIError(500, f"fakeai scenario {reply.where}: body is not JSON: {exc}", type="server_error") from None
+                raise APIError(
+                    500, f"fakeai scenario {reply.where}: body is not JSON: {exc}", type="server_error"
+                ) from None
         output = Output(status=reply.status or ctx.operation.status, body=body, source="scenario")
     else:
         output = render_for_operation(ctx, render_script(reply, env, ctx.rng), reply.where)
-    extra = {str(k).lower(): str(v) for k, v in render(reply.headers, env, reply.where).items()} if reply.headers else {}
+    extra = (
+        {str(k).lower(): str(v) for k, v in render(reply.headers, env, reply.where).items()} if reply.headers else {}
+    )
     if extra or (reply.status and reply.body is None and reply.error is None):
         from dataclasses import replace
 
