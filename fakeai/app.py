@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,11 @@ from fakeai.producers.base import CompileEnv
 from fakeai.producers.llm.images import ImageFiles
 from fakeai.resources import data_path
 from fakeai.producers.generated import SchemaWalker
+from fakeai.admin import BASE_PATH as ADMIN_BASE_PATH
+from fakeai.admin import AdminAPI
+from fakeai.journal import Journal
+from fakeai.metrics import Metrics
+from fakeai.reload import Reloader
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.latency import LatencySimulator
 from fakeai.spec.load import load_document
@@ -60,6 +65,10 @@ class FakeAI:
     violations: list[ResponseInvalid] = field(default_factory=list)
     startup_seconds: float = 0.0
     scenarios: ScenarioEngine | None = None  # the scenario engine (admin API loads scenarios into it)
+    journal: Journal = field(default_factory=Journal)  # every request and answer (fakeai.journal)
+    metrics: Metrics = field(default_factory=Metrics)  # prometheus, served by GET /_fakeai/metrics
+    admin: AdminAPI | None = None  # the /_fakeai control plane (spec/admin.yaml)
+    reloader: Reloader | None = None  # hot reload of scenario files (started by the lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -115,13 +124,22 @@ def create_app(
         match=scenarios.match,
         check_response=check_response if response_validators is not None else None,
     )
-    connexion = RoutingMiddleware(pipeline)
+    admin = AdminAPI(settings)
+    connexion = RoutingMiddleware(admin.in_front_of(pipeline))
     routes = routing_document(operations, title=str((document.get("info") or {}).get("title", "fakeai")))
     resolver = Resolver(function_resolver=lambda _operation_id: _unused_handler)
+    connexion.add_api(RoutingSpecification(admin.routes), base_path=ADMIN_BASE_PATH, resolver=resolver)  # before ""
     for base_path in sorted(settings.base_paths, key=len, reverse=True):  # most specific mount first
         connexion.add_api(RoutingSpecification(routes), base_path=base_path, resolver=resolver)
     asgi = ErrorMiddleware(ImageFiles(connexion), events)
-    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations, scenarios=scenarios)
+    journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
+    metrics = Metrics().subscribe(events)
+    reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
+    asgi.on_startup.append(reloader.start)
+    asgi.on_shutdown.append(reloader.stop)
+    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations, scenarios=scenarios,
+                 journal=journal, metrics=metrics, admin=admin, reloader=reloader)
+    admin.attach(app)
     app.startup_seconds = time.perf_counter() - started
     return app
 
@@ -188,10 +206,12 @@ class ErrorMiddleware:
     def __init__(self, app: ASGIApp, events: Events) -> None:
         self.app = app
         self.events = events
+        self.on_startup: list[Callable[[], Awaitable[None]]] = []  # run by the ASGI lifespan
+        self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
         if scope["type"] != "http":
             return
@@ -234,12 +254,17 @@ def _as_api_error(exc: Exception, scope: Scope) -> APIError:
     return APIError(500, "The server had an error while processing your request. Sorry about that!", type="server_error")
 
 
-async def _lifespan(receive: Receive, send: Send) -> None:
+async def _lifespan(receive: Receive, send: Send, on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+                    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            for hook in on_startup:
+                await hook()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            for hook in on_shutdown:
+                await hook()
             await send({"type": "lifespan.shutdown.complete"})
             return
 
