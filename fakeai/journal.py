@@ -24,6 +24,7 @@ CONVERSATION_HEADER = conv.CONVERSATION_HEADER
 DEFAULT_SIZE = 10_000
 DEFAULT_BODY_LIMIT = 16 * 1024
 PREVIEW_CHARS = 512
+MAX_FIELDS = 32  # small top-level fields kept in a preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +289,7 @@ def bounded(body: Any, limit: int) -> Any:
     text = data[:PREVIEW_CHARS].decode(errors="replace")
     preview: dict[str, Any] = {"truncated": True, "bytes": len(data), "preview": text}
     if isinstance(body, dict):  # keep small top-level fields: expectations read them (stream_options, model)
-        preview["fields"] = {k: v for k, v in body.items() if _small(v)}
+        preview["fields"] = dict(itertools.islice(((k, v) for k, v in body.items() if _small(v)), MAX_FIELDS))
     return preview
 
 
