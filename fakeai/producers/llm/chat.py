@@ -204,11 +204,15 @@ def _frames(
     head: Mapping[str, Any], choices: Sequence[ChatChoice], usage: Mapping[str, Any] | None, per_chunk: int
 ) -> list[Frame]:
     frames: list[Frame] = []
-    extra = {"usage": None} if usage is not None else {}
+    base = dict(head)
+    with_usage = usage is not None
 
     def emit(delta: dict[str, Any], index: int, tokens: int, logprobs: Any = None, finish: str | None = None) -> None:
-        part = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
-        frames.append(Frame({**head, "choices": [part], **extra}, tokens=tokens))
+        data = base.copy()
+        data["choices"] = [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]
+        if with_usage:
+            data["usage"] = None
+        frames.append(Frame(data, None, True, tokens))
 
     for choice in choices:
         i = choice.index
@@ -221,11 +225,7 @@ def _frames(
                 group = pieces[at : at + per_chunk]
                 emit({"reasoning_content": "".join(group)}, i, len(group))
         if text is not None:
-            entries = choice.logprobs
-            for at in range(0, len(text.tokens), per_chunk):
-                group = text.tokens[at : at + per_chunk]
-                logprobs = {"content": entries[at : at + per_chunk], "refusal": None} if entries is not None else None
-                emit({"content": "".join(group)}, i, len(group), logprobs)
+            _content_frames(frames, base, i, text.tokens, choice.logprobs, per_chunk, with_usage)
         for k, call in enumerate(choice.calls):
             function = {"name": call.name, "arguments": ""}
             emit({"tool_calls": [{"index": k, "id": call.id, "type": "function", "function": function}]}, i,
@@ -239,6 +239,37 @@ def _frames(
         frames.append(Frame({**head, "choices": [], "usage": usage}))
     frames.append(Frame("[DONE]", validate=False))
     return frames
+
+
+def _content_frames(
+    frames: list[Frame],
+    base: dict[str, Any],
+    index: int,
+    tokens: Sequence[str],
+    entries: list[dict[str, Any]] | None,
+    per_chunk: int,
+    with_usage: bool,
+) -> None:
+    """The content deltas of one choice (the hot loop of a streamed answer: one dict + one Frame each)."""
+    append = frames.append
+    if per_chunk == 1 and entries is None:
+        for piece in tokens:
+            data = base.copy()
+            data["choices"] = [{"index": index, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}]
+            if with_usage:
+                data["usage"] = None
+            append(Frame(data, None, True, 1))
+        return
+    for at in range(0, len(tokens), per_chunk):
+        group = tokens[at : at + per_chunk]
+        logprobs = {"content": entries[at : at + per_chunk], "refusal": None} if entries is not None else None
+        data = base.copy()
+        data["choices"] = [
+            {"index": index, "delta": {"content": "".join(group)}, "logprobs": logprobs, "finish_reason": None}
+        ]
+        if with_usage:
+            data["usage"] = None
+        append(Frame(data, None, True, len(group)))
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:

@@ -30,7 +30,7 @@ _COMMON = (
 @dataclass(frozen=True, slots=True)
 class _Alternative:
     token: str
-    bytes: tuple[int, ...]
+    bytes: list[int]  # shared by every answer that lists it: never mutated
 
 
 _lock = threading.Lock()
@@ -45,19 +45,26 @@ def _alternatives_for(tokenizer: Tokenizer) -> tuple[_Alternative, ...]:
             for text in _COMMON:
                 ids = tokenizer.encode(text)
                 if len(ids) == 1:
-                    built.append(_Alternative(text, tuple(tokenizer.token_bytes(ids[0]))))
+                    built.append(_Alternative(text, list(tokenizer.token_bytes(ids[0]))))
             found = _alternatives[tokenizer.name] = tuple(built)
     return found
 
 
 def _draws(rng: random.Random, piece: str, top: int, alternatives: Sequence[_Alternative]) -> tuple[float, list[Any]]:
-    """The sampled token's logprob and ``top - 1`` (alternative, logprob) pairs below it."""
+    """The sampled token's logprob and ``top - 1`` (alternative, logprob) pairs below it.
+
+    Alternatives are consecutive entries of the common-token table from a random start (one draw
+    instead of a sample: this runs once per token).
+    """
     chosen = -round(rng.expovariate(3.0), 6)
     pairs: list[Any] = []
     if top > 1:
         value = chosen
-        for index in rng.sample(range(len(alternatives)), min(top, len(alternatives))):
-            alternative = alternatives[index]
+        size = len(alternatives)
+        at = int(rng.random() * size)
+        for _ in range(min(top, size)):
+            alternative = alternatives[at]
+            at = at + 1 if at + 1 < size else 0
             if alternative.token == piece:
                 continue
             value = round(value - 0.05 - rng.expovariate(0.8), 6)
@@ -78,7 +85,7 @@ def chat_logprobs(
         raw = list(tokenizer.token_bytes(token_id))
         chosen, pairs = _draws(rng, piece, top, alternatives)
         tops = [{"token": piece, "logprob": chosen, "bytes": raw}] if top else []
-        tops.extend({"token": alt.token, "logprob": value, "bytes": list(alt.bytes)} for alt, value in pairs)
+        tops.extend({"token": alt.token, "logprob": value, "bytes": alt.bytes} for alt, value in pairs)
         entries.append({"token": piece, "logprob": chosen, "bytes": raw, "top_logprobs": tops})
     return entries
 
