@@ -88,7 +88,7 @@ def render_text(report: DriftReport, details: bool = False) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ") if text else ""
+    return text.replace("|", "\\|").replace("<", "&lt;").replace("\n", " ") if text else ""
 
 
 def _table(entries: list[Entry]) -> list[str]:
@@ -96,8 +96,9 @@ def _table(entries: list[Entry]) -> list[str]:
     for entry in entries:
         change = entry.change
         where = change.where + (f" (+{entry.more} more)" if entry.more else "")
-        cells = (f"`{change.kind}`", where, change.old, change.new, change.origin)
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        cells = (change.old, change.new, change.origin)
+        code = f"| `{change.kind}` | `{where.replace('|', '¦')}` | "
+        rows.append(code + " | ".join(_cell(c) for c in cells) + " |")
     return rows
 
 

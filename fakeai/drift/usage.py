@@ -161,8 +161,8 @@ def _gone(prefix: str, op_id: str, where: str, old: Side, new: Side) -> Change:
             "",
             "",
             where,
-            "absent",
-            "absent",
+            "not in OLD",
+            "not in NEW",
         )
     renamed = new.by_route.get(route_key(before))
     hint = f"now {renamed.operation_id!r}" if renamed is not None else "removed"
