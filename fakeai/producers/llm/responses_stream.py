@@ -19,8 +19,8 @@ There is no ``[DONE]`` sentinel in this API.
 
 from __future__ import annotations
 
+import base64
 import random
-import string
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = ["chunks", "frames"]
 
-_OBFUSCATION_CHARS = string.ascii_letters + string.digits
 _OBFUSCATION_LENGTH = 16  # delta + padding reach at least this many characters
+_ALNUM_ONLY = bytes.maketrans(b"+/", b"xQ")  # base64 letters and digits only, like OpenAI's padding
 
 
 def chunks(pieces: Sequence[str], per_chunk: int) -> Iterator[tuple[str, int]]:
@@ -53,6 +53,16 @@ class _Writer:
     def __init__(self, obfuscation: random.Random | None) -> None:
         self.frames: list[Frame] = []
         self.obfuscation = obfuscation
+        self.pool = ""  # random padding characters, drawn 1 KiB at a time (one RNG call, not one per char)
+        self.used = 0
+
+    def padding(self, size: int) -> str:
+        assert self.obfuscation is not None
+        if self.used + size > len(self.pool):
+            self.pool = base64.b64encode(self.obfuscation.randbytes(768)).translate(_ALNUM_ONLY).decode()
+            self.used = 0
+        self.used += size
+        return self.pool[self.used - size : self.used]
 
     def emit(self, kind: str, fields: dict[str, Any], tokens: int = 0) -> None:
         data = {"type": kind, "sequence_number": len(self.frames), **fields}
@@ -63,8 +73,7 @@ class _Writer:
         if kind == "response.output_text.delta":
             data["logprobs"] = []
         if self.obfuscation is not None:
-            size = max(_OBFUSCATION_LENGTH - len(delta), 1)
-            data["obfuscation"] = "".join(self.obfuscation.choices(_OBFUSCATION_CHARS, k=size))
+            data["obfuscation"] = self.padding(max(_OBFUSCATION_LENGTH - len(delta), 1))
         self.frames.append(Frame(data=data, event=kind, tokens=tokens))
 
 
