@@ -19,6 +19,7 @@ from fakeai.spec.operation import Operation
 from fakeai.spec.validate import Validators
 from fakeai.testing import async_client
 
+YAML = {"content-type": "application/yaml"}
 GREETING = """
 name: greeting
 rules:
@@ -150,7 +151,7 @@ rules:
 
 
 async def test_journal_filters_and_clear(app: FakeAI) -> None:
-    await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers={"content-type": "application/yaml"})
+    await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers=YAML)
     await ask(app, "hello")
     await ask(app, "something else")
     by_rule = (await call(app, "GET", "/_fakeai/journal?rule=hello")).json()
@@ -165,7 +166,7 @@ async def test_journal_filters_and_clear(app: FakeAI) -> None:
 
 
 async def test_metrics_count_requests_by_operation_status_source(app: FakeAI) -> None:
-    await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers={"content-type": "application/yaml"})
+    await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers=YAML)
     await ask(app, "hello")
     response = await call(app, "GET", "/_fakeai/metrics")
     assert response.headers["content-type"].startswith("text/plain")
