@@ -180,3 +180,45 @@ def test_sync_client_over_a_real_socket() -> None:
         text = "".join(c.choices[0].delta.content or "" for c in streamed if c.choices)
     assert text == plain.choices[0].message.content and plain.usage.completion_tokens == 12
     assert not app.violations
+
+
+async def test_streamed_reasoning_content_and_frame_tokens_match_usage() -> None:
+    app = make_app(extra={"reasoning_content": True})
+    client = async_client(app)
+    kwargs: dict[str, Any] = {"model": "deepseek-r1", "messages": MESSAGES, "seed": 5, "max_tokens": 30}
+    plain = await client.chat.completions.create(**kwargs)
+    chunks = [c async for c in await client.chat.completions.create(**kwargs, stream=True)]
+    thought = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content", "") for c in chunks)
+    assert thought == plain.choices[0].message.model_extra["reasoning_content"]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == plain.choices[0].message.content
+    assert not app.violations
+
+
+def test_frames_carry_exactly_the_completion_tokens() -> None:
+    """The latency simulator reads Frame.tokens (streams) and Output.completion_tokens (bodies)."""
+    import random
+
+    from fakeai.context import RequestContext
+
+    app = make_app()
+    compiled = app.operations["createChatCompletion"]
+    producer = next(p for p in compiled.producers if p.source == "llm")
+
+    def produce(body: dict[str, Any]) -> Any:
+        return producer.produce(
+            RequestContext(
+                operation=compiled.operation, method="POST", path="/v1/chat/completions", path_params={}, query={},
+                headers={}, body=body, files={}, seed=1, rng=random.Random(1), now=0.0, settings=app.settings,
+            )
+        )  # fmt: skip
+
+    for body in (
+        {"model": "o3", "messages": MESSAGES, "seed": 2, "n": 2},
+        {"model": MODEL, "messages": MESSAGES, "seed": 2, "tool_choice": "required", "tools": [
+            {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]},
+    ):  # fmt: skip
+        plain = produce(body)
+        streamed = produce({**body, "stream": True, "stream_options": {"include_usage": True}})
+        assert plain.completion_tokens == plain.body["usage"]["completion_tokens"] > 0
+        assert sum(f.tokens for f in streamed.frames) == plain.completion_tokens
+        assert streamed.frames[-2].data["usage"] == plain.body["usage"]
