@@ -5,7 +5,9 @@ The ``app`` fixture fails a test when a body or an SSE frame violates the spec.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,7 @@ from openai.types.responses import Response
 from pydantic import BaseModel
 
 from fakeai.app import FakeAI
+from fakeai.context import RequestContext
 from fakeai.producers.llm.responses_stream import chunks
 from fakeai.producers.llm.tokenizer import count_responses_input
 from fakeai.testing import async_client, serve
@@ -267,6 +270,12 @@ async def test_reasoning_can_use_the_whole_budget(client: Any) -> None:
     assert response.usage.output_tokens == response.usage.output_tokens_details.reasoning_tokens == 20
 
 
+async def test_reasoning_effort_none_skips_the_reasoning_item(client: Any) -> None:
+    response = await client.responses.create(model="gpt-5.1", input="x", reasoning={"effort": "none"})
+    assert [item.type for item in response.output] == ["message"]
+    assert response.usage.output_tokens_details.reasoning_tokens == 0
+
+
 # --- streaming -----------------------------------------------------------------------------
 
 
@@ -304,6 +313,31 @@ async def test_tokens_per_chunk_groups_deltas() -> None:
     deltas = [data for _, data in events if data["type"] == "response.output_text.delta"]
     assert len(deltas) == 10 and all(d["logprobs"] == [] and d["obfuscation"] for d in deltas)
     assert not app.violations
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "o3"])
+def test_frames_carry_every_output_token_for_latency(app: FakeAI, model: str) -> None:
+    """The latency simulator paces frames by ``Frame.tokens``: hidden reasoning tokens included."""
+    producer = next(p for p in app.operations["createResponse"].producers if p.source == "llm")
+    body = {"model": model, "input": "x", "tools": TOOLS, "temperature": 0}
+    ctx = RequestContext(
+        operation=app.operations["createResponse"].operation,
+        method="POST",
+        path="/v1/responses",
+        path_params={},
+        query={},
+        headers={},
+        body=body,
+        files={},
+        seed=1,
+        rng=random.Random(1),
+        now=NOW,
+        settings=app.settings,
+    )
+    plain_output = producer.produce(ctx)
+    streamed = producer.produce(dataclasses.replace(ctx, body={**body, "stream": True}))
+    assert plain_output.completion_tokens == plain_output.body["usage"]["output_tokens"] > 0
+    assert sum(frame.tokens for frame in streamed.frames) == plain_output.completion_tokens
 
 
 def test_chunks_keep_split_characters_whole() -> None:
