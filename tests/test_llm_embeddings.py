@@ -105,4 +105,6 @@ def test_hundred_inputs_of_1536_dims_are_fast() -> None:
         started = time.perf_counter()
         embed(lists, MODEL, 1536)
         timings.append(time.perf_counter() - started)
-    assert min(timings) < 0.05  # ~5 ms on an idle laptop core; the best of 10 tolerates a busy machine
+    # measured: ~5 ms on an idle 2-core box, 75-100 ms with load average 10 (BLAS threads contend);
+    # the bound catches an accidental per-input Python loop over dimensions, not a busy CI runner
+    assert min(timings) < 0.2
