@@ -120,8 +120,9 @@ class FakeAIFixture:
         if self._client is None:
             import openai
 
-            self._client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
-                                         default_headers=self.headers)
+            self._client = openai.OpenAI(
+                base_url=self.base_url, api_key=self.api_key, max_retries=0, default_headers=self.headers
+            )
         return self._client
 
     @property
@@ -133,8 +134,13 @@ class FakeAIFixture:
 
             # no pooled connections: the test's event loop is gone by the time a sync teardown runs
             http = openai.DefaultAsyncHttpxClient(limits=httpx2.Limits(max_keepalive_connections=0))
-            self._async_client = openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, max_retries=0,
-                                                    default_headers=self.headers, http_client=http)
+            self._async_client = openai.AsyncOpenAI(
+                base_url=self.base_url,
+                api_key=self.api_key,
+                max_retries=0,
+                default_headers=self.headers,
+                http_client=http,
+            )
         return self._async_client
 
     @property
@@ -180,8 +186,13 @@ class FakeAIFixture:
                 return candidate
         raise FileNotFoundError(f"scenario {name!r} not found (looked in ., {self.here}, bundled scenarios/)")
 
-    def requests(self, operation: str | None = None, rule: str | None = None, status: int | None = None,
-                 source: str | None = None) -> list[Entry]:
+    def requests(
+        self,
+        operation: str | None = None,
+        rule: str | None = None,
+        status: int | None = None,
+        source: str | None = None,
+    ) -> list[Entry]:
         """This test's journal entries, oldest first."""
         from fakeai.journal import Filter
 

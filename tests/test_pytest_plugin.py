@@ -57,7 +57,9 @@ def test_fixture_client_and_journal(nested: pytest.Pytester) -> None:
 
 
 def test_marker_settings_and_scenario(nested: pytest.Pytester) -> None:
-    nested.makefile(".yaml", greet="rules:\n  - match: {operation: createChatCompletion}\n    respond: {content: Bonjour}\n")
+    nested.makefile(
+        ".yaml", greet="rules:\n  - match: {operation: createChatCompletion}\n    respond: {content: Bonjour}\n"
+    )
     nested.makepyfile(
         """
         import pytest
