@@ -39,7 +39,6 @@ SUMMARY_LENGTH = {
     "auto": LengthSpec(mean=60, stddev=20, minimum=12, maximum=160),
     "detailed": LengthSpec(mean=120, stddev=40, minimum=24, maximum=320),
 }
-_TEXT_FORMAT: Mapping[str, Any] = {"type": "text"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,7 +374,7 @@ def _number(value: Any, default: float) -> Any:
 
 def _echo_format(fmt: Any) -> Any:
     if not isinstance(fmt, Mapping) or fmt.get("type") != "json_schema":
-        return fmt if isinstance(fmt, Mapping) else _TEXT_FORMAT
+        return fmt if isinstance(fmt, Mapping) else {"type": "text"}
     echoed: dict[str, Any] = {"type": "json_schema"}
     for key in ("description", "name", "schema", "strict"):
         if key in fmt:
