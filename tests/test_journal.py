@@ -1,0 +1,136 @@
+"""The request journal: what it records through the SDK, and its bounds (property tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fakeai.app import FakeAI, create_app
+from fakeai.clock import FakeClock
+from fakeai.config import Settings
+from fakeai.events import Events, RequestRejected
+from fakeai.journal import Filter, Journal, bounded, mask, retry_after, split_source
+from fakeai.testing import async_client
+
+KEY = "sk-proj-abcdef1234"
+
+
+@pytest.fixture(scope="module")
+def journal_app() -> FakeAI:
+    return create_app(Settings(validate_responses="strict", journal_body_bytes=2048), clock=FakeClock())
+
+
+@pytest.fixture
+def app(journal_app: FakeAI) -> FakeAI:
+    journal_app.journal.clear()
+    return journal_app
+
+
+async def test_records_a_completion_with_masked_key_and_namespace(app: FakeAI) -> None:
+    client = async_client(app, api_key=KEY, headers={"x-fakeai-namespace": "t1", "x-fakeai-conversation": "c1"})
+    completion = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+    [entry] = list(app.journal)
+    assert (entry.operation, entry.method, entry.path, entry.status) == (
+        "createChatCompletion", "POST", "/v1/chat/completions", 200)
+    assert entry.api_key == "sk-...1234"
+    assert (entry.namespace, entry.conversation) == ("t1", "c1")
+    assert entry.request["messages"] == [{"role": "user", "content": "hi"}]
+    assert entry.response["id"] == completion.id
+    assert entry.frames is None and entry.source == "llm"
+
+
+async def test_records_a_stream_as_frame_count_and_first_last_frames(app: FakeAI) -> None:
+    stream = await async_client(app).chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, max_completion_tokens=5
+    )
+    chunks = [chunk async for chunk in stream]
+    [entry] = list(app.journal)
+    assert entry.frames == len(chunks) + 1  # + the [DONE] frame
+    assert entry.first_frame["id"] == chunks[0].id
+    assert entry.last_frame == "[DONE]"
+    assert entry.response is None and entry.ttft is not None
+
+
+async def test_records_rejected_requests_with_their_message(app: FakeAI) -> None:
+    client = async_client(app)
+    with pytest.raises(Exception, match="400"):
+        await client.chat.completions.create(model="gpt-4o-mini", messages="not a list")  # type: ignore[arg-type]
+    [entry] = app.journal.select(Filter(status=400))
+    assert entry.source == "rejected" and entry.operation == "createChatCompletion"
+    assert entry.message and "messages" in entry.message
+    assert entry.request is None  # rejected while parsing: no parsed body to keep
+
+
+async def test_large_request_is_journaled_as_a_preview_keeping_what_expectations_read(app: FakeAI) -> None:
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "x" * 5000}]
+    messages += [
+        {"role": "assistant", "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ]
+    await async_client(app).chat.completions.create(
+        model="gpt-4o-mini", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    [entry] = list(app.journal)
+    assert entry.request["truncated"] is True
+    assert entry.request["fields"]["stream_options"] == {"include_usage": True}
+    assert entry.request["tool_results"] == ["call_1"] and entry.request["turn"] == 1
+    assert len(orjson.dumps(entry.request)) < 2048
+
+
+def rejected(n: int) -> RequestRejected:
+    return RequestRejected("GET", f"/v1/x/{n}", 404, "nope", headers={"x-fakeai-namespace": f"ns{n % 3}"})
+
+
+@settings(database=None, max_examples=60)
+@given(size=st.integers(1, 50), count=st.integers(0, 120))
+def test_ring_keeps_the_newest_entries(size: int, count: int) -> None:
+    events = Events()
+    journal = Journal(size=size).subscribe(events)
+    for n in range(count):
+        events.emit(rejected(n))
+    assert len(journal) == min(size, count)
+    assert [e.path for e in journal] == [f"/v1/x/{n}" for n in range(max(0, count - size), count)]
+    assert journal.dropped == max(0, count - size)
+    newest = journal.select(Filter(namespace="ns0"), limit=2)
+    assert all(e.namespace == "ns0" for e in newest) and len(newest) <= 2
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=60,
+)
+
+
+@settings(database=None, max_examples=200)
+@given(value=json_values, limit=st.integers(1, 400))
+def test_bounded_keeps_small_bodies_and_bounds_large_ones(value: Any, limit: int) -> None:
+    kept = bounded(value, limit)
+    size = len(orjson.dumps(value))
+    if size <= limit or isinstance(value, (bool, int)) or value is None:
+        assert kept == value
+    else:
+        assert kept["truncated"] is True
+        assert len(orjson.dumps(kept)) <= 512 * 6 + 32 * 400  # preview + at most 32 small fields
+
+
+@pytest.mark.parametrize(("key", "shown"), [(None, None), ("short", "*****"), ("sk-proj-abcdef1234", "sk-...1234")])
+def test_mask(key: str | None, shown: str | None) -> None:
+    assert mask(key) == shown
+
+
+def test_retry_after_reads_ms_and_seconds_headers() -> None:
+    assert retry_after({"Retry-After": "2"}) == 2.0
+    assert retry_after({"retry-after-ms": "150", "retry-after": "9"}) == pytest.approx(0.15)
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
+    assert retry_after({}) is None
+
+
+def test_split_source() -> None:
+    assert split_source("scenario:hello") == ("scenario", "hello")
+    assert split_source("llm") == ("llm", None)
