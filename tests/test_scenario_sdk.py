@@ -234,3 +234,27 @@ async def test_prefer_header(sapp: FakeAI) -> None:
         await client.chat.completions.create(model="gpt-4o", messages=USER, extra_headers={"Prefer": "code=abc"})
     with pytest.raises(openai.BadRequestError, match="no scenario rule named"):
         await client.chat.completions.create(model="gpt-4o", messages=USER, extra_headers={"Prefer": "scenario=nope"})
+
+
+RESPONSES = """
+rules:
+  - name: capital
+    match: {operation: createResponse, last_user_message: {regex: "capital of (?P<country>\\\\w+)"}}
+    sequence:
+      - content: "The capital of {{ match.country }} is on the map."
+      - content: "Second turn of the same conversation."
+"""
+
+
+async def test_responses_api_scripts_follow_previous_response_id(sapp: FakeAI) -> None:
+    engine(sapp).load("responses", RESPONSES)
+    client = async_client(sapp)
+    first = await client.responses.create(model="gpt-4o", input="What is the capital of France?")
+    assert first.output_text == "The capital of France is on the map."
+    second = await client.responses.create(
+        model="gpt-4o", input="capital of France, again?", previous_response_id=first.id
+    )
+    assert second.output_text == "Second turn of the same conversation."
+    stream = await client.responses.create(model="gpt-4o", input="capital of Spain", stream=True)
+    deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
+    assert "".join(deltas) == "The capital of Spain is on the map."

@@ -12,21 +12,26 @@ from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.producers.llm.common import MODE_HEADER
+from fakeai.producers.llm.text import LengthSpec
 from fakeai.producers.llm.tokenizer import count_chat_prompt, for_model
 
 if TYPE_CHECKING:
     from fakeai.scenario.respond import Script
 
-SCRIPTABLE = frozenset({"createChatCompletion"})
+_LONG = LengthSpec(mean=1_000_000, stddev=0, minimum=1, maximum=1_000_000)  # a script is never cut short
+SCRIPTABLE = frozenset({"createChatCompletion", "createResponse"})
 
 
 def render_for_operation(ctx: RequestContext, script: Script, where: str) -> Output:
     if ctx.operation_id == "createChatCompletion":
         return render_chat(ctx, script)
+    if ctx.operation_id == "createResponse" and not script.tool_calls and script.refusal is None:
+        return render_responses(ctx, script.content or "")
     raise APIError(
         500,
         f"fakeai scenario {where}: content/tool_calls/json/refusal can only answer "
-        f"{', '.join(sorted(SCRIPTABLE))}; use 'body:' for {ctx.operation_id}",
+        f"{', '.join(sorted(SCRIPTABLE))} (Responses: content/json only); use 'body:' for {ctx.operation_id}",
         type="server_error",
     )
 
@@ -125,3 +130,22 @@ def _chat_frames(
         frames.append(Frame({**header, "choices": [], "usage": _usage(ctx, completion)}))
     frames.append(Frame("[DONE]", validate=False))
     return frames
+
+
+def render_responses(ctx: RequestContext, text: str) -> Output:
+    """Responses API (plain and streamed) through the LLM producer in ``fixed`` mode with the scripted text.
+
+    The tools are hidden from the producer so it answers with a message, not a planned tool call.
+    """
+    from dataclasses import replace
+
+    from fakeai.producers.llm.common import GenerationConfig
+    from fakeai.producers.llm.responses import ResponsesProducer
+
+    config = replace(GenerationConfig.from_settings(ctx.settings), mode="fixed", fixed_text=text, length=_LONG)
+    body = (
+        {k: v for k, v in ctx.body.items() if k not in ("tools", "tool_choice")} if isinstance(ctx.body, dict) else {}
+    )
+    headers = {k: v for k, v in ctx.headers.items() if k != MODE_HEADER}
+    output = ResponsesProducer(config).produce(replace(ctx, body=body, headers=headers))
+    return replace(output, source="scenario")
