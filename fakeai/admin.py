@@ -158,8 +158,8 @@ async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     name = request.path_params["name"]
     text = request.body.get("yaml") if isinstance(request.body, dict) else request.body
     if not isinstance(text, str):
-        raise APIError(415, "Send the scenario as YAML text (Content-Type: application/yaml) or as JSON {\"yaml\": ...}.",
-                       code="unsupported_media_type")
+        message = 'Send the scenario as YAML text (Content-Type: application/yaml) or as JSON {"yaml": ...}.'
+        raise APIError(415, message, code="unsupported_media_type")
     try:
         _engine(app).load(name, text, source=f"<admin:{name}>")
     except ScenarioError as exc:
