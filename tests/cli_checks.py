@@ -1,3 +1,12 @@
 """Flags whose behaviour checks live with their feature's tests (see tests/test_cli.py)."""
 
-COVERED: tuple[str, ...] = ("--scenario",)  # tests/test_scenario_cli.py
+COVERED: tuple[str, ...] = (
+    # tests/test_cli_llm.py
+    "--mode",
+    "--fixed-text",
+    "--output-length",
+    "--ttft",
+    "--itl",
+    "--tokens-per-chunk",
+    "--tokenizer-json",
+)

@@ -46,6 +46,9 @@ def build_request(op: Operation, walker: SchemaWalker, seed: int = 0, prefix: st
     if "application/json" in op.request_media:
         media = op.request_media["application/json"]
         request.json = walker.compile(media.schema)(gen) if media.schema else {}
+        if isinstance(request.json, dict):
+            # a cross-field rule no schema states: a named tool_choice must name one of the tools
+            request.json.pop("tool_choice", None)
         return request
     for content_type, media in op.request_media.items():
         if content_type.startswith("multipart/") and media.schema is not None:

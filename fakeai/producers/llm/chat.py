@@ -154,7 +154,7 @@ class ChatProducer:
         n = body.get("n")
         choices = [self.choose(ctx, gen, body, i) for i in range(n if isinstance(n, int) and n > 0 else 1)]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else None
-        prompt = count_chat_prompt(body["messages"], gen.base_model, tools)
+        prompt = count_chat_prompt(body["messages"], gen.base_model, tools, gen.tokenizer)
         reasoning = sum(c.reasoning_tokens for c in choices)
         completion = sum(c.visible_tokens for c in choices) + reasoning
         usage = usage_body(prompt, completion, reasoning)

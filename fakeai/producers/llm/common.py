@@ -33,7 +33,7 @@ import orjson
 
 from fakeai.errors import APIError, ConfigError
 from fakeai.producers.llm.text import MODES, LengthSpec
-from fakeai.producers.llm.tokenizer import Tokenizer, for_model
+from fakeai.producers.llm.tokenizer import Tokenizer, for_model, from_hf_tokenizer_json
 
 if TYPE_CHECKING:
     from fakeai.config import Settings
@@ -97,6 +97,7 @@ class GenerationConfig:
     tokens_per_chunk: int
     reasoning_content: bool
     seed_prefix: bytes
+    tokenizer: Tokenizer | None = None  # --tokenizer-json: one Hugging Face tokenizer for every model
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GenerationConfig:
@@ -106,6 +107,12 @@ class GenerationConfig:
             raise ConfigError(f"output_length: {exc}") from None
         globs = [fnmatch.translate(g.lower()) for g in settings.reasoning_models] or ["(?!)"]
         extra = settings.extra.get("reasoning_content", False)
+        tokenizer = None
+        if settings.tokenizer_json:
+            try:
+                tokenizer = from_hf_tokenizer_json(settings.tokenizer_json)
+            except (ImportError, OSError, ValueError, Exception) as exc:  # the tokenizers library raises its own types
+                raise ConfigError(f"tokenizer_json: cannot load {settings.tokenizer_json}: {exc}") from None
         return cls(
             mode=settings.mode,
             fixed_text=settings.fixed_text,
@@ -114,6 +121,7 @@ class GenerationConfig:
             tokens_per_chunk=max(1, int(settings.tokens_per_chunk)),
             reasoning_content=extra is True or str(extra).lower() in _TRUE,
             seed_prefix=str(settings.seed).encode(),
+            tokenizer=tokenizer,
         )
 
     def is_reasoning(self, model: str) -> bool:
@@ -127,7 +135,8 @@ class GenerationConfig:
         if mode not in MODES:
             raise APIError(400, f"{MODE_HEADER} must be one of {', '.join(MODES)}; got {mode!r}", param=MODE_HEADER)
         temperature = body.get("temperature")
-        deterministic = body.get("seed") is not None or temperature == 0
+        # identical requests give identical bytes, unless the client explicitly samples (temperature > 0, no seed)
+        deterministic = body.get("seed") is not None or not isinstance(temperature, (int, float)) or temperature == 0
         seed = self._content_seed(ctx, body, deterministic)
         reasoning = self.is_reasoning(base_model)
         header = ctx.headers.get(REASONING_CONTENT_HEADER, "").strip().lower()
@@ -135,7 +144,7 @@ class GenerationConfig:
             mode=mode,
             model=requested,
             base_model=base_model,
-            tokenizer=for_model(base_model),
+            tokenizer=self.tokenizer or for_model(base_model),
             length=self.length,
             fixed_text=self.fixed_text,
             seed=seed,

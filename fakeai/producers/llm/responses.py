@@ -307,7 +307,7 @@ def _input_tokens(body: Mapping[str, Any], gen: Generation) -> int:
     tools = body.get("tools")
     tool_list = [t for t in tools if isinstance(t, Mapping)] if isinstance(tools, list) else None
     text_instructions = instructions if isinstance(instructions, str) else None
-    return count_responses_input(items, text_instructions, gen.base_model, tool_list)
+    return count_responses_input(items, text_instructions, gen.base_model, tool_list, gen.tokenizer)
 
 
 # --- the Response object -----------------------------------------------------------------------

@@ -356,9 +356,10 @@ def count_chat_prompt(
     messages: Sequence[Mapping[str, Any]],
     model: str | None,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> int:
     """``usage.prompt_tokens`` for a Chat Completions request (cookbook recipe + tool approximation)."""
-    tokenizer = for_model(model)
+    tokenizer = tokenizer or for_model(model)
     total = sum(_message_tokens(message, tokenizer) for message in messages)
     return total + REPLY_PRIMING + _tools_tokens(tools, tokenizer)
 
@@ -382,10 +383,11 @@ def count_responses_input(
     instructions: str | None,
     model: str | None,
     tools: Sequence[Mapping[str, Any]] | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> int:
     """``usage.input_tokens`` for a Responses request: ``instructions`` is a developer message,
     a string ``input`` one user message, list items are counted like chat messages."""
-    tokenizer = for_model(model)
+    tokenizer = tokenizer or for_model(model)
     total = REPLY_PRIMING + _tools_tokens(tools, tokenizer)
     if instructions:
         total += _message_tokens({"role": "developer", "content": instructions}, tokenizer)
