@@ -74,9 +74,12 @@ async def test_n_choices_differ_and_repeat_with_a_seed(client: Any) -> None:
 
 async def test_temperature_zero_repeats_and_sampling_varies(client: Any) -> None:
     greedy = [await client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature=0) for _ in range(2)]
-    sampled = [await client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(3)]
+    sampled = [await client.chat.completions.create(model=MODEL, messages=MESSAGES, temperature=0.7) for _ in range(3)]
+    unspecified = [await client.chat.completions.create(model=MODEL, messages=MESSAGES) for _ in range(2)]
     assert greedy[0].choices[0].message.content == greedy[1].choices[0].message.content
     assert len({a.choices[0].message.content for a in sampled}) > 1
+    # no sampling asked for: same request, same bytes (the global determinism rule)
+    assert unspecified[0].choices[0].message.content == unspecified[1].choices[0].message.content
 
 
 async def test_stream_shape_usage_and_same_content_as_non_streamed(client: Any) -> None:
