@@ -32,6 +32,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--spec": ("spec", {"metavar": "FILE", "help": "OpenAPI 3.0/3.1 document (YAML/JSON); default: embedded OpenAI"}),
     "--scenario": ("scenarios", {"metavar": "FILE", "action": "append", "help": "scenario YAML file (repeatable)"}),
+    "--replay-strict": (
+        "replay_strict",
+        {"action": "store_const", "const": True, "help": "requests no scenario rule matches get 404 (replay)"},
+    ),
     "--config": ("config_file", {"metavar": "FILE", "help": "YAML file of settings"}),
     "--host": ("host", {"help": "bind address (default 127.0.0.1)"}),
     "--port": ("port", {"type": int, "help": "port (default 8000)"}),

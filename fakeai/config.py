@@ -37,6 +37,7 @@ class Settings:
     fixtures: str | None = None  # directory of Jinja templates by operationId (default: bundled fixtures/)
     use_examples: bool = True  # answer with the spec's own x-oaiMeta example when it validates
     scenarios: tuple[str, ...] = ()  # scenario YAML files
+    replay_strict: bool = False  # a request no scenario rule matches gets 404 instead of generated data
     fixed_time: float | None = None  # freeze the clock (unix seconds) for byte-identical answers
     workers: int = 1
     # model-like behaviour (generative endpoints)

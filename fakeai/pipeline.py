@@ -64,7 +64,10 @@ class Pipeline:
                 raise not_found(scope["method"], scope["path"])
             ctx = await self.parse(scope, receive, compiled)
             self.events.emit(RequestReceived(ctx))
-            output = (self.match(ctx) if self.match else None) or compiled.produce(ctx)
+            output = self.match(ctx) if self.match else None
+            if output is None and self.settings.replay_strict:
+                raise no_recorded_interaction(ctx)
+            output = output or compiled.produce(ctx)
             if self.check_response is not None:
                 output = self.check_response(compiled, output)
             timing = self.simulate(ctx, output)
@@ -150,6 +153,16 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) ->
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def no_recorded_interaction(ctx: RequestContext) -> APIError:
+    """--replay-strict: say so instead of inventing an answer the recording never had."""
+    return APIError(
+        404,
+        f"No recorded interaction matches {ctx.method} {ctx.path} ({ctx.operation_id}); "
+        "fakeai is replaying in strict mode (--replay-strict).",
+        code="no_recorded_interaction",
+    )
 
 
 def _too_large(limit: int) -> APIError:
