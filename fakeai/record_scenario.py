@@ -26,7 +26,7 @@ from fakeai.scenario import conversation as conv
 SCRUBBED = "[scrubbed]"
 DEFAULT_SCRUB = (
     r"sk-[A-Za-z0-9_\-]{8,}",  # OpenAI-style keys (sk-, sk-proj-, sk-svcacct-)
-    r"(?i)bearer\s+[A-Za-z0-9._\-]{8,}",
+    r"[Bb]earer\s+[A-Za-z0-9._\-]{8,}",
     r"\borg-[A-Za-z0-9]{8,}",
     r"\bproj_[A-Za-z0-9]{8,}",
 )
@@ -99,8 +99,7 @@ def identity(ex: Exchange) -> dict[str, Any]:
             if isinstance(value, str):
                 match[key] = literal(value)
         results = conv.tool_results(body)
-        if results:
-            match["tool_result"] = {"call_id": results[-1][0]}
+        match["tool_result"] = {"call_id": results[-1][0]} if results else False
     else:
         fields = {k: body[k] for k in ("input", "prompt") if k in body and _small(body[k])}
         if fields:
@@ -266,10 +265,10 @@ def scenario_text(exchanges: Sequence[Exchange], scrub: Scrubber, name: str, des
     for item in skipped:
         lines.append(f"# not replayable, skipped: {item}")
     lines.append("rules:" if groups else "rules: []")
-    for number, (key, recorded) in enumerate(groups.items(), start=1):
+    for number, recorded in enumerate(groups.values(), start=1):
         first = recorded[0][0]
         rule: dict[str, Any] = {"name": f"{number:03d}-{first.operation or first.method.lower()}"}
-        rule["match"] = orjson.loads(key)
+        rule["match"] = scrub(identity(first))  # written in a readable order
         answers = [a for _ex, a in recorded]
         if len(answers) == 1:
             rule["respond"] = answers[0]
