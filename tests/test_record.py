@@ -136,3 +136,15 @@ async def test_replay_strict_flag(recorded: tuple[Path, list[Any], RecordingProx
     assert answer.json()["error"]["code"] == "no_recorded_interaction"
     assert "No recorded interaction matches POST /v1/chat/completions" in answer.json()["error"]["message"]
     assert (await call(lenient, "POST", "/v1/chat/completions", json=ask)).status_code == 200
+
+
+def test_traffic_is_checked_against_the_spec(recorded: tuple[Path, list[Any], RecordingProxy], tmp_path: Path) -> None:
+    from fakeai.record_check import check_traffic
+
+    out, _seen, _proxy = recorded
+    assert check_traffic(out) == []  # fakeai upstream answers within the spec
+    traffic = (out.parent / "recorded.traffic.jsonl").read_text().splitlines()
+    broken = tmp_path / "broken.traffic.jsonl"
+    broken.write_text(traffic[-1].replace('"object":"model"', '"object":42') + "\n")
+    problems = check_traffic(broken)
+    assert len(problems) == 1 and "GET /v1/models/gpt-4o (retrieveModel) response body" in problems[0]
