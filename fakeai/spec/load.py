@@ -17,12 +17,14 @@ import orjson
 import yaml
 
 from fakeai.errors import SpecError
+from fakeai.resources import data_path
 from fakeai.spec import normalize as _normalize
+from fakeai.spec.overlay import apply_overlay, load_overlays
 
 DEFAULT_SPEC = "embedded:openai"
 
 
-class _Loader(yaml.CSafeLoader):
+class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
     """libyaml's safe loader without the timestamp resolver: dates in specs stay strings."""
 
 
@@ -51,7 +53,7 @@ def resolve_spec_path(spec: str | os.PathLike[str] | None) -> Path:
 def parse(data: bytes, source: str) -> dict[str, Any]:
     """Parse YAML or JSON bytes into a dict, with the file and line in any error."""
     try:
-        doc = orjson.loads(data) if data.lstrip()[:1] in (b"{", b"[") else yaml.load(data, Loader=_Loader)  # noqa: S506
+        doc = orjson.loads(data) if data.lstrip()[:1] in (b"{", b"[") else yaml.load(data, Loader=_Loader)
     except orjson.JSONDecodeError as exc:
         raise SpecError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except yaml.YAMLError as exc:
@@ -82,7 +84,9 @@ def load_document(spec: str | os.PathLike[str] | None = None, *, use_cache: bool
         data = path.read_bytes()
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    digest = hashlib.sha256(data + f"normalize-v{_normalize.VERSION}".encode()).hexdigest()[:32]
+    overlays = load_overlays(data_path("spec") / "overlays")
+    salt = f"normalize-v{_normalize.VERSION}".encode() + orjson.dumps([o for _, o in overlays])
+    digest = hashlib.sha256(data + salt).hexdigest()[:32]
     cached = cache_dir() / f"spec-{digest}.json"
     if use_cache:
         try:
@@ -90,7 +94,10 @@ def load_document(spec: str | os.PathLike[str] | None = None, *, use_cache: bool
             return loaded
         except (OSError, orjson.JSONDecodeError):
             pass
-    doc = _normalize.normalize(parse(data, str(path)))
+    doc = parse(data, str(path))
+    for source, overlay in overlays:
+        apply_overlay(doc, overlay, source)
+    doc = _normalize.normalize(doc)
     if use_cache:
         _write_atomically(cached, orjson.dumps(doc))
     return doc
