@@ -18,6 +18,15 @@ class Clock(Protocol):
         """Wait until ``monotonic() >= deadline``."""
 
 
+async def _sleep_until(deadline: float) -> None:
+    """Never early: uvloop rounds timers to whole milliseconds and can fire up to ~1 ms before the
+    deadline, so sleep again for what is left (a residual under 0.5 ms becomes a plain yield)."""
+    delay = deadline - time.monotonic()
+    while delay > 0:
+        await asyncio.sleep(delay)
+        delay = deadline - time.monotonic()
+
+
 class SystemClock:
     def now(self) -> float:
         return time.time()
@@ -26,9 +35,7 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await _sleep_until(deadline)
 
 
 class FixedClock:
@@ -44,9 +51,7 @@ class FixedClock:
         return time.monotonic()
 
     async def sleep_until(self, deadline: float) -> None:
-        delay = deadline - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
+        await _sleep_until(deadline)
 
 
 class FakeClock:
