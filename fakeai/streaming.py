@@ -6,7 +6,7 @@ deadlines (no drift accumulates); binary media as is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -67,19 +67,38 @@ async def respond(send: Send, output: Output, timing: Timing, clock: Clock, star
 
 
 async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
-    assert output.frames is not None
+    """Frames at their absolute deadlines; every frame already due when the stream wakes goes out in the
+    same ``send`` (each still its own ``data:`` event), as a loaded server flushes what it has."""
+    frames = output.frames
+    assert frames is not None
     headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
     headers.append((b"cache-control", b"no-cache"))
     await clock.sleep_until(started + timing.first)
     await send({"type": "http.response.start", "status": output.status, "headers": headers})
     deadlines = timing.frames
-    for index, frame in enumerate(output.frames):
+    count, index = len(frames), 0
+    while index < count:
+        horizon = clock.monotonic()
         if index < len(deadlines):
             await clock.sleep_until(started + deadlines[index])
-        if frame.event == RESET_EVENT:
-            raise StreamReset(f"connection reset after {index} frames (scenario fault)")
-        await send({"type": "http.response.body", "body": encode_frame(frame), "more_body": True})
-    await send({"type": "http.response.body", "body": b""})
+            horizon = max(clock.monotonic(), started + deadlines[index])
+        end = index + 1
+        while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
+            end += 1
+        batch = frames[index:end]
+        reset = next((k for k, frame in enumerate(batch) if frame.event == RESET_EVENT), None)
+        if reset is not None:
+            if reset:
+                await send({"type": "http.response.body", "body": _join(batch[:reset]), "more_body": True})
+            raise StreamReset(f"connection reset after {index + reset} frames (scenario fault)")
+        index = end
+        await send({"type": "http.response.body", "body": _join(batch), "more_body": index < count})
+    if not count:
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _join(frames: Sequence[Frame]) -> bytes:
+    return encode_frame(frames[0]) if len(frames) == 1 else b"".join([encode_frame(frame) for frame in frames])
 
 
 async def respond_error(send: Send, error: APIError) -> None:
