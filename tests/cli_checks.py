@@ -1,6 +1,7 @@
 """Flags whose behaviour checks live with their feature's tests (see tests/test_cli.py)."""
 
 COVERED: tuple[str, ...] = (
+    "--scenario",  # tests/test_scenario_cli.py::test_scenario_flag_reaches_the_app
     "--replay-strict",  # tests/test_record.py::test_replay_strict_flag
     # tests/test_cli_llm.py
     "--mode",
