@@ -8,13 +8,28 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-BODY = orjson.dumps({
-    "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello! How can I help you today?",
-                                         "refusal": None, "annotations": []},
-                 "logprobs": None, "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
-})
+BODY = orjson.dumps(
+    {
+        "id": "chatcmpl-abc123",
+        "object": "chat.completion",
+        "created": 1700000000,
+        "model": "gpt-4o",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Hello! How can I help you today?",
+                    "refusal": None,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 9, "total_tokens": 18},
+    }
+)
 
 
 async def chat(request: Request) -> Response:

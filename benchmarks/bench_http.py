@@ -37,8 +37,21 @@ def free_port() -> int:
 
 def start(target: str, port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, **(extra_env or {})}
-    cmd = [sys.executable, "-m", "uvicorn", target, "--port", str(port), "--log-level", "warning",
-           "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+    ]
     if target.endswith("()"):
         cmd = [*cmd[:3], target[:-2], "--factory", *cmd[4:]]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -49,15 +62,30 @@ def start(target: str, port: int, extra_env: dict[str, str] | None = None) -> su
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died") from None
             time.sleep(0.1)
     raise RuntimeError(f"{target} did not start")
 
 
 def wrk(port: int, connections: int, duration: int, script: str) -> float:
     threads = min(2, connections)
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "-s", script,
-                          f"http://127.0.0.1:{port}/v1/chat/completions"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(threads),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "-s",
+            script,
+            f"http://127.0.0.1:{port}/v1/chat/completions",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     match = re.search(r"Requests/sec:\s+([\d.]+)", out.stdout)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out.stdout)
     if non2xx:

@@ -21,7 +21,9 @@ PROGRAM = "from fakeai.app import create_app; app = create_app(); assert len(app
 
 def once(cache_dir: str) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", PROGRAM], cwd=ROOT, check=True, env={**os.environ, "FAKEAI_CACHE_DIR": cache_dir})
+    subprocess.run(
+        [sys.executable, "-c", PROGRAM], cwd=ROOT, check=True, env={**os.environ, "FAKEAI_CACHE_DIR": cache_dir}
+    )
     return time.perf_counter() - started
 
 

@@ -140,13 +140,15 @@ def _engine(app: FakeAI) -> Any:
 async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
     engine = getattr(app, "scenarios", None)
     admin = app.admin
-    return AdminResponse({
-        "status": "ok",
-        "operations": len(app.operations),
-        "scenarios": len(engine.scenarios) if engine is not None else 0,
-        "journal": len(app.journal),
-        "uptime_seconds": app.pipeline.clock.monotonic() - (admin.started if admin is not None else 0.0),
-    })
+    return AdminResponse(
+        {
+            "status": "ok",
+            "operations": len(app.operations),
+            "scenarios": len(engine.scenarios) if engine is not None else 0,
+            "journal": len(app.journal),
+            "uptime_seconds": app.pipeline.clock.monotonic() - (admin.started if admin is not None else 0.0),
+        }
+    )
 
 
 async def list_scenarios(app: FakeAI, request: AdminRequest) -> AdminResponse:
@@ -163,8 +165,12 @@ async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     try:
         _engine(app).load(name, text, source=f"<admin:{name}>")
     except ScenarioError as exc:
-        raise APIError(400, f"Invalid scenario {name!r}; the previous version (if any) is kept: {exc}",
-                       param="yaml", code="invalid_scenario") from None
+        raise APIError(
+            400,
+            f"Invalid scenario {name!r}; the previous version (if any) is kept: {exc}",
+            param="yaml",
+            code="invalid_scenario",
+        ) from None
     return AdminResponse({"name": name, "loaded": True})
 
 
@@ -185,8 +191,12 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
 async def get_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
     q = request.query
     where = Filter(
-        rule=q.get("rule"), operation=q.get("operation"), conversation=q.get("conversation"),
-        namespace=q.get("namespace"), status=q.get("status"), source=q.get("source"),
+        rule=q.get("rule"),
+        operation=q.get("operation"),
+        conversation=q.get("conversation"),
+        namespace=q.get("namespace"),
+        status=q.get("status"),
+        source=q.get("source"),
     )
     entries = app.journal.select(where, limit=int(q.get("limit", 100)), after=int(q.get("after", 0)))
     return AdminResponse({"data": dump(entries), "total": len(app.journal), "dropped": app.journal.dropped})
@@ -202,11 +212,13 @@ async def get_expectations(app: FakeAI, request: AdminRequest) -> AdminResponse:
     entries = app.journal.select(Filter(namespace=namespace))
     results = evaluate(engine.expectations() if engine is not None else [], entries)
     summary = verdict(entries, float(request.query.get("min_backoff", 0.25)))
-    return AdminResponse({
-        "passed": all(r.passed for r in results),
-        "results": [r.to_dict() for r in results],
-        "verdict": summary.to_dict(),
-    })
+    return AdminResponse(
+        {
+            "passed": all(r.passed for r in results),
+            "results": [r.to_dict() for r in results],
+            "verdict": summary.to_dict(),
+        }
+    )
 
 
 async def get_metrics(app: FakeAI, request: AdminRequest) -> AdminResponse:

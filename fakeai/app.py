@@ -24,23 +24,23 @@ from connexion.spec import OpenAPISpecification
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fakeai.admin import BASE_PATH as ADMIN_BASE_PATH
+from fakeai.admin import AdminAPI
 from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import APIError, method_not_allowed, not_found
 from fakeai.events import Events, RequestRejected, ResponseInvalid
+from fakeai.journal import Journal
+from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.llm.images import ImageFiles
-from fakeai.resources import data_path
 from fakeai.producers.generated import SchemaWalker
-from fakeai.admin import BASE_PATH as ADMIN_BASE_PATH
-from fakeai.admin import AdminAPI
-from fakeai.journal import Journal
-from fakeai.metrics import Metrics
+from fakeai.producers.llm.images import ImageFiles
 from fakeai.reload import Reloader
+from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.latency import LatencySimulator
 from fakeai.spec.load import load_document
@@ -137,8 +137,20 @@ def create_app(
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
     asgi.on_shutdown.append(reloader.stop)
-    app = FakeAI(settings, document, compiled, pipeline, events, asgi, violations, scenarios=scenarios,
-                 journal=journal, metrics=metrics, admin=admin, reloader=reloader)
+    app = FakeAI(
+        settings,
+        document,
+        compiled,
+        pipeline,
+        events,
+        asgi,
+        violations,
+        scenarios=scenarios,
+        journal=journal,
+        metrics=metrics,
+        admin=admin,
+        reloader=reloader,
+    )
     admin.attach(app)
     app.startup_seconds = time.perf_counter() - started
     return app
@@ -251,11 +263,17 @@ def _as_api_error(exc: Exception, scope: Scope) -> APIError:
             return not_found(scope["method"], scope["path"])
         return APIError(exc.status_code, str(exc.detail))
     log.exception("unexpected failure answering %s %s", scope["method"], scope["path"])
-    return APIError(500, "The server had an error while processing your request. Sorry about that!", type="server_error")
+    return APIError(
+        500, "The server had an error while processing your request. Sorry about that!", type="server_error"
+    )
 
 
-async def _lifespan(receive: Receive, send: Send, on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
-                    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = ()) -> None:
+async def _lifespan(
+    receive: Receive,
+    send: Send,
+    on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":

@@ -147,11 +147,19 @@ def serve(settings: Settings) -> int:
         import orjson
 
         os.environ["FAKEAI_SETTINGS_JSON"] = orjson.dumps(_settings_dict(settings)).decode()
-        uvicorn.run("fakeai.app:app_from_environment", factory=True, host=settings.host, port=settings.port,
-                    workers=settings.workers, log_level=settings.log_level, access_log=False)
+        uvicorn.run(
+            "fakeai.app:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=False,
+        )
         return 0
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False,
-                lifespan="on")
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False, lifespan="on"
+    )
     return 0
 
 

@@ -104,8 +104,10 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
             raise ConfigError(f"{source}: {name} must be an integer; got {value!r}") from None
     if isinstance(current, tuple):
         if isinstance(value, str):
-            return tuple(v.strip() for v in value.split(",") if v.strip()) if name != "base_paths" else tuple(
-                v.strip() for v in value.split(",")
+            return (
+                tuple(v.strip() for v in value.split(",") if v.strip())
+                if name != "base_paths"
+                else tuple(v.strip() for v in value.split(","))
             )
         if isinstance(value, (list, tuple)):
             return tuple(str(v) for v in value)

@@ -46,8 +46,14 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "kind": self.kind, "passed": self.passed, "detail": self.detail,
-            "requests": list(self.requests), "scenario": self.scenario, "file": self.file, "line": self.line,
+            "name": self.name,
+            "kind": self.kind,
+            "passed": self.passed,
+            "detail": self.detail,
+            "requests": list(self.requests),
+            "scenario": self.scenario,
+            "file": self.file,
+            "line": self.line,
         }
 
 
@@ -105,8 +111,9 @@ def check(raw: Mapping[str, Any], entries: Sequence[Entry]) -> Result:
     }
     name = str(spec.get("name") or raw.get("name") or kind or "expectation")
     if kind is None:
-        return Result(name, "unknown", False, f"no known expectation in {sorted(spec)}; expected one of {KINDS}",
-                      **meta)
+        return Result(
+            name, "unknown", False, f"no known expectation in {sorted(spec)}; expected one of {KINDS}", **meta
+        )
     scope = spec.get("scope") if isinstance(spec.get("scope"), Mapping) else {}
     assert isinstance(scope, Mapping)
     selected = [e for e in entries if in_scope(e, scope)]
@@ -164,7 +171,7 @@ def _respects_retry_after(spec: Any, entries: Sequence[Entry]) -> Outcome:
 def _max_requests(spec: Any, entries: Sequence[Entry]) -> Outcome:
     count = len(entries)
     if count > int(spec):
-        return False, f"{count} requests, more than {spec}", [e.seq for e in entries[int(spec):]]
+        return False, f"{count} requests, more than {spec}", [e.seq for e in entries[int(spec) :]]
     return True, f"{count} requests (at most {spec})", []
 
 
@@ -202,7 +209,9 @@ def verdict(entries: Sequence[Entry], min_backoff: float = DEFAULT_MIN_BACKOFF) 
         failures += bool(thread) and is_failure(thread[-1])
     ignored = [seq for seq, _wanted, _waited in retry_after_violations(ordered)]
     return Verdict(
-        requests=len(ordered), failures=failures, retries=retries,
+        requests=len(ordered),
+        failures=failures,
+        retries=retries,
         retried_too_fast=Finding(len(too_fast), tuple(too_fast)),
         ignored_retry_after=Finding(len(ignored), tuple(ignored)),
         accepted_truncated_stream=Finding(len(accepted), tuple(accepted)),

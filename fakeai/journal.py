@@ -84,9 +84,9 @@ class Entry:
             "request_id": self.request_id,
             "request": self.request,
             "response": self.response,
-            "stream": None if self.frames is None else {
-                "frames": self.frames, "first": self.first_frame, "last": self.last_frame
-            },
+            "stream": None
+            if self.frames is None
+            else {"frames": self.frames, "first": self.first_frame, "last": self.last_frame},
             "ttft": self.ttft,
             "total": self.total,
             "fault": self.fault,

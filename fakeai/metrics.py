@@ -25,19 +25,27 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=False)
         reg = self.registry
         self.requests = Counter(
-            "fakeai_requests", "Requests answered, by operation, status and source",
-            ("operation", "status", "source"), registry=reg,
+            "fakeai_requests",
+            "Requests answered, by operation, status and source",
+            ("operation", "status", "source"),
+            registry=reg,
         )
         self.rejected = Counter(
             "fakeai_requests_rejected", "Requests rejected with an error before producing", ("status",), registry=reg
         )
         self.latency = Histogram(
-            "fakeai_request_duration_seconds", "Arrival to last byte", ("operation",), buckets=LATENCY_BUCKETS,
+            "fakeai_request_duration_seconds",
+            "Arrival to last byte",
+            ("operation",),
+            buckets=LATENCY_BUCKETS,
             registry=reg,
         )
         self.ttft = Histogram(
-            "fakeai_time_to_first_token_seconds", "Arrival to first streamed frame", ("operation",),
-            buckets=LATENCY_BUCKETS, registry=reg,
+            "fakeai_time_to_first_token_seconds",
+            "Arrival to first streamed frame",
+            ("operation",),
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
         )
         self.tokens = Counter(
             "fakeai_tokens_streamed", "Completion tokens carried by streamed frames", ("operation",), registry=reg

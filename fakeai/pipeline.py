@@ -81,11 +81,14 @@ class Pipeline:
             self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started))
 
     def rejected(self, scope: Scope, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> RequestRejected:
-        headers = ctx.headers if ctx is not None else {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-        }
-        return RequestRejected(scope["method"], scope["path"], exc.status, exc.message, op_id, headers,
-                               self.clock.now(), ctx, exc.headers)
+        headers = (
+            ctx.headers
+            if ctx is not None
+            else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        )
+        return RequestRejected(
+            scope["method"], scope["path"], exc.status, exc.message, op_id, headers, self.clock.now(), ctx, exc.headers
+        )
 
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -169,7 +172,9 @@ def _too_large(limit: int) -> APIError:
     return APIError(413, f"Request body too large: the limit is {limit} bytes.", code="request_too_large")
 
 
-async def parse_body(raw: bytes, content_type: str, headers: Mapping[str, str]) -> tuple[Any, dict[str, list[UploadedFile]]]:
+async def parse_body(
+    raw: bytes, content_type: str, headers: Mapping[str, str]
+) -> tuple[Any, dict[str, list[UploadedFile]]]:
     if not raw.strip():
         return None, {}
     if content_type.startswith("multipart/form-data"):

@@ -46,8 +46,14 @@ class FileState:
 class Reloader:
     """Watches ``paths`` and re-loads each changed one into the scenario engine under its name."""
 
-    def __init__(self, engine: Any, paths: Sequence[str], now: Callable[[], float],
-                 interval: float = DEFAULT_INTERVAL, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        paths: Sequence[str],
+        now: Callable[[], float],
+        interval: float = DEFAULT_INTERVAL,
+        enabled: bool = True,
+    ) -> None:
         self.engine = engine  # fakeai.scenario.engine.ScenarioEngine: load(name, text, source)
         self.now = now
         self.interval = interval
@@ -68,8 +74,9 @@ class Reloader:
             if (mtime, size) == (state.mtime_ns, state.size):
                 continue
             if mtime is None:
-                self.files[path] = replace(state, mtime_ns=None, size=None, error="file is missing; keeping the "
-                                           "previous version")
+                self.files[path] = replace(
+                    state, mtime_ns=None, size=None, error="file is missing; keeping the previous version"
+                )
                 log.error("scenario file %s disappeared; keeping the previous version of %r", path, state.name)
                 continue
             self.files[path] = self._load(replace(state, mtime_ns=mtime, size=size))

@@ -162,5 +162,7 @@ def parse_json(body: bytes) -> Any:
 
 def file_placeholders(files: Mapping[str, list[UploadedFile]]) -> dict[str, Any]:
     """File parts as strings, so ``type: string, format: binary`` schemas validate them."""
-    return {name: [f.filename or "file" for f in parts] if len(parts) > 1 else (parts[0].filename or "file")
-            for name, parts in files.items()}
+    return {
+        name: [f.filename or "file" for f in parts] if len(parts) > 1 else (parts[0].filename or "file")
+        for name, parts in files.items()
+    }

@@ -1,9 +1,9 @@
 """Helpers to run fakeai in-process: an ASGI-transport openai client, or a real socket server.
 
-    app = create_app(Settings(validate_responses="strict"))
-    client = async_client(app)                   # openai.AsyncOpenAI over ASGI, no socket
-    with serve(app) as server:                   # uvicorn on 127.0.0.1:<ephemeral> in a thread
-        sync = openai.OpenAI(base_url=server.base_url + "/v1", api_key="sk-test")
+app = create_app(Settings(validate_responses="strict"))
+client = async_client(app)                   # openai.AsyncOpenAI over ASGI, no socket
+with serve(app) as server:                   # uvicorn on 127.0.0.1:<ephemeral> in a thread
+    sync = openai.OpenAI(base_url=server.base_url + "/v1", api_key="sk-test")
 """
 
 from __future__ import annotations
@@ -19,8 +19,14 @@ from typing import Any
 from fakeai.app import FakeAI
 
 
-def async_client(app: FakeAI, *, api_key: str = "sk-test", headers: Mapping[str, str] | None = None,
-                 max_retries: int = 0, base_path: str = "/v1") -> Any:
+def async_client(
+    app: FakeAI,
+    *,
+    api_key: str = "sk-test",
+    headers: Mapping[str, str] | None = None,
+    max_retries: int = 0,
+    base_path: str = "/v1",
+) -> Any:
     """An ``openai.AsyncOpenAI`` whose requests go straight into ``app`` (no network)."""
     import httpx2
     import openai

@@ -28,8 +28,10 @@ _APPS: dict[str, FakeAI] = {}
 
 def make_app(**changes: Any) -> FakeAI:
     """A cached app per distinct settings (compiling the official spec takes ~0.5 s)."""
-    settings = Settings(validate_responses="strict").merge(changes, "test") if changes else Settings(
-        validate_responses="strict"
+    settings = (
+        Settings(validate_responses="strict").merge(changes, "test")
+        if changes
+        else Settings(validate_responses="strict")
     )
     key = repr(settings)
     if key not in _APPS:

@@ -103,7 +103,11 @@ def _brackets(key: str, value: Any) -> dict[str, Any]:
             out[key] = orjson.dumps(value).decode()
     elif isinstance(value, dict):
         for sub, inner in value.items():
-            out.update(_brackets(f"{key}[{sub}]", inner) if isinstance(inner, (dict, list)) else {f"{key}[{sub}]": _scalar(inner)})
+            out.update(
+                _brackets(f"{key}[{sub}]", inner)
+                if isinstance(inner, (dict, list))
+                else {f"{key}[{sub}]": _scalar(inner)}
+            )
     return out
 
 

@@ -93,8 +93,9 @@ async def test_health_reports_operations_and_journal(app: FakeAI) -> None:
 
 async def test_put_scenario_yaml_changes_answers_and_delete_restores(app: FakeAI) -> None:
     assert await ask(app, "hello there") != "Hi from the scenario"
-    put = await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING,
-                     headers={"content-type": "application/yaml"})
+    put = await call(
+        app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers={"content-type": "application/yaml"}
+    )
     assert put.json() == {"name": "greeting", "loaded": True}
     assert await ask(app, "hello there") == "Hi from the scenario"
     listed = (await call(app, "GET", "/_fakeai/scenarios")).json()["data"]
@@ -113,8 +114,9 @@ async def test_put_scenario_as_json_object(app: FakeAI) -> None:
 async def test_invalid_scenario_is_rejected_and_previous_version_kept(app: FakeAI) -> None:
     await call(app, "PUT", "/_fakeai/scenarios/greeting", content=GREETING, headers={"content-type": "text/yaml"})
     broken = GREETING.replace("respond:", "respnd:")
-    response = await call(app, "PUT", "/_fakeai/scenarios/greeting", content=broken,
-                          headers={"content-type": "application/yaml"})
+    response = await call(
+        app, "PUT", "/_fakeai/scenarios/greeting", content=broken, headers={"content-type": "application/yaml"}
+    )
     error = assert_envelope(response, 400, "invalid_scenario")
     assert "respnd" in error["message"] and "respond" in error["message"]  # names the key and the fix
     assert await ask(app, "hello") == "Hi from the scenario"
@@ -206,7 +208,9 @@ expect:
     await call(app, "PUT", "/_fakeai/scenarios/limits", content=scenario, headers={"content-type": "application/yaml"})
     client = async_client(app)
     stream = await client.chat.completions.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": "x"}], stream=True,
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "x"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     async for _chunk in stream:

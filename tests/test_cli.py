@@ -35,7 +35,8 @@ def tiny_spec(tmp: Path) -> str:
     path = tmp / "tiny.yaml"
     path.write_text(
         "openapi: 3.1.0\ninfo: {title: tiny, version: '1'}\npaths:\n  /ping:\n    get:\n      operationId: ping\n"
-        "      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n"
+        "      responses:\n        '200':\n          description: ok\n"
+        "          content:\n            application/json:\n"
         "              schema: {type: object, required: [pong], properties: {pong: {const: true}}}\n"
     )
     return str(path)
@@ -185,7 +186,10 @@ def test_real_socket_cli_serves_with_flags_and_env(tmp_path: Path) -> None:
     env["FAKEAI_CACHE_DIR"] = os.environ.get("FAKEAI_CACHE_DIR", str(Path.home() / ".cache" / "fakeai"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakeai", "--port", str(port), "--host", "127.0.0.1", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30

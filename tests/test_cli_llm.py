@@ -39,8 +39,9 @@ async def test_output_length_sets_completion_tokens() -> None:
 
 async def test_ttft_and_itl_schedule_the_answer() -> None:
     clock = FakeClock()
-    reply = await chat(["--ttft", "200", "--itl", "10", "--output-length", "11:0:11:11"], clock=clock,
-                       extra_body={"ignore_eos": True})
+    reply = await chat(
+        ["--ttft", "200", "--itl", "10", "--output-length", "11:0:11:11"], clock=clock, extra_body={"ignore_eos": True}
+    )
     assert reply.usage.completion_tokens == 11
     assert sum(clock.sleeps) == pytest.approx(0.2 + 10 * 0.01)
 
@@ -48,8 +49,9 @@ async def test_ttft_and_itl_schedule_the_answer() -> None:
 async def test_ttft_and_itl_schedule_each_streamed_token() -> None:
     clock = FakeClock()
     app = create_app(settings_for(["--ttft", "50", "--itl", "5", "--output-length", "4:0:4:4"]), clock=clock)
-    stream = await async_client(app).chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                             extra_body={"ignore_eos": True})
+    stream = await async_client(app).chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, extra_body={"ignore_eos": True}
+    )
     chunks = [c async for c in stream]
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) == 4
     assert clock.elapsed == pytest.approx(0.05 + 3 * 0.005)
@@ -57,8 +59,9 @@ async def test_ttft_and_itl_schedule_each_streamed_token() -> None:
 
 async def test_tokens_per_chunk() -> None:
     app = create_app(settings_for(["--tokens-per-chunk", "3", "--output-length", "9:0:9:9"]))
-    stream = await async_client(app).chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                             extra_body={"ignore_eos": True})
+    stream = await async_client(app).chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, extra_body={"ignore_eos": True}
+    )
     contents = [c.choices[0].delta.content async for c in stream if c.choices and c.choices[0].delta.content]
     assert len(contents) == 3
 
@@ -72,9 +75,9 @@ async def test_tokenizer_json_counts_with_that_tokenizer(tmp_path: Path) -> None
     path = tmp_path / "tokenizer.json"
     tokenizer.save(str(path))
     rare = [{"role": "user", "content": "antidisestablishmentarianism floccinaucinihilipilification"}]
-    with_hf = await async_client(
-        create_app(settings_for(["--tokenizer-json", str(path)]))
-    ).chat.completions.create(model="gpt-4o", messages=rare)
+    with_hf = await async_client(create_app(settings_for(["--tokenizer-json", str(path)]))).chat.completions.create(
+        model="gpt-4o", messages=rare
+    )
     default = await async_client(create_app(settings_for([]))).chat.completions.create(model="gpt-4o", messages=rare)
     # word-level: 3 per message + "user" (1) + 2 words + 3 priming; tiktoken splits the rare words into many pieces
     assert with_hf.usage.prompt_tokens == 3 + 1 + 2 + 3

@@ -9,24 +9,38 @@ from fakeai.request import coerce, nest
 
 
 def test_nest_brackets() -> None:
-    pairs = [("include[]", "a"), ("include[]", "b"), ("metadata[foo]", "bar"), ("expires_after[anchor]", "created_at"),
-             ("plain", "1"), ("plain", "2")]
-    assert nest(pairs) == {"include": ["a", "b"], "metadata": {"foo": "bar"},
-                           "expires_after": {"anchor": "created_at"}, "plain": ["1", "2"]}
+    pairs = [
+        ("include[]", "a"),
+        ("include[]", "b"),
+        ("metadata[foo]", "bar"),
+        ("expires_after[anchor]", "created_at"),
+        ("plain", "1"),
+        ("plain", "2"),
+    ]
+    assert nest(pairs) == {
+        "include": ["a", "b"],
+        "metadata": {"foo": "bar"},
+        "expires_after": {"anchor": "created_at"},
+        "plain": ["1", "2"],
+    }
 
 
 def test_coerce_by_schema() -> None:
-    schema = {"type": "object", "properties": {"n": {"type": "integer"}, "on": {"type": "boolean"},
-                                               "x": {"type": ["number", "null"]}}}
+    schema = {
+        "type": "object",
+        "properties": {"n": {"type": "integer"}, "on": {"type": "boolean"}, "x": {"type": ["number", "null"]}},
+    }
     assert coerce({"n": "3", "on": "true", "x": "0.5"}, schema) == {"n": 3, "on": True, "x": 0.5}
 
 
 async def test_file_upload_with_bracket_object(client: Any, app: FakeAI) -> None:
     seen: list[Any] = []
-    app.events.subscribe(__import__("fakeai.events", fromlist=["RequestReceived"]).RequestReceived,
-                         lambda e: seen.append(e.ctx))
-    created = await client.files.create(file=("data.jsonl", b'{"a": 1}\n'), purpose="batch",
-                                        expires_after={"anchor": "created_at", "seconds": 3600})
+    app.events.subscribe(
+        __import__("fakeai.events", fromlist=["RequestReceived"]).RequestReceived, lambda e: seen.append(e.ctx)
+    )
+    created = await client.files.create(
+        file=("data.jsonl", b'{"a": 1}\n'), purpose="batch", expires_after={"anchor": "created_at", "seconds": 3600}
+    )
     assert created.object == "file"
     ctx = seen[-1]
     assert ctx.body["expires_after"] == {"anchor": "created_at", "seconds": 3600}
@@ -38,8 +52,11 @@ async def test_several_image_parts_arrive(client: Any, app: FakeAI) -> None:
 
     seen: list[Any] = []
     app.events.subscribe(RequestReceived, lambda e: seen.append(e.ctx))
-    await client.images.edit(model="gpt-image-1", prompt="add a hat",
-                             image=[("a.png", b"\x89PNG1", "image/png"), ("b.png", b"\x89PNG2", "image/png")])
+    await client.images.edit(
+        model="gpt-image-1",
+        prompt="add a hat",
+        image=[("a.png", b"\x89PNG1", "image/png"), ("b.png", b"\x89PNG2", "image/png")],
+    )
     files = seen[-1].files["image"]
     assert [f.data for f in files] == [b"\x89PNG1", b"\x89PNG2"]
 

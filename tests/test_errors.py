@@ -42,7 +42,13 @@ async def test_wrong_method_is_405(app: FakeAI) -> None:
 
 
 async def test_malformed_json_is_400(app: FakeAI) -> None:
-    response = await raw(app, "POST", "/v1/chat/completions", content=b'{"model": "gpt-4o",', headers={"content-type": "application/json"})
+    response = await raw(
+        app,
+        "POST",
+        "/v1/chat/completions",
+        content=b'{"model": "gpt-4o",',
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 400
     assert "could not parse the JSON body" in envelope(response)["message"]
 
@@ -56,8 +62,12 @@ async def test_missing_required_field_names_param(client: Any) -> None:
 
 
 async def test_wrong_type_message_and_param(app: FakeAI) -> None:
-    response = await raw(app, "POST", "/v1/chat/completions",
-                         json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"})
+    response = await raw(
+        app,
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": "hot"},
+    )
     error = envelope(response)
     assert response.status_code == 400
     assert error["param"] == "temperature"
@@ -65,8 +75,12 @@ async def test_wrong_type_message_and_param(app: FakeAI) -> None:
 
 
 async def test_enum_violation_lists_supported_values(app: FakeAI) -> None:
-    response = await raw(app, "POST", "/v1/chat/completions", json={
-        "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "mega"})
+    response = await raw(
+        app,
+        "POST",
+        "/v1/chat/completions",
+        json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "reasoning_effort": "mega"},
+    )
     error = envelope(response)
     assert error["param"] == "reasoning_effort"
     assert "'mega'" in error["message"] and "'low'" in error["message"]
@@ -117,13 +131,18 @@ async def test_permissive_profile_accepts_what_strict_rejects() -> None:
 
 
 async def test_unknown_body_fields_are_tolerated_in_strict(app: FakeAI) -> None:
-    response = await raw(app, "POST", "/v1/embeddings",
-                         json={"model": "text-embedding-3-small", "input": "hi", "brand_new_sdk_field": True})
+    response = await raw(
+        app,
+        "POST",
+        "/v1/embeddings",
+        json={"model": "text-embedding-3-small", "input": "hi", "brand_new_sdk_field": True},
+    )
     assert response.status_code == 200
 
 
 async def test_no_traceback_on_garbage_multipart(app: FakeAI) -> None:
-    response = await raw(app, "POST", "/v1/files", content=b"--x\r\nbroken",
-                         headers={"content-type": "multipart/form-data; boundary=x"})
+    response = await raw(
+        app, "POST", "/v1/files", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"}
+    )
     assert 400 <= response.status_code < 500
     envelope(response)

@@ -7,9 +7,9 @@ from typing import Any
 import httpx2
 import pytest
 
+from fakeai.producers.generated import SchemaWalker
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations
-from fakeai.producers.generated import SchemaWalker
 from tests.conftest import make_app
 from tests.spec_requests import build_request
 
@@ -31,7 +31,9 @@ async def test_operation_answers_valid_request(op: Operation) -> None:
             if request.files:
                 kwargs["files"] = request.files
         if op.operation_id == "createRealtimeCall" or "application/sdp" in op.request_media:
-            kwargs["content"] = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+            kwargs["content"] = (
+                b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+            )
             kwargs["headers"] = {"content-type": "application/sdp"}
         response = await http.request(request.method, request.url, **kwargs)
     assert 200 <= response.status_code < 300, (response.status_code, response.text[:500])

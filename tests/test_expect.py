@@ -21,9 +21,18 @@ CHAT = "createChatCompletion"
 
 
 def entry(seq: int, time: float, status: int = 200, body: Any = None, **changes: Any) -> Entry:
-    return Entry(seq=seq, time=time, method="POST", path="/v1/chat/completions", status=status, operation=CHAT,
-                 source="llm", api_key="sk-...1234", request=body if body is not None else {"messages": []},
-                 **changes)
+    return Entry(
+        seq=seq,
+        time=time,
+        method="POST",
+        path="/v1/chat/completions",
+        status=status,
+        operation=CHAT,
+        source="llm",
+        api_key="sk-...1234",
+        request=body if body is not None else {"messages": []},
+        **changes,
+    )
 
 
 def user(text: str) -> dict[str, str]:
@@ -34,8 +43,10 @@ def chat(*messages: dict[str, Any], **fields: Any) -> dict[str, Any]:
     return {"model": "gpt-4o-mini", "messages": list(messages), **fields}
 
 
-CALL = {"role": "assistant", "tool_calls": [{"id": "call_7", "type": "function",
-                                             "function": {"name": "weather", "arguments": "{}"}}]}
+CALL = {
+    "role": "assistant",
+    "tool_calls": [{"id": "call_7", "type": "function", "function": {"name": "weather", "arguments": "{}"}}],
+}
 RESULT = {"role": "tool", "tool_call_id": "call_7", "content": "sunny"}
 
 

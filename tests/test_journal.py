@@ -35,7 +35,11 @@ async def test_records_a_completion_with_masked_key_and_namespace(app: FakeAI) -
     completion = await client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
     [entry] = list(app.journal)
     assert (entry.operation, entry.method, entry.path, entry.status) == (
-        "createChatCompletion", "POST", "/v1/chat/completions", 200)
+        "createChatCompletion",
+        "POST",
+        "/v1/chat/completions",
+        200,
+    )
     assert entry.api_key == "sk-...1234"
     assert (entry.namespace, entry.conversation) == ("t1", "c1")
     assert entry.request["messages"] == [{"role": "user", "content": "hi"}]
@@ -68,8 +72,10 @@ async def test_records_rejected_requests_with_their_message(app: FakeAI) -> None
 async def test_large_request_is_journaled_as_a_preview_keeping_what_expectations_read(app: FakeAI) -> None:
     messages: list[dict[str, Any]] = [{"role": "user", "content": "x" * 5000}]
     messages += [
-        {"role": "assistant", "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": "42"},
     ]
     await async_client(app).chat.completions.create(

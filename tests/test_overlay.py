@@ -17,13 +17,20 @@ def test_parse_target_forms() -> None:
 
 def test_update_merges_remove_deletes_and_missing_targets_are_skipped() -> None:
     doc = {"components": {"schemas": {"A": {"required": ["x"], "properties": {"x": {}}}, "B": {}}}}
-    overlay = {"actions": [
-        {"target": "$.components.schemas.A", "update": {"required": ["y"], "properties": {"y": {"type": "integer"}}}},
-        {"target": "$.components.schemas.B", "remove": True},
-        {"target": "$.components.schemas.Missing", "update": {"type": "object"}},
-    ]}
+    overlay = {
+        "actions": [
+            {
+                "target": "$.components.schemas.A",
+                "update": {"required": ["y"], "properties": {"y": {"type": "integer"}}},
+            },
+            {"target": "$.components.schemas.B", "remove": True},
+            {"target": "$.components.schemas.Missing", "update": {"type": "object"}},
+        ]
+    }
     assert apply_overlay(doc, overlay, "t") == 2
-    assert doc == {"components": {"schemas": {"A": {"required": ["x", "y"], "properties": {"x": {}, "y": {"type": "integer"}}}}}}
+    assert doc == {
+        "components": {"schemas": {"A": {"required": ["x", "y"], "properties": {"x": {}, "y": {"type": "integer"}}}}}
+    }
 
 
 def test_bundled_overlay_reaches_the_embedded_document() -> None:

@@ -1,7 +1,5 @@
 from typing import Any
 
-from fakeai.app import FakeAI
-
 
 async def test_models_list_through_sdk(client: Any) -> None:
     page = await client.models.list()

@@ -75,7 +75,9 @@ class TemplateProducer:
         try:
             body = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            raise APIError(500, f"fakeai template {self.name} rendered invalid JSON: {exc}", type="server_error") from None
+            raise APIError(
+                500, f"fakeai template {self.name} rendered invalid JSON: {exc}", type="server_error"
+            ) from None
         return Output(status=ctx.operation.status, body=body, source=self.source)
 
 

@@ -116,9 +116,8 @@ def iter_operations(document: Mapping[str, Any]) -> Iterator[Operation]:
             if method in item:
                 op = Operation.from_spec(document, path, method)
                 if op.operation_id in seen:
-                    raise SpecError(
-                        f"duplicate operationId {op.operation_id!r}: {seen[op.operation_id]} and {method.upper()} {path}"
-                    )
+                    where = f"{seen[op.operation_id]} and {method.upper()} {path}"
+                    raise SpecError(f"duplicate operationId {op.operation_id!r}: {where}")
                 seen[op.operation_id] = f"{method.upper()} {path}"
                 yield op
 
@@ -142,7 +141,7 @@ def _success_response(document: Mapping[str, Any], op: Mapping[str, Any], base: 
     code = codes[0]
     raw = responses[code]
     response = _deref(document, raw)
-    where = raw["$ref"] if "$ref" in raw else f"{base}/responses/{code}"
+    where = raw.get("$ref", f"{base}/responses/{code}")
     media = {
         ct: Media(ct, m.get("schema"), f"{where}/content/{_escape(ct)}/schema")
         for ct, m in (response.get("content") or {}).items()

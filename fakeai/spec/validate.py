@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import jsonschema_rs
-from urllib.parse import quote
 
 URN = "urn:fakeai:spec"
 
