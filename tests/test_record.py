@@ -148,3 +148,17 @@ def test_traffic_is_checked_against_the_spec(recorded: tuple[Path, list[Any], Re
     broken.write_text(traffic[-1].replace('"object":"model"', '"object":42') + "\n")
     problems = check_traffic(broken)
     assert len(problems) == 1 and "GET /v1/models/gpt-4o (retrieveModel) response body" in problems[0]
+
+
+def test_check_command_reports_traffic_drift(
+    recorded: tuple[Path, list[Any], RecordingProxy], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fakeai.cli import main
+
+    out, _seen, _proxy = recorded
+    traffic = (out.parent / "recorded.traffic.jsonl").read_text().splitlines()
+    assert main(["check", "--traffic", str(out.parent / "recorded.traffic.jsonl")]) == 0
+    broken = tmp_path / "broken.traffic.jsonl"
+    broken.write_text(traffic[-1].replace('"object":"model"', '"object":42') + "\n")
+    assert main(["check", "--traffic", str(broken)]) == 1
+    assert "retrieveModel" in capsys.readouterr().err

@@ -18,15 +18,34 @@ from fakeai.scenario.render import SCRIPTABLE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="scenario YAML files")
+    parser.add_argument("files", nargs="*", metavar="FILE", help="scenario YAML files")
     parser.add_argument("--spec", metavar="FILE", default=None, help="OpenAPI document (default: embedded OpenAI)")
+    parser.add_argument(
+        "--traffic",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="recorded traffic (X.traffic.jsonl from `fakeai record`): report where the live API differs from the spec",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from fakeai.spec.load import load_document
 
+    if not args.files and not args.traffic:
+        print("fakeai check: give scenario files and/or --traffic FILE", file=sys.stderr)
+        return 2
     document = load_document(args.spec)
     errors = 0
+    for traffic in args.traffic:
+        from fakeai.record_check import check_traffic
+
+        differences = check_traffic(traffic, args.spec)
+        for difference in differences:
+            print(f"{traffic}: {difference}", file=sys.stderr)
+        errors += len(differences)
+        if not differences:
+            print(f"{traffic}: ok (the recorded traffic conforms to the spec)")
     for path in args.files:
         problems = check_file(path, document)
         for problem in problems:
