@@ -194,7 +194,7 @@ class RecordingProxy:
         return [*out, ("accept-encoding", "identity")]
 
     async def forward(self, scope: Any, receive: Any, send: Any) -> None:
-        import httpx
+        import httpx2 as httpx
 
         from fakeai.errors import APIError
         from fakeai.streaming import respond_error
