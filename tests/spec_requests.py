@@ -115,3 +115,21 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
+
+
+SDP_OFFER = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+
+
+async def send(http: Any, op: Operation, request: BuiltRequest) -> Any:
+    """Send a built request the way the official SDK encodes it (JSON, form fields + file parts, SDP)."""
+    kwargs: dict[str, Any] = {"params": request.params}
+    if request.json is not None:
+        kwargs["json"] = request.json
+    if request.data is not None or request.files:
+        kwargs["data"] = request.data or {}
+        if request.files:
+            kwargs["files"] = request.files
+    if "application/sdp" in op.request_media:
+        kwargs["content"] = SDP_OFFER
+        kwargs["headers"] = {"content-type": "application/sdp"}
+    return await http.request(request.method, request.url, **kwargs)

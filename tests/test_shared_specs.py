@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx2
 import pytest
 
@@ -12,7 +10,7 @@ from fakeai.config import Settings
 from fakeai.producers.generated import SchemaWalker
 from fakeai.spec.operation import iter_operations
 from tests.conftest import shared_spec
-from tests.spec_requests import build_request
+from tests.spec_requests import build_request, send
 
 SPECS = {"openai-2025-04-29.yaml": 148, "openai-2026-05-13.yaml": 242, "openai-2026-08-21.yaml": 288}
 
@@ -27,17 +25,7 @@ async def test_shared_spec_answers_every_operation(name: str) -> None:
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         for op in iter_operations(app.document):
             request = build_request(op, walker, seed=3)
-            kwargs: dict[str, Any] = {"params": request.params}
-            if request.json is not None:
-                kwargs["json"] = request.json
-            if request.data is not None or request.files:
-                kwargs["data"] = request.data or {}
-                if request.files:
-                    kwargs["files"] = request.files
-            if "application/sdp" in op.request_media:
-                kwargs["content"] = b"v=0\r\n"
-                kwargs["headers"] = {"content-type": "application/sdp"}
-            response = await http.request(request.method, request.url, **kwargs)
+            response = await send(http, op, request)
             if not 200 <= response.status_code < 300:
                 failures.append(f"{op.operation_id}: {response.status_code} {response.text[:200]}")
     assert not failures, failures
