@@ -20,8 +20,14 @@ import orjson
 
 TTFT = float(os.environ.get("BARE_SSE_TTFT_MS", "0")) / 1000
 ITL = float(os.environ.get("BARE_SSE_ITL_MS", "0")) / 1000
-HEAD = {"id": "chatcmpl-" + "a" * 29, "object": "chat.completion.chunk", "created": 1700000000, "model": "gpt-4o",
-        "service_tier": "default", "system_fingerprint": "fp_0123456789"}
+HEAD = {
+    "id": "chatcmpl-" + "a" * 29,
+    "object": "chat.completion.chunk",
+    "created": 1700000000,
+    "model": "gpt-4o",
+    "service_tier": "default",
+    "system_fingerprint": "fp_0123456789",
+}
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:

@@ -55,10 +55,19 @@ class Batch:
 
 
 def request_bytes(port: int, tokens: int) -> bytes:
-    body = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "Say hello"}], "stream": True,
-                       "max_tokens": tokens, "ignore_eos": True}).encode()
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer sk-bench\r\nAccept: text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n")
+    body = json.dumps(
+        {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "Say hello"}],
+            "stream": True,
+            "max_tokens": tokens,
+            "ignore_eos": True,
+        }
+    ).encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer sk-bench\r\nAccept: text/event-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -159,8 +168,9 @@ def server_env(name: str, ttft: float, itl: float, tokens: int) -> dict[str, str
     return {"FAKEAI_SETTINGS_JSON": json.dumps(settings)}
 
 
-async def measure(ports: dict[str, int], rounds: int, tokens: int, streams: int, requests: int,
-                  seconds: float) -> dict[str, list[Batch]]:
+async def measure(
+    ports: dict[str, int], rounds: int, tokens: int, streams: int, requests: int, seconds: float
+) -> dict[str, list[Batch]]:
     results: dict[str, list[Batch]] = {name: [] for name in ports}
     for port in ports.values():  # warm-up (imports, first-request caches, connection setup)
         await run_batch(port, tokens, min(streams, 10), 2, 10.0)
@@ -189,11 +199,17 @@ def with_servers(ttft: float, itl: float, tokens: int, body: Any) -> dict[str, l
 
 
 def timing(args: argparse.Namespace) -> dict[str, dict[str, float]]:
-    results = with_servers(args.ttft, args.itl, args.tokens, lambda ports: measure(
-        ports, args.rounds, args.tokens, args.streams, args.requests, 120.0))
+    results = with_servers(
+        args.ttft,
+        args.itl,
+        args.tokens,
+        lambda ports: measure(ports, args.rounds, args.tokens, args.streams, args.requests, 120.0),
+    )
     stats = {name: timing_stats(batches) for name, batches in results.items()}
-    print(f"timing: {args.streams} concurrent streams x {args.tokens} tokens, --ttft {args.ttft} --itl {args.itl}, "
-          f"{args.rounds} alternating rounds of {args.requests} requests per connection")
+    print(
+        f"timing: {args.streams} concurrent streams x {args.tokens} tokens, --ttft {args.ttft} --itl {args.itl}, "
+        f"{args.rounds} alternating rounds of {args.requests} requests per connection"
+    )
     keys = ["itl_mean", "itl_p50", "itl_p99", "ttft_p50", "ttft_p99"]
     print(f"{'':>8} {'streams':>8} {'errors':>6} " + " ".join(f"{k + ' ms':>12}" for k in keys))
     for name, row in stats.items():
@@ -204,15 +220,23 @@ def timing(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 def throughput(args: argparse.Namespace) -> dict[str, float]:
-    results = with_servers(0, 0, args.tp_tokens, lambda ports: measure(
-        ports, args.rounds, args.tp_tokens, args.tp_streams, 10**6, args.tp_seconds))
+    results = with_servers(
+        0,
+        0,
+        args.tp_tokens,
+        lambda ports: measure(ports, args.rounds, args.tp_tokens, args.tp_streams, 10**6, args.tp_seconds),
+    )
     rates = {name: sum(b.chunks for b in runs) / sum(b.seconds for b in runs) for name, runs in results.items()}
     errors = {name: sum(b.errors for b in batches) for name, batches in results.items()}
-    print(f"throughput: {args.tp_streams} concurrent streams x {args.tp_tokens} tokens, no latency, "
-          f"{args.rounds} alternating rounds of {args.tp_seconds} s")
+    print(
+        f"throughput: {args.tp_streams} concurrent streams x {args.tp_tokens} tokens, no latency, "
+        f"{args.rounds} alternating rounds of {args.tp_seconds} s"
+    )
     print(f"{'bare chunks/s':>14} {'fakeai chunks/s':>16} {'ratio':>7} {'errors':>7}")
-    print(f"{rates['bare']:>14.0f} {rates['fakeai']:>16.0f} {rates['fakeai'] / rates['bare']:>7.1%} "
-          f"{sum(errors.values()):>7}")
+    print(
+        f"{rates['bare']:>14.0f} {rates['fakeai']:>16.0f} {rates['fakeai'] / rates['bare']:>7.1%} "
+        f"{sum(errors.values()):>7}"
+    )
     return rates
 
 
