@@ -50,7 +50,7 @@ class ScenarioEngine:
 
     @classmethod
     def from_files(cls, paths: Sequence[str], settings: Settings, document: Mapping[str, Any]) -> ScenarioEngine:
-        return cls([Scenario.from_yaml(path) for path in paths], settings, document)
+        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document)
 
     def bind(self, clock: Clock, produce: Produce) -> None:
         """Called by create_app: the injected clock and the normal producers (for chaos and headers)."""
@@ -266,3 +266,18 @@ class ScenarioEngine:
 
     def expectations(self) -> list[dict[str, Any]]:
         return [dict(entry) for scenario in self.scenarios.values() for entry in scenario.expect]
+
+
+def resolve_path(path: str) -> str:
+    """A scenario file as given, or else the bundled example of that name (``--scenario flaky.yaml``)."""
+    from pathlib import Path
+
+    from fakeai.resources import data_path
+
+    if Path(path).exists():
+        return path
+    bundled = data_path("scenarios") / Path(path).name
+    for candidate in (bundled, bundled.with_suffix(".yaml")):
+        if candidate.is_file():
+            return str(candidate)
+    return path  # Scenario.from_yaml reports the missing file
