@@ -26,6 +26,7 @@ from fakeai.streaming import respond, respond_error
 
 log = logging.getLogger("fakeai.pipeline")
 ROUTING = "connexion_routing"
+ARRIVED = "fakeai.arrived"  # scope key: when ErrorMiddleware first saw the request (injected clock)
 
 Matcher = Callable[[RequestContext], "Output | None"]  # the scenario engine's hook
 Simulator = Callable[[RequestContext, Output], Timing]
@@ -55,7 +56,7 @@ class Pipeline:
         self.seed_prefix = f"{settings.seed}".encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = self.clock.monotonic()
+        started = scope.get(ARRIVED) or self.clock.monotonic()
         op_id = (scope.get("extensions") or {}).get(ROUTING, {}).get("operation_id")
         compiled = self.operations.get(op_id) if op_id else None
         ctx: RequestContext | None = None
