@@ -185,6 +185,8 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     body = request.body if isinstance(request.body, dict) else {}
     namespace = request.query.get("namespace", body.get("namespace"))
     _engine(app).reset_state(namespace)
+    if app.store is not None:
+        app.store.clear(namespace)
     return AdminResponse({"reset": True, **({"namespace": namespace} if namespace is not None else {})})
 
 

@@ -48,6 +48,7 @@ from fakeai.spec.load import load_document
 from fakeai.spec.operation import iter_operations
 from fakeai.spec.routing import routing_document
 from fakeai.spec.validate import Validators, all_errors
+from fakeai.store import ResourceStore
 from fakeai.streaming import StreamReset, respond_error
 
 log = logging.getLogger("fakeai")
@@ -70,6 +71,7 @@ class FakeAI:
     metrics: Metrics = field(default_factory=Metrics)  # prometheus, served by GET /_fakeai/metrics
     admin: AdminAPI | None = None  # the /_fakeai control plane (spec/admin.yaml)
     reloader: Reloader | None = None  # hot reload of scenario files (started by the lifespan)
+    store: ResourceStore | None = None  # resources clients created (uploaded files), per namespace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -95,6 +97,7 @@ def create_app(
         settings=settings,
         fixtures_dir=_fixtures_dir(settings),
         walker=SchemaWalker(document),
+        store=ResourceStore(),
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
     response_validators = Validators(document) if settings.validate_responses != "off" else None
@@ -152,6 +155,7 @@ def create_app(
         metrics=metrics,
         admin=admin,
         reloader=reloader,
+        store=env.store,
     )
     admin.attach(app)
     app.startup_seconds = time.perf_counter() - started

@@ -35,6 +35,7 @@ class CompileEnv:
     settings: Settings
     fixtures_dir: Path | None
     walker: Any  # fakeai.producers.generated.SchemaWalker
+    store: Any = None  # fakeai.store.ResourceStore: resources clients created (files...)
 
 
 ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]

@@ -1,0 +1,122 @@
+"""Files behave like storage: an upload can be retrieved, listed, downloaded and deleted.
+
+Unknown ids still get generated answers (echoing the id), so clients that retrieve files they never
+uploaded keep working. Everything is per namespace (``x-fakeai-namespace``).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+from typing import Any
+
+from fakeai.context import Output, RequestContext
+from fakeai.errors import APIError
+from fakeai.producers.base import CompileEnv
+from fakeai.spec.operation import Operation
+from fakeai.store import Record, ResourceStore
+
+KIND = "file"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class FilesProducer:
+    source = "store"
+
+    def __init__(self, store: ResourceStore, handler: Callable[[ResourceStore, RequestContext], Output | None]) -> None:
+        self.store = store
+        self.handler = handler
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        return self.handler(self.store, ctx)
+
+
+def create(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    uploads = ctx.files.get("file") or ()
+    if not uploads:
+        return None  # a JSON body without a file part: let the generic producers answer
+    upload = uploads[0]
+    ident = "file-" + "".join(ctx.rng.choice(_ALPHABET) for _ in range(22))
+    created = int(ctx.now)
+    obj: dict[str, Any] = {
+        "id": ident,
+        "object": "file",
+        "bytes": len(upload.data),
+        "created_at": created,
+        "filename": upload.filename or "file",
+        "purpose": body.get("purpose", "user_data"),
+        "status": "processed",  # deprecated upstream, still required by the spec
+    }
+    expires = body.get("expires_after")
+    if isinstance(expires, dict) and isinstance(expires.get("seconds"), int):
+        obj["expires_at"] = created + expires["seconds"]
+    store.put(ctx.namespace, KIND, ident, Record(obj, upload.data))
+    return Output(status=ctx.operation.status, body=obj, source="store")
+
+
+def retrieve(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    record = store.get(ctx.namespace, KIND, ctx.path_params.get("file_id", ""))
+    return Output(status=ctx.operation.status, body=record.body, source="store") if record else None
+
+
+def download(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    record = store.get(ctx.namespace, KIND, ctx.path_params.get("file_id", ""))
+    if record is None:
+        return None
+    return Output(
+        status=ctx.operation.status, body=record.data, content_type="application/octet-stream", source="store"
+    )
+
+
+def delete(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    ident = ctx.path_params.get("file_id", "")
+    if store.delete(ctx.namespace, KIND, ident) is None:
+        return None
+    return Output(status=ctx.operation.status, body={"id": ident, "object": "file", "deleted": True}, source="store")
+
+
+def listing(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    records = store.items(ctx.namespace, KIND)
+    if not records:
+        return None  # nothing uploaded in this namespace: generated examples, as before
+    files = [r.body for r in records]
+    purpose = ctx.query.get("purpose")
+    if isinstance(purpose, str):
+        files = [f for f in files if f.get("purpose") == purpose]
+    if ctx.query.get("order", "desc") == "desc":
+        files.reverse()
+    after = ctx.query.get("after")
+    if isinstance(after, str):
+        ids = [f["id"] for f in files]
+        if after not in ids:
+            raise APIError(400, f"No file found with id '{after}'.", param="after")
+        files = files[ids.index(after) + 1 :]
+    limit = ctx.query.get("limit", 10000)
+    limit = limit if isinstance(limit, int) and limit > 0 else 10000
+    page = files[:limit]
+    body = {
+        "object": "list",
+        "data": page,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(files) > len(page),
+    }
+    return Output(status=ctx.operation.status, body=body, source="store")
+
+
+HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = {
+    "createFile": create,
+    "retrieveFile": retrieve,
+    "downloadFile": download,
+    "deleteFile": delete,
+    "listFiles": listing,
+}
+
+
+def files_factory(operation: Operation, env: CompileEnv) -> FilesProducer | None:
+    handler = HANDLERS.get(operation.operation_id)
+    store = env.store
+    if handler is None or store is None:
+        return None
+    return FilesProducer(store, handler)

@@ -1,0 +1,65 @@
+"""Resources clients created, kept per namespace so a retrieve/list/download sees what was uploaded.
+
+Bounded: at most ``max_items`` records and ``max_bytes`` of payload per store; the oldest go first.
+Namespaces (``x-fakeai-namespace``) keep parallel tests apart. State lives here, not in producers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    body: dict[str, Any]  # the API object as answered (e.g. an OpenAI File)
+    data: bytes = b""  # payload, e.g. the uploaded file's bytes
+
+
+class ResourceStore:
+    def __init__(self, max_items: int = 10_000, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._records: OrderedDict[tuple[str, str, str], Record] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def put(self, namespace: str, kind: str, ident: str, record: Record) -> None:
+        key = (namespace, kind, ident)
+        with self._lock:
+            old = self._records.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.data)
+            self._records[key] = record
+            self._bytes += len(record.data)
+            while self._records and (len(self._records) > self.max_items or self._bytes > self.max_bytes):
+                _, evicted = self._records.popitem(last=False)
+                self._bytes -= len(evicted.data)
+
+    def get(self, namespace: str, kind: str, ident: str) -> Record | None:
+        return self._records.get((namespace, kind, ident))
+
+    def delete(self, namespace: str, kind: str, ident: str) -> Record | None:
+        with self._lock:
+            record = self._records.pop((namespace, kind, ident), None)
+            if record is not None:
+                self._bytes -= len(record.data)
+            return record
+
+    def items(self, namespace: str, kind: str) -> list[Record]:
+        """Records of one kind in creation order."""
+        return [r for (ns, k, _), r in list(self._records.items()) if ns == namespace and k == kind]
+
+    def clear(self, namespace: str | None = None) -> None:
+        with self._lock:
+            if namespace is None:
+                self._records.clear()
+                self._bytes = 0
+                return
+            for key in [k for k in self._records if k[0] == namespace]:
+                self._bytes -= len(self._records.pop(key).data)
+
+    def __len__(self) -> int:
+        return len(self._records)
