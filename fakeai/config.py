@@ -134,7 +134,12 @@ def from_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def from_file(path: str) -> dict[str, Any]:
-    """A YAML mapping of settings; errors name the file and line."""
+    """A YAML mapping of settings (plain values)."""
+    return {key: value for key, value, _line in _file_entries(path)}
+
+
+def _file_entries(path: str) -> list[tuple[str, Any, int]]:
+    """``(name, value, line)`` for each setting in a YAML config file; errors name the file and line."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
@@ -144,16 +149,34 @@ def from_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
     try:
-        data = YAML(typ="safe", pure=False).load(text)
+        data = YAML(typ="rt").load(text)
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if data is None:
-        return {}
+        return []
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of setting names to values")
-    return {str(k): v for k, v in data.items()}
+    lines = getattr(data, "lc", None)
+    return [
+        (str(key), _plain(value), (lines.key(key)[0] + 1) if lines is not None else 0) for key, value in data.items()
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip types -> plain Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
 
 
 def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -163,6 +186,8 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     config_file = cli.get("config_file") or env.get("config_file")
     settings = Settings()
     if config_file:
-        settings = settings.merge({**from_file(str(config_file)), "config_file": str(config_file)}, str(config_file))
+        for name, value, line in _file_entries(str(config_file)):
+            settings = settings.merge({name: value}, f"{config_file}:{line}")
+        settings = settings.merge({"config_file": str(config_file)}, str(config_file))
     settings = settings.merge(env, "environment (FAKEAI_*)")
     return settings.merge(cli, "command line")

@@ -165,7 +165,7 @@ def test_bad_config_names_file_line_and_hint(tmp_path: Path) -> None:
 
     config = tmp_path / "bad.yaml"
     config.write_text("seed: 1\nprot: 9000\n")
-    with pytest.raises(ConfigError, match=r"bad.yaml.*unknown setting 'prot'.*did you mean 'port'"):
+    with pytest.raises(ConfigError, match=r"bad.yaml:2: unknown setting 'prot'.*did you mean 'port'"):
         settings_for(["--config", str(config)])
     with pytest.raises(ConfigError, match="FAKEAI_"):
         settings_for([], {"FAKEAI_SEEED": "1"})
