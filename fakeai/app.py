@@ -31,7 +31,7 @@ from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import APIError, method_not_allowed, not_found
-from fakeai.events import Events, RequestRejected, ResponseInvalid
+from fakeai.events import Events, RequestAnswered, RequestRejected, ResponseInvalid
 from fakeai.journal import Journal
 from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
@@ -40,6 +40,7 @@ from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.generated import SchemaWalker
 from fakeai.producers.llm.images import ImageFiles
+from fakeai.producers.stored import remember
 from fakeai.reload import Reloader
 from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
@@ -139,6 +140,7 @@ def create_app(
     asgi.on_startup.append(_warm_tokenizers)
     journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
     metrics = Metrics().subscribe(events)
+    events.subscribe(RequestAnswered, remember(env.store))
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
     asgi.on_shutdown.append(reloader.stop)

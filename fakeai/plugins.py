@@ -17,6 +17,7 @@ from fakeai.errors import PluginError
 BUILTIN_PRODUCERS: tuple[str, ...] = (
     "fakeai.producers.template:template_factory",
     "fakeai.producers.files:files_factory",
+    "fakeai.producers.stored:stored_factory",
     "fakeai.producers.llm.factories:llm_factory",
     "fakeai.producers.example:example_factory",
 )

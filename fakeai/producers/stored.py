@@ -1,0 +1,103 @@
+"""Responses the server created can be retrieved and deleted; input token counts are exact.
+
+A listener on :class:`~fakeai.events.RequestAnswered` remembers each ``createResponse`` answer
+(non-streamed body, or the final ``response.completed``/``incomplete`` event of a stream) unless the
+request said ``store: false``. ``getResponse`` / ``deleteResponse`` then answer from the store;
+unknown ids fall through to generated data with the id echoed. Everything is per namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fakeai.context import Output, RequestContext
+from fakeai.events import RequestAnswered
+from fakeai.producers.base import CompileEnv
+from fakeai.spec.operation import Operation
+from fakeai.store import Record, ResourceStore
+
+KIND = "response"
+FINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+def final_response(output: Output) -> dict[str, Any] | None:
+    if output.status >= 400:
+        return None
+    if isinstance(output.body, dict) and output.body.get("object") == "response":
+        return output.body
+    for frame in reversed(output.frames or ()):
+        data = frame.data
+        if isinstance(data, dict) and data.get("type") in FINAL_EVENTS and isinstance(data.get("response"), dict):
+            response: dict[str, Any] = data["response"]
+            return response
+    return None
+
+
+def remember(store: ResourceStore) -> Callable[[RequestAnswered], None]:
+    def on_answered(event: RequestAnswered) -> None:
+        ctx = event.ctx
+        if ctx.operation_id != "createResponse":
+            return
+        if isinstance(ctx.body, dict) and ctx.body.get("store") is False:
+            return
+        response = final_response(event.output)
+        if response is not None and isinstance(response.get("id"), str):
+            store.put(ctx.namespace, KIND, response["id"], Record(response))
+
+    return on_answered
+
+
+class StoredProducer:
+    source = "store"
+
+    def __init__(self, store: ResourceStore, handler: Callable[[ResourceStore, RequestContext], Output | None]) -> None:
+        self.store = store
+        self.handler = handler
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        return self.handler(self.store, ctx)
+
+
+def get_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    record = store.get(ctx.namespace, KIND, ctx.path_params.get("response_id", ""))
+    return Output(status=ctx.operation.status, body=record.body, source="store") if record else None
+
+
+def delete_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    """The spec answers 200 with no body; unknown ids get OpenAI's 404."""
+    ident = ctx.path_params.get("response_id", "")
+    if store.delete(ctx.namespace, KIND, ident) is None:
+        return None
+    return Output(status=ctx.operation.status, body=b"", content_type="application/json", source="store")
+
+
+def input_tokens(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    from fakeai.producers.llm.tokenizer import count_responses_input
+
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    given = body.get("input", "")
+    items = given if isinstance(given, (str, list)) else ""
+    instructions = body.get("instructions") if isinstance(body.get("instructions"), str) else None
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else None
+    model = body.get("model") if isinstance(body.get("model"), str) else None
+    count = count_responses_input(items, instructions, model, tools)
+    return Output(
+        status=ctx.operation.status,
+        body={"object": "response.input_tokens", "input_tokens": count},
+        source="llm",
+    )
+
+
+HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = {
+    "getResponse": get_response,
+    "deleteResponse": delete_response,
+    "Getinputtokencounts": input_tokens,
+}
+
+
+def stored_factory(operation: Operation, env: CompileEnv) -> StoredProducer | None:
+    handler = HANDLERS.get(operation.operation_id)
+    if handler is None or env.store is None:
+        return None
+    return StoredProducer(env.store, handler)
