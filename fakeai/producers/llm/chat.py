@@ -3,6 +3,8 @@
 Per choice ``i`` the content comes from the generation's RNG stream ``i`` (see
 :mod:`fakeai.producers.llm.common` for when that is deterministic), so the streamed and the
 non-streamed answer to the same seeded request carry the same text, calls and usage.
+:meth:`ChatProducer.produce_scripted` renders a :class:`~fakeai.producers.llm.script.Script` (a
+scenario's scripted content, tool calls or refusal) the same way, in place of generated content.
 
 Token accounting: ``completion_tokens`` sums, over the choices, the content tokens (or, for tool
 calls, name + arguments + 3 framing tokens per call) plus the hidden reasoning tokens of reasoning
@@ -13,6 +15,7 @@ unless ``reasoning_content`` is exposed), so latency simulators see the same cou
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +24,7 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens, ident
 from fakeai.producers.llm.logprobs import chat_logprobs
+from fakeai.producers.llm.script import Script, scripted_text
 from fakeai.producers.llm.structured import response_format_text
 from fakeai.producers.llm.text import Completion, generate
 from fakeai.producers.llm.tokenizer import count_chat_prompt
@@ -38,7 +42,7 @@ _TIERS = frozenset({"flex", "priority", "scale"})
 @dataclass(frozen=True, slots=True)
 class ChatChoice:
     index: int
-    completion: Completion | None  # None when the choice calls tools
+    completion: Completion | None  # None when the choice calls tools (a script may have both)
     calls: tuple[ToolCall, ...]
     call_pieces: tuple[tuple[str, ...], ...]  # argument token pieces, per call
     call_heads: tuple[int, ...]  # tokens of each call's name + framing
@@ -46,12 +50,14 @@ class ChatChoice:
     logprobs: list[dict[str, Any]] | None
     reasoning_tokens: int
     reasoning: Completion | None  # the exposed reasoning_content, when enabled
+    refusal: Completion | None = None  # scripted refusals only
+    refusal_logprobs: list[dict[str, Any]] | None = None
 
     @property
     def visible_tokens(self) -> int:
-        if self.completion is not None:
-            return len(self.completion.tokens)
-        return sum(self.call_heads) + sum(len(p) for p in self.call_pieces)
+        text = len(self.completion.tokens) if self.completion is not None else 0
+        refused = len(self.refusal.tokens) if self.refusal is not None else 0
+        return text + refused + sum(self.call_heads) + sum(len(p) for p in self.call_pieces)
 
 
 def fingerprint(model: str) -> str:
@@ -101,40 +107,36 @@ class ChatProducer:
     def __init__(self, config: GenerationConfig) -> None:
         self.config = config
 
-    def choose(self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int) -> ChatChoice:
+    def choose(
+        self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int, script: Script | None = None
+    ) -> ChatChoice:
         rng = gen.rng(index)
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         max_tokens = limit if isinstance(limit, int) else None
         tokenizer = gen.tokenizer
-        calls = plan_calls(body, rng, ctx.now)
-        completion: Completion | None = None
-        if calls:
-            pieces = tuple(tokenizer.split(call.arguments)[1] for call in calls)
-            heads = tuple(tokenizer.count(call.name) + TOKENS_PER_CALL for call in calls)
-            finish = "tool_calls"
+        refusal: Completion | None = None
+        if script is not None:
+            calls = script.tool_calls
+            completion, refusal = _scripted(script, gen, max_tokens)
+            cut = any(c is not None and c.finish_reason == "length" for c in (completion, refusal))
+            finish = script.finish(cut)
         else:
-            pieces, heads = (), ()
-            structured = response_format_text(body.get("response_format"), rng, ctx.now)
-            if structured is not None:
-                completion = generate(
-                    mode="fixed", rng=rng, tokenizer=tokenizer, max_tokens=max_tokens, length=gen.length,
-                    fixed_text=structured,
-                )  # fmt: skip
-            else:
-                completion = generate(
-                    mode=gen.mode, rng=rng, tokenizer=tokenizer, max_tokens=max_tokens, length=gen.length,
-                    prompt_text=_last_user_text(body.get("messages") or ()) if gen.mode == "echo" else "",
-                    fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
-                )  # fmt: skip
-            finish = completion.finish_reason
-        logprobs = None
-        if completion is not None and body.get("logprobs") is True:
+            calls = plan_calls(body, rng, ctx.now)
+            completion = None if calls else self._generate(ctx, gen, body, rng, max_tokens)
+            finish = "tool_calls" if completion is None else completion.finish_reason
+        pieces = tuple(tokenizer.split(call.arguments)[1] for call in calls)
+        heads = tuple(tokenizer.count(call.name) + TOKENS_PER_CALL for call in calls)
+        logprobs = refusal_logprobs = None
+        if body.get("logprobs") is True:
             top = body.get("top_logprobs")
-            logprobs = chat_logprobs(
-                completion.tokens, completion.token_ids, tokenizer, gen.rng(index + 2 * _REASONING_STREAM),
-                top if isinstance(top, int) else 0,
-            )  # fmt: skip
-        visible = len(completion.tokens) if completion else sum(heads) + sum(len(p) for p in pieces)
+            top = top if isinstance(top, int) else 0
+            draws = gen.rng(index + 2 * _REASONING_STREAM)
+            if completion is not None:
+                logprobs = chat_logprobs(completion.tokens, completion.token_ids, tokenizer, draws, top)
+            if refusal is not None:
+                refusal_logprobs = chat_logprobs(refusal.tokens, refusal.token_ids, tokenizer, draws, top)
+        visible = sum(len(t.tokens) for t in (completion, refusal) if t is not None) + sum(heads)
+        visible += sum(len(p) for p in pieces)
         reasoning_tokens, reasoning = 0, None
         if gen.reasoning and body.get("reasoning_effort") not in _NO_REASONING:
             thinking = gen.rng(index + _REASONING_STREAM)
@@ -144,17 +146,44 @@ class ChatProducer:
                     mode="lorem", rng=thinking, tokenizer=tokenizer, max_tokens=reasoning_tokens, length=gen.length,
                     ignore_eos=True,
                 )  # fmt: skip
-        return ChatChoice(index, completion, calls, pieces, heads, finish, logprobs, reasoning_tokens, reasoning)
+        return ChatChoice(
+            index, completion, calls, pieces, heads, finish, logprobs, reasoning_tokens, reasoning, refusal,
+            refusal_logprobs,
+        )  # fmt: skip
+
+    @staticmethod
+    def _generate(
+        ctx: RequestContext, gen: Generation, body: Mapping[str, Any], rng: random.Random, max_tokens: int | None
+    ) -> Completion:
+        """Generated content: the ``response_format`` JSON, or text in the request's mode."""
+        structured = response_format_text(body.get("response_format"), rng, ctx.now)
+        if structured is not None:
+            return generate(
+                mode="fixed", rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,
+                fixed_text=structured,
+            )  # fmt: skip
+        return generate(
+            mode=gen.mode, rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,
+            prompt_text=_last_user_text(body.get("messages") or ()) if gen.mode == "echo" else "",
+            fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+        )  # fmt: skip
 
     def produce(self, ctx: RequestContext) -> Output | None:
         body = ctx.body if isinstance(ctx.body, dict) else None
         if body is None or not isinstance(body.get("messages"), list):
             return None
+        return self._answer(ctx, body, None)
+
+    def produce_scripted(self, ctx: RequestContext, script: Script) -> Output:
+        """The script's content / tool calls / refusal in place of generated content (every choice of ``n``)."""
+        return self._answer(ctx, ctx.body if isinstance(ctx.body, dict) else {}, script)
+
+    def _answer(self, ctx: RequestContext, body: Mapping[str, Any], script: Script | None) -> Output:
         gen = self.config.for_request(ctx)
         n = body.get("n")
-        choices = [self.choose(ctx, gen, body, i) for i in range(n if isinstance(n, int) and n > 0 else 1)]
+        choices = [self.choose(ctx, gen, body, i, script) for i in range(n if isinstance(n, int) and n > 0 else 1)]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else None
-        prompt = count_chat_prompt(body["messages"], gen.base_model, tools, gen.tokenizer)
+        prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer)
         reasoning = sum(c.reasoning_tokens for c in choices)
         completion = sum(c.visible_tokens for c in choices) + reasoning
         usage = usage_body(prompt, completion, reasoning)
@@ -186,7 +215,7 @@ def _message_choice(choice: ChatChoice) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": choice.completion.text if choice.completion is not None else None,
-        "refusal": None,
+        "refusal": choice.refusal.text if choice.refusal is not None else None,
         "annotations": [],
     }
     if choice.calls:
@@ -196,7 +225,9 @@ def _message_choice(choice: ChatChoice) -> dict[str, Any]:
         ]
     if choice.reasoning is not None:
         message["reasoning_content"] = choice.reasoning.text
-    logprobs = {"content": choice.logprobs, "refusal": None} if choice.logprobs is not None else None
+    logprobs = None
+    if choice.logprobs is not None or choice.refusal_logprobs is not None:
+        logprobs = {"content": choice.logprobs, "refusal": choice.refusal_logprobs}
     return {"index": choice.index, "message": message, "logprobs": logprobs, "finish_reason": choice.finish_reason}
 
 
@@ -226,6 +257,9 @@ def _frames(
                 emit({"reasoning_content": "".join(group)}, i, len(group))
         if text is not None:
             _content_frames(frames, base, i, text.tokens, choice.logprobs, per_chunk, with_usage)
+        if choice.refusal is not None:
+            _content_frames(frames, base, i, choice.refusal.tokens, choice.refusal_logprobs, per_chunk, with_usage,
+                            "refusal")  # fmt: skip
         for k, call in enumerate(choice.calls):
             function = {"name": call.name, "arguments": ""}
             emit({"tool_calls": [{"index": k, "id": call.id, "type": "function", "function": function}]}, i,
@@ -249,27 +283,41 @@ def _content_frames(
     entries: list[dict[str, Any]] | None,
     per_chunk: int,
     with_usage: bool,
+    key: str = "content",
 ) -> None:
-    """The content deltas of one choice (the hot loop of a streamed answer: one dict + one Frame each)."""
+    """The content (or refusal) deltas of one choice (the hot loop of a streamed answer: one dict + one Frame each)."""
     append = frames.append
     if per_chunk == 1 and entries is None:
         for piece in tokens:
             data = base.copy()
-            data["choices"] = [{"index": index, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}]
+            data["choices"] = [{"index": index, "delta": {key: piece}, "logprobs": None, "finish_reason": None}]
             if with_usage:
                 data["usage"] = None
             append(Frame(data, None, True, 1))
         return
     for at in range(0, len(tokens), per_chunk):
         group = tokens[at : at + per_chunk]
-        logprobs = {"content": entries[at : at + per_chunk], "refusal": None} if entries is not None else None
+        logprobs = None
+        if entries is not None:
+            logprobs = {"content": None, "refusal": None, key: entries[at : at + per_chunk]}
         data = base.copy()
         data["choices"] = [
-            {"index": index, "delta": {"content": "".join(group)}, "logprobs": logprobs, "finish_reason": None}
+            {"index": index, "delta": {key: "".join(group)}, "logprobs": logprobs, "finish_reason": None}
         ]
         if with_usage:
             data["usage"] = None
         append(Frame(data, None, True, len(group)))
+
+
+def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[Completion | None, Completion | None]:
+    """The script's content and refusal as token pieces; ``max_tokens`` bounds both together."""
+    content = refusal = None
+    if script.content is not None:
+        content = scripted_text(script.content, gen.tokenizer, max_tokens)
+    if script.refusal is not None:
+        left = None if max_tokens is None else max_tokens - (len(content.tokens) if content is not None else 0)
+        refusal = scripted_text(script.refusal, gen.tokenizer, left)
+    return content, refusal
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
