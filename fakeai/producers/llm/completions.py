@@ -8,12 +8,15 @@ part of ``logprobs`` too); ``suffix`` is accepted and ignored. Streams send ``ch
 chunks with ``finish_reason: null``, one final chunk per choice, optionally a usage chunk, then
 ``[DONE]``. Mid-stream chunks carry ``finish_reason: null`` like OpenAI's, which the spec's (shared,
 non-stream) schema does not allow, so only the final chunks are self-checked.
+
+:meth:`CompletionsProducer.produce_scripted` answers every choice with a script's ``content``
+(cut only by an explicit ``max_tokens``: the default of 16 would cut most scripted answers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
@@ -21,6 +24,7 @@ from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm.chat import fingerprint, usage_body
 from fakeai.producers.llm.common import Generation, GenerationConfig, ident
 from fakeai.producers.llm.logprobs import legacy_logprobs
+from fakeai.producers.llm.script import Script, scripted_text
 from fakeai.producers.llm.text import Completion, generate
 from fakeai.producers.llm.tokenizer import Tokenizer
 from fakeai.spec.operation import Operation
@@ -80,13 +84,20 @@ class CompletionsProducer:
     def __init__(self, config: GenerationConfig) -> None:
         self.config = config
 
-    def _one(self, gen: Generation, body: Mapping[str, Any], prompt: str, stream: int, index: int) -> _Choice:
-        limit = body.get("max_tokens", DEFAULT_MAX_TOKENS)
-        completion = generate(
-            mode=gen.mode, rng=gen.rng(stream), tokenizer=gen.tokenizer,
-            max_tokens=limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS, length=gen.length,
-            prompt_text=prompt, fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
-        )  # fmt: skip
+    def _one(
+        self, gen: Generation, body: Mapping[str, Any], prompt: str, stream: int, index: int, script: Script | None
+    ) -> _Choice:
+        if script is not None:
+            limit = body.get("max_tokens")
+            completion = scripted_text(script.content or "", gen.tokenizer, limit if isinstance(limit, int) else None)
+            completion = replace(completion, finish_reason=script.finish(completion.finish_reason == "length"))
+        else:
+            limit = body.get("max_tokens", DEFAULT_MAX_TOKENS)
+            completion = generate(
+                mode=gen.mode, rng=gen.rng(stream), tokenizer=gen.tokenizer,
+                max_tokens=limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS, length=gen.length,
+                prompt_text=prompt, fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+            )  # fmt: skip
         echo = body.get("echo") is True
         text = prompt + completion.text if echo else completion.text
         logprobs = None
@@ -100,6 +111,13 @@ class CompletionsProducer:
         body = ctx.body if isinstance(ctx.body, dict) else None
         if body is None:
             return None
+        return self._answer(ctx, body, None)
+
+    def produce_scripted(self, ctx: RequestContext, script: Script) -> Output:
+        """The script's ``content`` as the text of every choice (tool calls and refusals do not exist here)."""
+        return self._answer(ctx, ctx.body if isinstance(ctx.body, dict) else {}, script)
+
+    def _answer(self, ctx: RequestContext, body: Mapping[str, Any], script: Script | None) -> Output:
         gen = self.config.for_request(ctx)
         prompts = prompts_of(body.get("prompt"), gen.tokenizer)
         n = _count(body.get("n"))
@@ -107,7 +125,7 @@ class CompletionsProducer:
         choices: list[_Choice] = []
         billed = 0
         for p, (prompt, _tokens) in enumerate(prompts):
-            drawn = [self._one(gen, body, prompt, p * candidates + j, p * n + j) for j in range(candidates)]
+            drawn = [self._one(gen, body, prompt, p * candidates + j, p * n + j, script) for j in range(candidates)]
             billed += sum(len(c.completion.tokens) for c in drawn)
             choices.extend(drawn[:n])
         usage = usage_body(sum(count for _, count in prompts), billed, 0)

@@ -9,6 +9,11 @@ first item that does not fit is cut at exactly the remaining budget and the resp
 The final :class:`Answer` is rendered either as the ``Response`` body or as the typed event
 stream (:mod:`fakeai.producers.llm.responses_stream`), whose ``response.completed`` /
 ``response.incomplete`` event carries the very same body. Key order follows OpenAI's answers.
+
+:meth:`ResponsesProducer.produce_scripted` plans a :class:`~fakeai.producers.llm.script.Script`
+instead of generated content: after the reasoning item (reasoning models), one assistant message
+with an ``output_text`` part (content) and/or a ``refusal`` part, then one ``function_call`` item
+per scripted tool call, under the same ``max_output_tokens`` budget.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from fakeai.context import Output, RequestContext
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm import responses_stream
 from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens
+from fakeai.producers.llm.script import Script
 from fakeai.producers.llm.structured import generate_json, response_format_text
 from fakeai.producers.llm.text import LengthSpec, generate
 from fakeai.producers.llm.tokenizer import count_responses_input
@@ -68,9 +74,16 @@ class ResponsesProducer:
         self.config = config
 
     def produce(self, ctx: RequestContext) -> Output:
+        return self._answer(ctx, None)
+
+    def produce_scripted(self, ctx: RequestContext, script: Script) -> Output:
+        """The script's message / refusal / function calls in place of generated output."""
+        return self._answer(ctx, script)
+
+    def _answer(self, ctx: RequestContext, script: Script | None) -> Output:
         body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
         gen = self.config.for_request(ctx)
-        answer = build_answer(body, gen, ctx.now)
+        answer = build_answer(body, gen, ctx.now, script)
         if ctx.wants_stream:
             options = body.get("stream_options")
             obfuscate = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
@@ -101,7 +114,7 @@ class _Ids:
         return f"{prefix}{self.head}{self.rng.getrandbits(104):026x}{self.tail}"
 
 
-def build_answer(body: Mapping[str, Any], gen: Generation, now: float) -> Answer:
+def build_answer(body: Mapping[str, Any], gen: Generation, now: float, script: Script | None = None) -> Answer:
     created = int(now)
     ids = _Ids(gen.rng(ID_STREAM), created)
     rng = gen.rng()
@@ -113,7 +126,10 @@ def build_answer(body: Mapping[str, Any], gen: Generation, now: float) -> Answer
         items.append(_reasoning_item(body, gen, rng, ids, effort, summary, budget))
     remaining = None if budget is None else budget - sum(item.tokens for item in items)
     cut = remaining is not None and remaining <= 0  # reasoning used the whole budget
-    if not cut:
+    if not cut and script is not None:
+        scripted, cut = _scripted_items(script, gen, ids, remaining)
+        items.extend(scripted)
+    elif not cut:
         calls = plan_calls(_as_chat_tools(body), rng, now)
         if calls:
             called = _call_items(calls, gen, ids, remaining)
@@ -270,6 +286,44 @@ def _message_item(
         "role": "assistant",
     }
     return Item(item, (pieces,), len(pieces))
+
+
+def _scripted_items(script: Script, gen: Generation, ids: _Ids, remaining: int | None) -> tuple[list[Item], bool]:
+    """A message (an ``output_text`` and/or a ``refusal`` part; empty text when the script has neither and
+    no calls), then the function calls; whatever does not fit the budget is cut. Also: whether it was cut."""
+    items: list[Item] = []
+    texts = (("output_text", script.content), ("refusal", script.refusal))
+    wanted = [(kind, text) for kind, text in texts if text is not None]
+    if not wanted and not script.tool_calls:
+        wanted = [("output_text", "")]
+    if wanted:
+        contents: list[dict[str, Any]] = []
+        parts: list[tuple[str, ...]] = []
+        cut = False
+        for kind, text in wanted:
+            pieces = gen.tokenizer.split(text)[1]
+            if remaining is not None and len(pieces) > remaining:
+                pieces, cut = pieces[: max(remaining, 0)], True
+            if remaining is not None:
+                remaining -= len(pieces)
+            contents.append(_part(kind, "".join(pieces)))
+            parts.append(pieces)
+            if cut:
+                break
+        status = "incomplete" if cut else "completed"
+        item = {"id": ids("msg_"), "type": "message", "status": status, "content": contents, "role": "assistant"}
+        items.append(Item(item, tuple(parts), sum(len(p) for p in parts)))
+        if cut:
+            return items, True
+    calls = _call_items(script.tool_calls, gen, ids, remaining)
+    cut = len(calls) < len(script.tool_calls) or any(c.body["status"] == "incomplete" for c in calls)
+    return items + calls, cut
+
+
+def _part(kind: str, text: str) -> dict[str, Any]:
+    if kind == "refusal":
+        return {"type": "refusal", "refusal": text}
+    return {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
 
 
 def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str | None:

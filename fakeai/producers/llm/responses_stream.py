@@ -5,7 +5,8 @@ Every frame is ``event: <type>`` + ``data: {...}`` with a ``sequence_number`` co
     response.created, response.in_progress            (status in_progress, output [])
     per output item:
       response.output_item.added
-      message:        content_part.added, output_text.delta..., output_text.done, content_part.done
+      message:        per content part: content_part.added, output_text.delta..., output_text.done
+                      (refusal parts: refusal.delta..., refusal.done), content_part.done
       function_call:  function_call_arguments.delta..., function_call_arguments.done
       reasoning:      per summary part: reasoning_summary_part.added, reasoning_summary_text.delta...,
                       reasoning_summary_text.done, reasoning_summary_part.done
@@ -100,15 +101,21 @@ def frames(answer: Answer, tokens_per_chunk: int, obfuscation: random.Random | N
 
 def _message(out: _Writer, index: int, item: Item, per_chunk: int) -> None:
     body = item.body
-    where = {"item_id": body["id"], "output_index": index, "content_index": 0}
     added = {**body, "status": "in_progress", "content": []}
     out.emit("response.output_item.added", {"output_index": index, "item": added})
-    part = body["content"][0]
-    out.emit("response.content_part.added", {**where, "part": {**part, "text": ""}})
-    for text, tokens in chunks(item.parts[0], per_chunk):
-        out.delta("response.output_text.delta", where, text, tokens)
-    out.emit("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
-    out.emit("response.content_part.done", {**where, "part": part})
+    for content_index, (part, pieces) in enumerate(zip(body["content"], item.parts, strict=True)):
+        where = {"item_id": body["id"], "output_index": index, "content_index": content_index}
+        if part["type"] == "refusal":
+            out.emit("response.content_part.added", {**where, "part": {**part, "refusal": ""}})
+            for text, tokens in chunks(pieces, per_chunk):
+                out.delta("response.refusal.delta", where, text, tokens)
+            out.emit("response.refusal.done", {**where, "refusal": part["refusal"]})
+        else:
+            out.emit("response.content_part.added", {**where, "part": {**part, "text": ""}})
+            for text, tokens in chunks(pieces, per_chunk):
+                out.delta("response.output_text.delta", where, text, tokens)
+            out.emit("response.output_text.done", {**where, "text": part["text"], "logprobs": []})
+        out.emit("response.content_part.done", {**where, "part": part})
     out.emit("response.output_item.done", {"output_index": index, "item": body})
 
 
