@@ -105,7 +105,11 @@ def create_app(
     violations: list[ResponseInvalid] = []
     latency = LatencySimulator.from_settings(settings.ttft, settings.itl)
     scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document)
-    scenarios.bind(clock, lambda ctx: compiled[ctx.operation_id].produce(ctx))
+    scenarios.bind(
+        clock,
+        lambda ctx: compiled[ctx.operation_id].produce(ctx),
+        lambda ctx, script: compiled[ctx.operation_id].produce_scripted(ctx, script),
+    )
 
     def simulate(ctx: RequestContext, output: Output) -> Timing:
         return scenarios.simulate(ctx, output, latency.simulate(ctx, output, Timing()))

@@ -9,14 +9,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
-from fakeai.producers.base import CompileEnv, Producer, ProducerFactory
+from fakeai.producers.base import CompileEnv, Producer, ProducerFactory, ScriptedProducer
 from fakeai.request import coerce, file_placeholders, nest
 from fakeai.spec.operation import Operation, Parameter, resolve_pointer
 from fakeai.spec.validate import Validators, first_error
+
+if TYPE_CHECKING:
+    from fakeai.producers.llm.script import Script
 
 log = logging.getLogger("fakeai.operations")
 
@@ -65,6 +68,7 @@ class CompiledOperation:
             producer = factory(operation, env)
             if producer is not None:
                 self.producers.append(producer)
+        self.scripted = next((p for p in self.producers if isinstance(p, ScriptedProducer)), None)
 
     @property
     def sources(self) -> list[str]:
@@ -119,6 +123,10 @@ class CompiledOperation:
             if output is not None:
                 return output
         raise APIError(500, f"fakeai has no way to answer {self.operation.operation_id}", type="server_error")
+
+    def produce_scripted(self, ctx: RequestContext, script: Script) -> Output | None:
+        """A scripted answer (scenario rules) rendered by the operation's LLM producer; None if it has none."""
+        return self.scripted.produce_scripted(ctx, script) if self.scripted is not None else None
 
 
 def _pick_media(content_type: str, validators: Mapping[str, Any]) -> str | None:

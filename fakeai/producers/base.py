@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from fakeai.context import Output, RequestContext
 
 if TYPE_CHECKING:
     from fakeai.config import Settings
+    from fakeai.producers.llm.script import Script
     from fakeai.spec.operation import Operation
     from fakeai.spec.validate import Validators
 
@@ -24,6 +25,18 @@ class Producer(Protocol):
     source: str  # shown by ``fakeai routes``: template | example | generated | llm | ...
 
     def produce(self, ctx: RequestContext) -> Output | None: ...
+
+
+@runtime_checkable
+class ScriptedProducer(Protocol):
+    """A producer that also renders a scripted answer in its wire format (the chat, completions and
+    Responses producers; the scenario engine's ``content``/``tool_calls``/``json``/``refusal`` replies)."""
+
+    source: str
+
+    def produce(self, ctx: RequestContext) -> Output | None: ...
+
+    def produce_scripted(self, ctx: RequestContext, script: Script) -> Output: ...
 
 
 @dataclass(frozen=True)

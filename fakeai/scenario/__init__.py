@@ -6,8 +6,8 @@
 The format is described by ``schema.json`` (shipped) and ``docs/scenarios.md``.
 """
 
+from fakeai.producers.llm.script import Script, ToolCall
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.scenario.model import Rule, Scenario
-from fakeai.scenario.respond import Script, ToolCall
 
 __all__ = ["Rule", "Scenario", "ScenarioEngine", "Script", "ToolCall"]

@@ -1,8 +1,8 @@
 """``fakeai check FILE ...``: validate scenario files offline.
 
 Format errors (``file:line:column`` + did-you-mean), unknown operationIds, scripted answers on
-operations that cannot render them, and raw ``body:`` answers that violate the spec's response
-schema. Exit status 1 on any error.
+operations (or with keys, e.g. ``tool_calls`` on createCompletion) that cannot render them, and
+raw ``body:`` answers that violate the spec's response schema. Exit status 1 on any error.
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any]) -> list[str]
             if operation is None:
                 continue
             for reply in rule.replies:
-                if reply.is_script and op_id not in SCRIPTABLE:
-                    problems.append(f"{reply.where}: content/tool_calls/json/refusal cannot answer {op_id}; use body:")
+                allowed = SCRIPTABLE.get(op_id)
+                if reply.is_script and (allowed is None or not reply.script_keys <= allowed):
+                    keys = "/".join(sorted(reply.script_keys - (allowed or frozenset()))) or "a scripted answer"
+                    problems.append(f"{reply.where}: {keys} cannot answer {op_id}; use body:")
                 if reply.body is None or (reply.status and reply.status >= 400) or _templated(reply.raw_body):
                     continue
                 media = operation.json_response

@@ -21,6 +21,7 @@ from fakeai.scenario.faults import Fault, inject, shift
 from fakeai.scenario.model import Rule, Scenario
 from fakeai.scenario.prefer import Preference, parse_prefer
 from fakeai.scenario.ratelimit import RateLimiter
+from fakeai.scenario.render import ProduceScripted
 from fakeai.scenario.respond import DEFAULT_MESSAGES, Reply, error_output, reply_output
 from fakeai.scenario.state import StateStore
 from fakeai.scenario.template import environment
@@ -39,6 +40,7 @@ class ScenarioEngine:
         self.hits: dict[tuple[str, str], int] = {}
         self.clock: Clock = SystemClock()
         self.produce: Produce | None = None
+        self.produce_scripted: ProduceScripted | None = None
         for scenario in scenarios:
             if scenario.name in self.scenarios:
                 raise ScenarioError(
@@ -52,10 +54,12 @@ class ScenarioEngine:
     def from_files(cls, paths: Sequence[str], settings: Settings, document: Mapping[str, Any]) -> ScenarioEngine:
         return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document)
 
-    def bind(self, clock: Clock, produce: Produce) -> None:
-        """Called by create_app: the injected clock and the normal producers (for chaos and headers)."""
+    def bind(self, clock: Clock, produce: Produce, produce_scripted: ProduceScripted | None = None) -> None:
+        """Called by create_app: the injected clock, the normal producers (for chaos and headers) and the
+        LLM producers' renderer of scripted answers (``CompiledOperation.produce_scripted``)."""
         self.clock = clock
         self.produce = produce
+        self.produce_scripted = produce_scripted
 
     # ---- compiled indexes (rebuilt when scenarios change) ----
     def _compile(self) -> None:
@@ -188,7 +192,7 @@ class ScenarioEngine:
             return None
         reply = reply or rule.replies[-1]
         state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
-        output = reply_output(ctx, reply, environment(ctx, captures, state))
+        output = reply_output(ctx, reply, environment(ctx, captures, state), self.produce_scripted)
         self.state.bump(ctx.namespace, scenario.name, rule.name, conversation)
         self.hits[(scenario.name, rule.name)] = self.hits.get((scenario.name, rule.name), 0) + 1
         if rule.set_state is not None:

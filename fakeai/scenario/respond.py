@@ -1,23 +1,27 @@
 """A rule's response: compiled at load into a :class:`Reply`, turned into an ``Output`` per request.
 
 Three kinds, mutually exclusive: a scripted model answer (``content`` / ``tool_calls`` / ``json`` /
-``refusal``, rendered as a :class:`Script` in the operation's own wire format, streamed or not), a raw
-``body``, or an ``error`` in OpenAI's envelope.
+``refusal``, rendered as a :class:`~fakeai.producers.llm.script.Script` by the operation's LLM
+producer, see :mod:`fakeai.scenario.render`), a raw ``body``, or an ``error`` in OpenAI's envelope.
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import ERROR_TYPES, APIError, error_body
+from fakeai.producers.llm.common import ident
+from fakeai.producers.llm.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
 from fakeai.scenario.match import Fail
+from fakeai.scenario.render import ProduceScripted, scripted_output
 from fakeai.scenario.template import Value, compile_value, render
 
 SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
@@ -28,23 +32,6 @@ DEFAULT_MESSAGES: dict[int, str] = {
     503: "The engine is currently overloaded, please try again later.",
     504: "Gateway timeout.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: str  # JSON text, as OpenAI sends it
-
-
-@dataclass(frozen=True, slots=True)
-class Script:
-    """A scripted model answer; producers render it in their own wire format (chat, Responses, SSE)."""
-
-    content: str | None = None
-    tool_calls: tuple[ToolCall, ...] = ()
-    refusal: str | None = None
-    finish_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +62,11 @@ class Reply:
     @property
     def is_script(self) -> bool:
         return self.body is None and self.error is None
+
+    @property
+    def script_keys(self) -> frozenset[str]:
+        """Which of content / tool_calls / json / refusal this reply uses."""
+        return frozenset(key for key in SCRIPT_KEYS if getattr(self, key) not in (None, ()))
 
 
 def compile_reply(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail, where: str) -> Reply:
@@ -142,7 +134,8 @@ def error_output(error: ErrorReply, env: Mapping[str, Any], where: str) -> Outpu
     return Output(status=error.status, body=body, headers=headers, source="scenario")
 
 
-def render_script(reply: Reply, env: Mapping[str, Any], rng: Any) -> Script:
+def render_script(reply: Reply, env: Mapping[str, Any], rng: random.Random) -> Script:
+    """The reply's templates rendered: ``json`` becomes content text, call ids default to seeded ``call_...``."""
     content = render(reply.content, env, reply.where) if reply.content is not None else None
     if reply.json is not None:
         value = render(reply.json, env, reply.where)
@@ -151,22 +144,21 @@ def render_script(reply: Reply, env: Mapping[str, Any], rng: Any) -> Script:
     for index, (name, arguments, call_id) in enumerate(reply.tool_calls):
         args = render(arguments, env, reply.where)
         text = args if isinstance(args, str) else orjson.dumps(args).decode()
-        ident = render(call_id, env, reply.where) if call_id is not None else f"call_{rng.getrandbits(96):024x}"
-        calls.append(ToolCall(str(ident) or f"call_{index}", str(render(name, env, reply.where)), text))
+        call = render(call_id, env, reply.where) if call_id is not None else ident(rng, "call_")
+        calls.append(ToolCall(str(call) or f"call_{index}", str(render(name, env, reply.where)), text))
     refusal = render(reply.refusal, env, reply.where) if reply.refusal is not None else None
-    finish = reply.finish_reason or ("tool_calls" if calls else "stop")
     return Script(
         content=None if content is None else str(content),
         tool_calls=tuple(calls),
         refusal=None if refusal is None else str(refusal),
-        finish_reason=finish,
+        finish_reason=reply.finish_reason,
     )
 
 
-def reply_output(ctx: RequestContext, reply: Reply, env: Mapping[str, Any]) -> Output:
-    """Turn a reply into an Output (scripted answers via the operation's renderer)."""
-    from fakeai.scenario.render import render_for_operation
-
+def reply_output(
+    ctx: RequestContext, reply: Reply, env: Mapping[str, Any], produce_scripted: ProduceScripted | None = None
+) -> Output:
+    """Turn a reply into an Output (scripted answers rendered by the operation's LLM producer)."""
     if reply.error is not None:
         output = error_output(reply.error, env, reply.where)
     elif reply.body is not None:
@@ -180,16 +172,13 @@ def reply_output(ctx: RequestContext, reply: Reply, env: Mapping[str, Any]) -> O
                 ) from None
         output = Output(status=reply.status or ctx.operation.status, body=body, source="scenario")
     else:
-        output = render_for_operation(ctx, render_script(reply, env, ctx.rng), reply.where)
+        script = render_script(reply, env, ctx.rng)
+        output = scripted_output(ctx, script, reply.script_keys, reply.where, produce_scripted)
     extra = (
         {str(k).lower(): str(v) for k, v in render(reply.headers, env, reply.where).items()} if reply.headers else {}
     )
     if extra or (reply.status and reply.body is None and reply.error is None):
-        from dataclasses import replace
-
         output = replace(output, headers={**output.headers, **extra}, status=reply.status or output.status)
     if reply.delay_ms:
-        from dataclasses import replace
-
         output = replace(output, fault=Fault(kind="delay", seconds=reply.delay_ms / 1000))
     return output
