@@ -26,6 +26,7 @@ from fakeai.pipeline import ROUTING, parse_body, read_body
 from fakeai.producers.base import CompileEnv
 from fakeai.request import parse_query
 from fakeai.resources import data_path
+from fakeai.simulators.base import state_of
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.routing import routing_document
@@ -187,6 +188,9 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     _engine(app).reset_state(namespace)
     if app.store is not None:
         app.store.clear(namespace)
+    for simulator in app.simulators:
+        if callable(getattr(simulator, "reset", None)):
+            simulator.reset(namespace)
     return AdminResponse({"reset": True, **({"namespace": namespace} if namespace is not None else {})})
 
 
@@ -231,6 +235,11 @@ async def get_config(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"settings": masked_settings(app.settings)})
 
 
+async def get_simulators(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    data = [{"name": str(getattr(s, "name", type(s).__name__)), "state": state_of(s)} for s in app.simulators]
+    return AdminResponse({"data": data})
+
+
 async def get_reload(app: FakeAI, request: AdminRequest) -> AdminResponse:
     reloader = getattr(app, "reloader", None)
     return AdminResponse(reloader.status() if reloader is not None else {"enabled": False, "files": []})
@@ -248,6 +257,7 @@ HANDLERS: dict[str, Handler] = {
     "fakeai_getMetrics": get_metrics,
     "fakeai_getConfig": get_config,
     "fakeai_getReload": get_reload,
+    "fakeai_getSimulators": get_simulators,
 }
 
 

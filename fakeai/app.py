@@ -44,7 +44,8 @@ from fakeai.producers.stored import remember
 from fakeai.reload import Reloader
 from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
-from fakeai.simulators.latency import LatencySimulator
+from fakeai.simulators.base import NO_PROMPT_CACHE, SimulatorEnv
+from fakeai.simulators.registry import build as build_simulators
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import iter_operations
 from fakeai.spec.routing import routing_document
@@ -73,6 +74,7 @@ class FakeAI:
     admin: AdminAPI | None = None  # the /_fakeai control plane (spec/admin.yaml)
     reloader: Reloader | None = None  # hot reload of scenario files (started by the lifespan)
     store: ResourceStore | None = None  # resources clients created (uploaded files), per namespace
+    simulators: list[Any] = field(default_factory=list)  # in chain order (fakeai.simulators)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -84,6 +86,7 @@ def create_app(
     clock: Clock | None = None,
     producers: Sequence[Any] = (),
     document: dict[str, Any] | None = None,
+    simulators: Sequence[Any] = (),
 ) -> FakeAI:
     started = time.perf_counter()
     settings = settings or Settings()
@@ -91,6 +94,8 @@ def create_app(
     document = document if document is not None else load_document(settings.spec)
     operations = list(iter_operations(document))
     events = Events()
+    sim_env = SimulatorEnv(settings, clock, events)
+    chain = build_simulators(settings.simulators, sim_env, simulators)  # unknown names fail here
     request_document = _lenient_copy(document) if settings.validation == "strict" else document
     env = CompileEnv(
         document=document,
@@ -99,11 +104,11 @@ def create_app(
         fixtures_dir=_fixtures_dir(settings),
         walker=SchemaWalker(document),
         store=ResourceStore(),
+        prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
     response_validators = Validators(document) if settings.validate_responses != "off" else None
     violations: list[ResponseInvalid] = []
-    latency = LatencySimulator.from_settings(settings.ttft, settings.itl)
     scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document)
     scenarios.bind(
         clock,
@@ -112,7 +117,10 @@ def create_app(
     )
 
     def simulate(ctx: RequestContext, output: Output) -> Timing:
-        return scenarios.simulate(ctx, output, latency.simulate(ctx, output, Timing()))
+        timing = Timing()
+        for simulator in chain:
+            timing = simulator.simulate(ctx, output, timing)
+        return scenarios.simulate(ctx, output, timing)
 
     def check_response(op: CompiledOperation, output: Output) -> Output:
         assert response_validators is not None
@@ -143,7 +151,7 @@ def create_app(
     asgi = ErrorMiddleware(ImageFiles(connexion), events, clock)
     asgi.on_startup.append(_warm_tokenizers)
     journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
-    metrics = Metrics().subscribe(events)
+    metrics = Metrics().subscribe(events).watch(chain)
     events.subscribe(RequestAnswered, remember(env.store))
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
@@ -162,6 +170,7 @@ def create_app(
         admin=admin,
         reloader=reloader,
         store=env.store,
+        simulators=chain,
     )
     admin.attach(app)
     app.startup_seconds = time.perf_counter() - started

@@ -59,6 +59,10 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--itl": ("itl", {"metavar": "MS[:PCT]", "help": "inter-token latency"}),
     "--tokens-per-chunk": ("tokens_per_chunk", {"type": int, "help": "tokens per streamed chunk"}),
     "--tokenizer-json": ("tokenizer_json", {"metavar": "FILE", "help": "Hugging Face tokenizer.json"}),
+    "--simulator": (
+        "simulators",
+        {"metavar": "NAME", "action": "append", "help": "simulator to run (repeatable; default latency kv_cache gpu)"},
+    ),
 }
 
 

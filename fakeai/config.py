@@ -47,6 +47,7 @@ class Settings:
     ttft: str = "0"  # time to first token, MS[:PCT spread]
     itl: str = "0"  # inter-token latency, MS[:PCT spread]
     tokens_per_chunk: int = 1
+    simulators: tuple[str, ...] = ("latency", "kv_cache", "gpu")  # in chain order; options in extra.<name>
     reasoning_models: tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*", "*-reasoning", "*deepseek-r1*")
     tokenizer_json: str | None = None  # a Hugging Face tokenizer.json to count tokens with instead of tiktoken
     moderation_words: tuple[str, ...] = ("kill", "bomb", "hate", "attack", "suicide")

@@ -6,13 +6,16 @@ Label children are cached per label tuple, so recording a request is a few dict 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from fakeai.events import Events, RequestAnswered, RequestRejected, ResponseInvalid
 from fakeai.journal import fault_name, split_source
+from fakeai.simulators.base import samples_of
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float("inf"))
@@ -63,6 +66,12 @@ class Metrics:
         events.subscribe(ResponseInvalid, self.on_invalid)
         return self
 
+    def watch(self, simulators: Sequence[Any]) -> Metrics:
+        """Expose the simulators' samples (GPU, KV cache), read from their state at scrape time."""
+        if any(callable(getattr(s, "samples", None)) for s in simulators):
+            self.registry.register(SimulatorCollector(simulators))
+        return self
+
     def _child(self, metric: Any, *labels: str) -> Any:
         key = (id(metric), *labels)
         child = self._children.get(key)
@@ -95,6 +104,23 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class SimulatorCollector:
+    """Turns :class:`fakeai.simulators.base.Sample` values into metric families (one per name)."""
+
+    def __init__(self, simulators: Sequence[Any]) -> None:
+        self.simulators = simulators
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Any] = {}
+        for sample in samples_of(self.simulators):
+            family = families.get(sample.name)
+            if family is None:
+                kind = CounterMetricFamily if sample.kind == "counter" else GaugeMetricFamily
+                family = families[sample.name] = kind(sample.name, sample.help, labels=list(sample.labels))
+            family.add_metric(list(sample.labels.values()), sample.value)
+        yield from families.values()
 
 
 _STATUS = {code: str(code) for code in range(100, 600)}

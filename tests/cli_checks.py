@@ -3,6 +3,7 @@
 COVERED: tuple[str, ...] = (
     "--scenario",  # tests/test_scenario_cli.py::test_scenario_flag_reaches_the_app
     "--replay-strict",  # tests/test_record.py::test_replay_strict_flag
+    "--simulator",  # tests/test_simulators.py::test_simulator_flag_chooses_the_chain
     # tests/test_cli_llm.py
     "--mode",
     "--fixed-text",

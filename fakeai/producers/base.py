@@ -49,6 +49,7 @@ class CompileEnv:
     fixtures_dir: Path | None
     walker: Any  # fakeai.producers.generated.SchemaWalker
     store: Any = None  # fakeai.store.ResourceStore: resources clients created (files...)
+    prompt_cache: Any = None  # fakeai.simulators.base.PromptCache (the kv_cache simulator), or None
 
 
 ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]

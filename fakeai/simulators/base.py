@@ -1,10 +1,31 @@
-"""The simulator shape."""
+"""The simulator shape, what a simulator factory gets, and the optional capabilities.
+
+A simulator is built once at startup by a factory ``(SimulatorEnv) -> Simulator`` and asked once per
+request, in the order of ``Settings.simulators``: each one gets the timing the previous one returned.
+It computes timings and keeps its own state from the request, the seeded RNG and the injected clock;
+it never sleeps (only :func:`fakeai.streaming.respond` does).
+
+Optional, duck-typed capabilities (no base class to inherit):
+
+* ``state() -> dict``: JSON shown by ``GET /_fakeai/simulators``;
+* ``samples() -> Iterable[Sample]``: gauges/counters read by :mod:`fakeai.metrics` at scrape time;
+* ``reset(namespace)``: forget state for one namespace (``None`` = all), on ``POST /_fakeai/state/reset``.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fakeai.context import Output, RequestContext, Timing
+from fakeai.errors import ConfigError, closest
+
+if TYPE_CHECKING:
+    from fakeai.clock import Clock
+    from fakeai.config import Settings
+    from fakeai.events import Events
+    from fakeai.producers.llm.tokenizer import Tokenizer
 
 
 class Simulator(Protocol):
@@ -12,3 +33,77 @@ class Simulator(Protocol):
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
         """Return the timing after this simulator's effect (simulators chain)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorEnv:
+    """What a simulator factory may use. ``simulators`` is filled with every simulator (by name)
+    once all are built, so a simulator may look another one up at request time."""
+
+    settings: Settings
+    clock: Clock
+    events: Events
+    simulators: dict[str, Any] = field(default_factory=dict)
+
+    def options(self, name: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        """``settings.extra[name]`` merged over ``defaults``; unknown keys and wrong types raise ConfigError."""
+        given = self.settings.extra.get(name) or {}
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"extra.{name}: expected a mapping of {', '.join(defaults)}; got {given!r}")
+        out = dict(defaults)
+        for key, value in given.items():
+            if key not in defaults:
+                raise ConfigError(f"extra.{name}: unknown option {key!r}{closest(str(key), defaults)}")
+            kind = type(defaults[key])
+            try:
+                out[key] = kind(value) if kind in (int, float) and not isinstance(value, bool) else value
+            except (TypeError, ValueError):
+                raise ConfigError(f"extra.{name}.{key}: expected {kind.__name__}; got {value!r}") from None
+            if kind in (int, float) and (isinstance(value, bool) or out[key] < 0):
+                raise ConfigError(f"extra.{name}.{key}: expected a non-negative {kind.__name__}; got {value!r}")
+        return out
+
+
+SimulatorFactory = Callable[[SimulatorEnv], Simulator]
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One metric value a simulator exposes (``kind``: gauge | counter; counters without ``_total``)."""
+
+    name: str
+    help: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "gauge"
+
+
+class PromptCache(Protocol):
+    """What LLM producers ask where usage is built (``CompileEnv.prompt_cache``)."""
+
+    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
+        """Cached prefix tokens of this request's prompt (admits it to the cache; idempotent per request)."""
+
+
+class NoPromptCache:
+    """No ``kv_cache`` simulator: nothing is ever cached."""
+
+    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
+        return 0
+
+
+NO_PROMPT_CACHE = NoPromptCache()
+
+
+def state_of(simulator: Any) -> dict[str, Any]:
+    state = getattr(simulator, "state", None)
+    return dict(state()) if callable(state) else {}
+
+
+def samples_of(simulators: Iterable[Any]) -> list[Sample]:
+    out: list[Sample] = []
+    for simulator in simulators:
+        samples = getattr(simulator, "samples", None)
+        if callable(samples):
+            out.extend(samples())
+    return out

@@ -4,6 +4,15 @@
 lognormal (positive, right-skewed like real serving latencies) from an RNG derived from the
 request seed, so the same request gets the same timings. A streamed frame carrying tokens is
 due when its last token is; a non-streamed answer takes TTFT + (tokens - 1) x ITL.
+
+Prefix caching (with the ``kv_cache`` simulator): the TTFT draw is the time for an uncached prompt, of
+which ``prefill_share`` (default 0.8; OpenAI says caching cuts latency "by up to 80%") is prefill and
+scales with the uncached share of the prompt; the rest (scheduling, the first decode step) does not:
+
+    TTFT = draw x ((1 - prefill_share) + prefill_share x uncached / prompt) + uncached x prefill_per_token_ms
+
+``prefill_per_token_ms`` (default 0) adds a prefill cost per uncached prompt token on top. Both are
+``extra.latency`` options. With no cache hit TTFT is the plain draw (plus the per-token cost, if set).
 """
 
 from __future__ import annotations
@@ -11,9 +20,12 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import ConfigError
+from fakeai.simulators.base import SimulatorEnv
+from fakeai.simulators.registry import simulator
 
 _SALT = 0x5EED_1A7E
 
@@ -47,22 +59,35 @@ class Distribution:
         return rng.lognormvariate(mu, math.sqrt(sigma2)) / 1000.0
 
 
+OPTIONS: dict[str, float] = {"prefill_share": 0.8, "prefill_per_token_ms": 0.0}
+
+
 class LatencySimulator:
     name = "latency"
 
-    def __init__(self, ttft: Distribution, itl: Distribution) -> None:
+    def __init__(
+        self,
+        ttft: Distribution,
+        itl: Distribution,
+        prefill_share: float = 0.8,
+        prefill_per_token_ms: float = 0.0,
+        simulators: dict[str, Any] | None = None,
+    ) -> None:
         self.ttft = ttft
         self.itl = itl
+        self.prefill_share = min(max(prefill_share, 0.0), 1.0)
+        self.prefill_per_token = prefill_per_token_ms / 1000.0
+        self.simulators = simulators if simulators is not None else {}  # finds "kv_cache" at request time
 
     @classmethod
     def from_settings(cls, ttft: str, itl: str) -> LatencySimulator:
         return cls(Distribution.parse(ttft, "ttft"), Distribution.parse(itl, "itl"))
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
-        if self.ttft.mean_ms <= 0 and self.itl.mean_ms <= 0:
+        if self.ttft.mean_ms <= 0 and self.itl.mean_ms <= 0 and self.prefill_per_token <= 0:
             return timing
         rng = random.Random(ctx.seed ^ _SALT)
-        first = timing.first + self.ttft.draw(rng)
+        first = timing.first + self.prefill(ctx, self.ttft.draw(rng))
         if output.frames is None:
             tokens = max(output.completion_tokens, 0)
             done = first + sum(self.itl.draw(rng) for _ in range(max(tokens - 1, 0)))
@@ -77,3 +102,27 @@ class LatencySimulator:
                 seen_tokens += 1
             deadlines.append(at)
         return Timing(first=first, frames=tuple(deadlines), done=at)
+
+    def prefill(self, ctx: RequestContext, ttft: float) -> float:
+        """TTFT for this request's uncached share of the prompt (see the module docstring)."""
+        cache = self.simulators.get("kv_cache")
+        admitted = cache.admitted(ctx) if cache is not None and hasattr(cache, "admitted") else None
+        if admitted is None:
+            return ttft
+        prompt, cached = int(admitted[0]), int(admitted[1])
+        uncached = max(prompt - cached, 0)
+        if prompt > 0 and cached > 0:
+            ttft *= (1.0 - self.prefill_share) + self.prefill_share * uncached / prompt
+        return float(ttft + uncached * self.prefill_per_token)
+
+
+@simulator("latency")
+def latency(env: SimulatorEnv) -> LatencySimulator:
+    options = env.options("latency", OPTIONS)
+    return LatencySimulator(
+        Distribution.parse(env.settings.ttft, "ttft"),
+        Distribution.parse(env.settings.itl, "itl"),
+        prefill_share=options["prefill_share"],
+        prefill_per_token_ms=options["prefill_per_token_ms"],
+        simulators=env.simulators,
+    )

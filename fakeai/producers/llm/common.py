@@ -19,6 +19,7 @@ Content RNG (the rule clients can rely on):
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import hashlib
 import itertools
@@ -34,10 +35,12 @@ import orjson
 from fakeai.errors import APIError, ConfigError
 from fakeai.producers.llm.text import MODES, LengthSpec
 from fakeai.producers.llm.tokenizer import Tokenizer, for_model, from_hf_tokenizer_json
+from fakeai.simulators.base import NO_PROMPT_CACHE, PromptCache
 
 if TYPE_CHECKING:
     from fakeai.config import Settings
     from fakeai.context import RequestContext
+    from fakeai.producers.base import CompileEnv
 
 __all__ = [
     "MODE_HEADER",
@@ -80,6 +83,16 @@ class Generation:
     reasoning_content: bool  # also expose ``reasoning_content`` (DeepSeek / vLLM clients)
     tokens_per_chunk: int
     ignore_eos: bool
+    ctx: RequestContext | None = None  # the request (the prompt cache keys on it)
+    prompt_cache: PromptCache = NO_PROMPT_CACHE
+
+    def cached_prompt_tokens(self, prompt_tokens: int) -> int:
+        """Cached prefix tokens of this request's prompt, from the ``kv_cache`` simulator (0 without one).
+
+        Call once, where usage is built; it admits the prompt to the cache."""
+        if self.ctx is None:
+            return 0
+        return self.prompt_cache.cached_tokens(self.ctx, self.tokenizer, prompt_tokens)
 
     def rng(self, stream: int = 0) -> random.Random:
         """An independent RNG per purpose/choice (``stream`` 0 = choice 0's text)."""
@@ -98,6 +111,15 @@ class GenerationConfig:
     reasoning_content: bool
     seed_prefix: bytes
     tokenizer: Tokenizer | None = None  # --tokenizer-json: one Hugging Face tokenizer for every model
+    prompt_cache: PromptCache = NO_PROMPT_CACHE  # the kv_cache simulator (CompileEnv.prompt_cache)
+
+    @classmethod
+    def from_env(cls, env: CompileEnv) -> GenerationConfig:
+        """:meth:`from_settings` plus the prompt cache the LLM producers report ``cached_tokens`` from."""
+        config = cls.from_settings(env.settings)
+        if env.prompt_cache is None:
+            return config
+        return dataclasses.replace(config, prompt_cache=env.prompt_cache)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GenerationConfig:
@@ -153,6 +175,8 @@ class GenerationConfig:
             reasoning_content=reasoning and (header in _TRUE if header else self.reasoning_content),
             tokens_per_chunk=self.tokens_per_chunk,
             ignore_eos=body.get("ignore_eos") is True,
+            ctx=ctx,
+            prompt_cache=self.prompt_cache,
         )
 
     def _content_seed(self, ctx: RequestContext, body: Mapping[str, Any], deterministic: bool) -> int:

@@ -1,0 +1,251 @@
+"""``kv_cache``: an LRU prefix cache of prompt token blocks, like vLLM's automatic prefix caching.
+
+Model
+    The prompt (chat: ``tools`` then ``messages``; Responses: ``instructions``, ``tools``, ``input``;
+    completions: ``prompt``, token-id prompts as given) is rendered as its string leaves joined by newlines
+    and encoded with the request's tokenizer. Full blocks of ``block_tokens`` ids are hashed as a chain
+    (``hash(parent, block ids)``, the chain seeded by namespace + model), so a block matches only if the
+    whole prefix before it matches, and a different namespace or model never hits.
+
+    A request's cached tokens are the matched leading blocks x ``block_tokens``, reported (as
+    ``usage.prompt_tokens_details.cached_tokens`` / ``usage.input_tokens_details.cached_tokens``) in
+    multiples of ``increment`` and only for prompts of at least ``min_prompt_tokens`` (OpenAI: 1024 tokens,
+    in 128-token increments). Then every full block of the prompt is held by the request (reference counted)
+    until it is answered, then becomes evictable; when the cache is full (``capacity_tokens``) the least
+    recently used evictable block goes. If every block is held, the rest of the prompt is not cached.
+
+    Prompts shorter than one block are not tokenized or stored (no cost for short chat requests).
+
+Options (``extra.kv_cache``): ``capacity_tokens`` (262144), ``block_tokens`` (128), ``min_prompt_tokens``
+(1024), ``increment`` (128). State lives here; ``reset(namespace)`` makes a namespace start cold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fakeai.context import Output, RequestContext, Timing
+from fakeai.errors import ConfigError
+from fakeai.events import RequestAnswered, RequestRejected
+from fakeai.simulators.base import Sample, SimulatorEnv
+from fakeai.simulators.registry import simulator
+
+if TYPE_CHECKING:
+    from fakeai.producers.llm.tokenizer import Tokenizer
+
+OPTIONS: dict[str, int] = {"capacity_tokens": 262_144, "block_tokens": 128, "min_prompt_tokens": 1024, "increment": 128}
+PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
+    "createChatCompletion": ("tools", "messages"),
+    "createResponse": ("instructions", "tools", "input"),
+    "createCompletion": ("prompt",),
+}
+_SKIP_KEYS = frozenset({"type", "id", "call_id", "cache_control", "detail"})
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """What the cache did for one request."""
+
+    prompt_tokens: int
+    cached_tokens: int  # as reported in usage
+    blocks: tuple[int, ...]  # block hashes this request holds until it is answered
+
+
+class KVCacheSimulator:
+    name = "kv_cache"
+
+    def __init__(
+        self,
+        capacity_tokens: int = 262_144,
+        block_tokens: int = 128,
+        min_prompt_tokens: int = 1024,
+        increment: int = 128,
+    ) -> None:
+        if block_tokens <= 0 or increment <= 0:
+            raise ConfigError("extra.kv_cache: block_tokens and increment must be positive")
+        self.block_tokens = block_tokens
+        self.capacity_blocks = capacity_tokens // block_tokens
+        self.min_prompt_tokens = min_prompt_tokens
+        self.increment = increment
+        self.refs: dict[int, int] = {}  # every stored block -> requests holding it
+        self.evictable: OrderedDict[int, None] = OrderedDict()  # refs == 0, least recently used first
+        self.held: dict[int, tuple[RequestContext, Admission]] = {}  # id(ctx) -> in flight
+        self.epochs: dict[str, int] = {}  # namespace -> bumped by reset
+        self.epoch = 0  # bumped by a full reset
+        self.hit_tokens = 0
+        self.query_tokens = 0
+        self.evictions = 0
+
+    # -- the producers' question (fakeai.simulators.base.PromptCache) -----------------------------
+    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
+        held = self.held.get(id(ctx))
+        if held is not None:
+            return held[1].cached_tokens
+        if prompt_tokens < self.block_tokens:
+            return 0
+        ids = prompt_ids(ctx, tokenizer)
+        admission = self.admit(self.chain_seed(ctx), ids, prompt_tokens)
+        self.held[id(ctx)] = (ctx, admission)
+        return admission.cached_tokens
+
+    def admitted(self, ctx: RequestContext) -> tuple[int, int] | None:
+        """(prompt tokens, cached tokens) of a request in flight, for the latency simulator."""
+        held = self.held.get(id(ctx))
+        return None if held is None else (held[1].prompt_tokens, held[1].cached_tokens)
+
+    def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
+        return timing  # the effect on TTFT is the latency simulator's (it asks admitted())
+
+    # -- the cache ----------------------------------------------------------------------------------
+    def chain_seed(self, ctx: RequestContext) -> int:
+        key = f"{self.epoch}\0{ctx.namespace}\0{self.epochs.get(ctx.namespace, 0)}\0{ctx.model or ''}"
+        return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+
+    def admit(self, seed: int, ids: Sequence[int], prompt_tokens: int) -> Admission:
+        size = self.block_tokens
+        parent = seed
+        matched = 0
+        matching = True
+        held: list[int] = []
+        for start in range(0, len(ids) - size + 1, size):
+            parent = hash((parent, *ids[start : start + size]))
+            refs = self.refs.get(parent)
+            if refs is None:
+                matching = False
+                if not self.make_room():
+                    break
+                self.refs[parent] = 1
+            else:
+                if matching:
+                    matched += 1
+                if refs == 0:
+                    del self.evictable[parent]
+                self.refs[parent] = refs + 1
+            held.append(parent)
+        cached = 0
+        if prompt_tokens >= self.min_prompt_tokens:
+            cached = min(matched * size, prompt_tokens) // self.increment * self.increment
+            self.query_tokens += prompt_tokens
+            self.hit_tokens += cached
+        return Admission(prompt_tokens, cached, tuple(held))
+
+    def make_room(self) -> bool:
+        if len(self.refs) < self.capacity_blocks:
+            return True
+        if not self.evictable:
+            return False
+        oldest, _ = self.evictable.popitem(last=False)
+        del self.refs[oldest]
+        self.evictions += 1
+        return True
+
+    def release(self, ctx: RequestContext | None) -> None:
+        held = self.held.pop(id(ctx), None) if ctx is not None else None
+        if held is None:
+            return
+        for block in held[1].blocks:
+            refs = self.refs.get(block)
+            if refs is None:  # dropped by a full reset meanwhile
+                continue
+            if refs <= 1:
+                self.refs[block] = 0
+                self.evictable[block] = None  # most recently used end
+            else:
+                self.refs[block] = refs - 1
+
+    def on_answered(self, event: RequestAnswered) -> None:
+        self.release(event.ctx)
+
+    def on_rejected(self, event: RequestRejected) -> None:
+        self.release(event.ctx)
+
+    def reset(self, namespace: str | None) -> None:
+        """A namespace (or everything) starts cold: its chain seed changes; old blocks age out by LRU."""
+        if namespace is None:
+            self.epoch += 1
+            for block in self.evictable:
+                del self.refs[block]
+            self.evictable.clear()
+        else:
+            self.epochs[namespace] = self.epochs.get(namespace, 0) + 1
+
+    # -- what dashboards see ------------------------------------------------------------------------
+    @property
+    def blocks_in_use(self) -> int:
+        return len(self.refs) - len(self.evictable)
+
+    def usage_ratio(self) -> float:
+        return self.blocks_in_use / self.capacity_blocks if self.capacity_blocks else 0.0
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "block_tokens": self.block_tokens,
+            "capacity_blocks": self.capacity_blocks,
+            "blocks_in_use": self.blocks_in_use,
+            "blocks_cached": len(self.evictable),
+            "usage_ratio": self.usage_ratio(),
+            "requests_holding_blocks": len(self.held),
+            "hit_tokens": self.hit_tokens,
+            "query_tokens": self.query_tokens,
+            "hit_ratio": self.hit_tokens / self.query_tokens if self.query_tokens else 0.0,
+            "evictions": self.evictions,
+        }
+
+    def samples(self) -> Iterator[Sample]:
+        usage = self.usage_ratio()
+        yield Sample("fakeai_kv_cache_usage_ratio", "KV cache blocks held by requests in flight / capacity", usage)
+        yield Sample("fakeai_kv_cache_blocks_cached", "Evictable blocks kept for prefix reuse", len(self.evictable))
+        yield Sample(
+            "fakeai_kv_cache_hit_tokens", "Prompt tokens answered from the cache", self.hit_tokens, kind="counter"
+        )
+        yield Sample("fakeai_kv_cache_query_tokens", "Prompt tokens looked up", self.query_tokens, kind="counter")
+        yield Sample("fakeai_kv_cache_evictions", "Blocks evicted (LRU)", self.evictions, kind="counter")
+        yield Sample("vllm:kv_cache_usage_perc", "KV-cache usage, 1 = 100% (vLLM name)", usage)
+        yield Sample(
+            "vllm:prefix_cache_hits", "Prefix cache hits, in tokens (vLLM name)", self.hit_tokens, kind="counter"
+        )
+        yield Sample(
+            "vllm:prefix_cache_queries",
+            "Prefix cache queries, in tokens (vLLM name)",
+            self.query_tokens,
+            kind="counter",
+        )
+
+
+def prompt_ids(ctx: RequestContext, tokenizer: Tokenizer) -> list[int]:
+    """The prompt's token ids as this simulator sees them (see the module docstring)."""
+    body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+    fields = PROMPT_FIELDS.get(ctx.operation_id, ("messages", "input", "prompt"))
+    prompt = body.get("prompt")
+    if fields == ("prompt",) and isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
+        return list(prompt)
+    text = "\n".join(s for name in fields for s in _strings(body.get(name)))
+    return tokenizer.encode(text) if text else []
+
+
+def _strings(value: Any) -> Iterable[str]:
+    """String leaves in document order (a prefix of the prompt gives a prefix of these)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key not in _SKIP_KEYS:
+                yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, int) and not isinstance(item, bool):
+                yield str(item)
+            else:
+                yield from _strings(item)
+
+
+@simulator("kv_cache")
+def kv_cache(env: SimulatorEnv) -> KVCacheSimulator:
+    cache = KVCacheSimulator(**env.options("kv_cache", OPTIONS))
+    env.events.subscribe(RequestAnswered, cache.on_answered)
+    env.events.subscribe(RequestRejected, cache.on_rejected)
+    return cache
