@@ -186,7 +186,7 @@ class ChatProducer:
         prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer)
         reasoning = sum(c.reasoning_tokens for c in choices)
         completion = sum(c.visible_tokens for c in choices) + reasoning
-        usage = usage_body(prompt, completion, reasoning)
+        usage = usage_body(prompt, completion, reasoning, gen.cached_prompt_tokens(prompt))
         tier = body.get("service_tier")
         head = {
             "id": ident(ctx.rng, "chatcmpl-", 29),
@@ -321,4 +321,4 @@ def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    return ChatProducer(GenerationConfig.from_settings(env.settings))
+    return ChatProducer(GenerationConfig.from_env(env))

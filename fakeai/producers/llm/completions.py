@@ -128,8 +128,10 @@ class CompletionsProducer:
             drawn = [self._one(gen, body, prompt, p * candidates + j, p * n + j, script) for j in range(candidates)]
             billed += sum(len(c.completion.tokens) for c in drawn)
             choices.extend(drawn[:n])
-        usage = usage_body(sum(count for _, count in prompts), billed, 0)
-        usage.pop("prompt_tokens_details")
+        prompt_tokens = sum(count for _, count in prompts)
+        usage = usage_body(prompt_tokens, billed, 0, gen.cached_prompt_tokens(prompt_tokens))
+        if not usage["prompt_tokens_details"]["cached_tokens"]:  # legacy completions report it only on a hit
+            usage.pop("prompt_tokens_details")
         usage.pop("completion_tokens_details")
         head = {
             "id": ident(ctx.rng, "cmpl-", 29),
@@ -192,4 +194,4 @@ def _frames(
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    return CompletionsProducer(GenerationConfig.from_settings(env.settings))
+    return CompletionsProducer(GenerationConfig.from_env(env))

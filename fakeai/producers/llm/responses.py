@@ -96,7 +96,7 @@ class ResponsesProducer:
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
     if operation.operation_id != OPERATION_ID:
         return None
-    return ResponsesProducer(GenerationConfig.from_settings(env.settings))
+    return ResponsesProducer(GenerationConfig.from_env(env))
 
 
 # --- planning the output -----------------------------------------------------------------------
@@ -143,7 +143,8 @@ def build_answer(body: Mapping[str, Any], gen: Generation, now: float, script: S
     input_tokens = _input_tokens(body, gen)
     usage = {
         "input_tokens": input_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},  # the latter: spec 2026-08+, SDK 3.5x
+        # cache_write_tokens: spec 2026-08+, SDK 3.5x
+        "input_tokens_details": {"cached_tokens": gen.cached_prompt_tokens(input_tokens), "cache_write_tokens": 0},
         "output_tokens": output_tokens,
         "output_tokens_details": {"reasoning_tokens": reasoning_tokens},
         "total_tokens": input_tokens + output_tokens,
