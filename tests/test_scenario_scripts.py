@@ -250,3 +250,25 @@ def test_any_scripted_text_round_trips_in_every_format() -> None:
     finally:
         app.scenarios.remove("scripts")
     assert not app.violations
+
+
+CHECKED = """
+rules:
+  - {match: {operation: createResponse}, respond: {tool_calls: [{name: f}]}}
+  - {match: {operation: createResponse}, respond: {refusal: "no"}}
+  - {match: {operation: createCompletion}, respond: {json: {a: 1}}}
+  - {match: {operation: createCompletion}, respond: {refusal: "no"}}
+  - {match: {operation: createEmbedding}, respond: {content: hi}}
+"""
+
+
+def test_check_reports_only_scripts_no_producer_renders() -> None:
+    from fakeai.scenario.check import check_scenario
+    from fakeai.scenario.model import Scenario
+    from fakeai.spec.load import load_document
+
+    problems = check_scenario(Scenario.from_text(CHECKED, "checked.yaml"), load_document(None))
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "refusal cannot answer createCompletion; use body:",
+        "content cannot answer createEmbedding; use body:",
+    ]
