@@ -47,7 +47,20 @@ EXPECTED = [
     # a finding, not a rule: fakeai answers createSpeech with the real API's audio/* types, the spec documents
     # application/octet-stream (and text/event-stream); kept visible in the printed summary
     r"Received: audio/",
+    # a finding: a nullable multipart field sent as the text 'null' (schemathesis' encoding of None) gets a 400
+    r"expected null or an? \w+, but got a string",
 ]
+
+
+def without_discriminators(node: Any) -> Any:
+    """The OpenAI document's ``discriminator``s have no ``mapping``; schemathesis then expects the schema *names*
+    ('CustomToolCall') as values, while the schemas' own ``type`` enums say 'custom_tool_call' (ST111 on 22
+    operations). The JSON Schema keywords already pin the type, so the relabelled copy drops the keyword."""
+    if isinstance(node, dict):
+        return {k: without_discriminators(v) for k, v in node.items() if k != "discriminator"}
+    if isinstance(node, list):
+        return [without_discriminators(v) for v in node]
+    return node
 
 
 def _failure_text(exc: BaseException) -> str:
@@ -59,7 +72,7 @@ def _failure_text(exc: BaseException) -> str:
 
 def test_schemathesis_every_operation() -> None:
     document = load_document(None)
-    schema = schemathesis.openapi.from_dict(document)
+    schema = schemathesis.openapi.from_dict(without_discriminators(document))
     app = create_app(Settings(validate_responses="log"))
     failures: dict[str, str] = {}
     expected: dict[str, str] = {}
