@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeai.config import Settings
 from fakeai.context import Output, Timing
-from fakeai.errors import APIError, ScenarioError
+from fakeai.errors import APIError, ConfigError, ScenarioError
 from fakeai.expect import evaluate, verdict
 from fakeai.journal import Filter, dump, mask
 from fakeai.metrics import CONTENT_TYPE
@@ -240,6 +240,28 @@ async def get_simulators(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"data": data})
 
 
+def _latency(app: FakeAI) -> Any:
+    found = next((s for s in app.simulators if getattr(s, "name", None) == "latency" and hasattr(s, "set")), None)
+    if found is None:
+        raise APIError(409, "The latency simulator is not running (see --simulator).", code="simulator_not_running")
+    return found
+
+
+async def get_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse(_latency(app).state())
+
+
+async def put_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    body = dict(request.body)
+    model = body.pop("model", None)
+    latency = _latency(app)
+    try:
+        latency.set(body, model, where="latency")
+    except ConfigError as exc:
+        raise APIError(400, str(exc), param="ttft" if "ttft" in str(exc) else "itl", code="invalid_latency") from None
+    return AdminResponse(latency.state())
+
+
 async def get_reload(app: FakeAI, request: AdminRequest) -> AdminResponse:
     reloader = getattr(app, "reloader", None)
     return AdminResponse(reloader.status() if reloader is not None else {"enabled": False, "files": []})
@@ -258,6 +280,8 @@ HANDLERS: dict[str, Handler] = {
     "fakeai_getConfig": get_config,
     "fakeai_getReload": get_reload,
     "fakeai_getSimulators": get_simulators,
+    "fakeai_getLatency": get_latency,
+    "fakeai_putLatency": put_latency,
 }
 
 

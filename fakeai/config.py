@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from fakeai.errors import ConfigError, closest
 
 VALIDATION_PROFILES = ("strict", "permissive", "off")
@@ -46,6 +48,7 @@ class Settings:
     output_length: str = "120:40:1:2048"  # MEAN[:STDDEV[:MIN[:MAX]]] in tokens
     ttft: str = "0"  # time to first token, MS[:PCT spread]
     itl: str = "0"  # inter-token latency, MS[:PCT spread]
+    latency_models: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # glob -> {ttft, itl}
     tokens_per_chunk: int = 1
     simulators: tuple[str, ...] = ("latency", "kv_cache", "gpu")  # in chain order; options in extra.<name>
     reasoning_models: tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*", "*-reasoning", "*deepseek-r1*")
@@ -80,6 +83,9 @@ class Settings:
             raise ConfigError(f"{source}: port must be 0-65535; got {self.port}")
         if self.max_body_bytes <= 0:
             raise ConfigError(f"{source}: max_body_bytes must be positive")
+        for glob, values in self.latency_models.items():
+            if not isinstance(values, Mapping) or not values or set(values) - {"ttft", "itl"}:
+                raise ConfigError(f"{source}: latency_models[{glob!r}] must be a mapping with ttft and/or itl")
         for prefix in self.base_paths:
             if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
                 raise ConfigError(f"{source}: base path {prefix!r} must start with '/' and not end with '/'")
@@ -119,6 +125,11 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: fixed_time must be unix seconds; got {value!r}") from None
     if isinstance(current, Mapping) or name == "extra":
+        if isinstance(value, str):  # FAKEAI_LATENCY_MODELS / FAKEAI_EXTRA: JSON
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"{source}: {name} must be a JSON object; {exc}") from None
         if not isinstance(value, Mapping):
             raise ConfigError(f"{source}: {name} must be a mapping")
         return dict(value)

@@ -13,12 +13,18 @@ scales with the uncached share of the prompt; the rest (scheduling, the first de
 
 ``prefill_per_token_ms`` (default 0) adds a prefill cost per uncached prompt token on top. Both are
 ``extra.latency`` options. With no cache hit TTFT is the plain draw (plus the per-token cost, if set).
+
+Per model (``latency_models``: model glob -> ``{ttft, itl}``, first matching glob in the order given wins; a
+missing key falls back to ``--ttft`` / ``--itl``) and at runtime (``PUT /_fakeai/latency``, :meth:`set`): the
+distributions are looked up per request, so a change applies to the next request.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +48,9 @@ class Distribution:
             mean = float(head or 0)
             spread = float(tail) if tail else 0.0
         except ValueError:
-            raise ConfigError(f"--{name}: expected MS[:PCT] such as 200 or 200:25; got {text!r}") from None
+            raise ConfigError(f"{_flag(name)}: expected MS[:PCT] such as 200 or 200:25; got {text!r}") from None
         if mean < 0 or spread < 0:
-            raise ConfigError(f"--{name}: values must not be negative; got {text!r}")
+            raise ConfigError(f"{_flag(name)}: values must not be negative; got {text!r}")
         return cls(mean, spread)
 
     def draw(self, rng: random.Random) -> float:
@@ -57,6 +63,37 @@ class Distribution:
         sigma2 = math.log1p(cv * cv)
         mu = math.log(self.mean_ms) - sigma2 / 2
         return rng.lognormvariate(mu, math.sqrt(sigma2)) / 1000.0
+
+    @property
+    def text(self) -> str:
+        """Back in ``MS[:PCT]`` form (what ``GET /_fakeai/latency`` shows)."""
+        return f"{_number(self.mean_ms)}:{_number(self.spread_pct)}" if self.spread_pct else _number(self.mean_ms)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """The TTFT and ITL distributions one request is simulated with."""
+
+    ttft: Distribution
+    itl: Distribution
+
+    @property
+    def idle(self) -> bool:
+        return self.ttft.mean_ms <= 0 and self.itl.mean_ms <= 0
+
+    def to_dict(self) -> dict[str, str]:
+        return {"ttft": self.ttft.text, "itl": self.itl.text}
+
+    def changed(self, values: Mapping[str, Any], where: str) -> Profile:
+        """A copy with ``ttft`` / ``itl`` from ``values`` (``MS[:PCT]`` text); other keys raise ConfigError."""
+        unknown = sorted(set(values) - {"ttft", "itl"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r}; expected ttft and/or itl")
+        ttft, itl = values.get("ttft"), values.get("itl")
+        return Profile(
+            self.ttft if ttft is None else Distribution.parse(str(ttft), f"{where}.ttft"),
+            self.itl if itl is None else Distribution.parse(str(itl), f"{where}.itl"),
+        )
 
 
 OPTIONS: dict[str, float] = {"prefill_share": 0.8, "prefill_per_token_ms": 0.0}
@@ -72,25 +109,69 @@ class LatencySimulator:
         prefill_share: float = 0.8,
         prefill_per_token_ms: float = 0.0,
         simulators: dict[str, Any] | None = None,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self.ttft = ttft
-        self.itl = itl
+        self.default = Profile(ttft, itl)
+        self.models: dict[str, Profile] = {}  # model glob -> profile, first match wins
+        self._resolved: dict[str, Profile] = {}  # model name -> profile (cleared on every change)
         self.prefill_share = min(max(prefill_share, 0.0), 1.0)
         self.prefill_per_token = prefill_per_token_ms / 1000.0
         self.simulators = simulators if simulators is not None else {}  # finds "kv_cache" at request time
+        for glob, values in (models or {}).items():
+            self.set(values, glob, where=f"latency_models[{glob!r}]")
 
     @classmethod
     def from_settings(cls, ttft: str, itl: str) -> LatencySimulator:
         return cls(Distribution.parse(ttft, "ttft"), Distribution.parse(itl, "itl"))
 
+    @property
+    def ttft(self) -> Distribution:
+        return self.default.ttft
+
+    @property
+    def itl(self) -> Distribution:
+        return self.default.itl
+
+    def profile(self, model: str | None) -> Profile:
+        """The distributions for ``model``: the first matching ``latency_models`` glob, else the defaults."""
+        if not self.models or model is None:
+            return self.default
+        found = self._resolved.get(model)
+        if found is None:
+            found = next((p for glob, p in self.models.items() if fnmatch.fnmatchcase(model, glob)), self.default)
+            if len(self._resolved) < 10_000:  # model names come from clients
+                self._resolved[model] = found
+        return found
+
+    def set(self, values: Mapping[str, Any], model: str | None = None, where: str = "latency") -> Profile:
+        """Change the defaults (``model`` None) or one model glob's ``ttft`` / ``itl``; missing keys keep their
+        value (a new glob starts from the defaults). Bad values raise ConfigError and change nothing."""
+        if model is None:
+            self.default = self.default.changed(values, where)
+            changed = self.default
+        else:
+            changed = self.models[model] = self.models.get(model, self.default).changed(values, where)
+        self._resolved.clear()
+        return changed
+
+    def state(self) -> dict[str, Any]:
+        return {
+            **self.default.to_dict(),
+            "models": {glob: profile.to_dict() for glob, profile in self.models.items()},
+            "prefill_share": self.prefill_share,
+            "prefill_per_token_ms": self.prefill_per_token * 1000.0,
+        }
+
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
-        if self.ttft.mean_ms <= 0 and self.itl.mean_ms <= 0 and self.prefill_per_token <= 0:
+        profile = self.profile(ctx.model)
+        if profile.idle and self.prefill_per_token <= 0:
             return timing
+        ttft, itl = profile.ttft, profile.itl
         rng = random.Random(ctx.seed ^ _SALT)
-        first = timing.first + self.prefill(ctx, self.ttft.draw(rng))
+        first = timing.first + self.prefill(ctx, ttft.draw(rng))
         if output.frames is None:
             tokens = max(output.completion_tokens, 0)
-            done = first + sum(self.itl.draw(rng) for _ in range(max(tokens - 1, 0)))
+            done = first + sum(itl.draw(rng) for _ in range(max(tokens - 1, 0)))
             return Timing(first=first, frames=(), done=max(done, timing.done))
         deadlines: list[float] = []
         at = first
@@ -98,7 +179,7 @@ class LatencySimulator:
         for frame in output.frames:
             for _ in range(frame.tokens):
                 if seen_tokens:
-                    at += self.itl.draw(rng)
+                    at += itl.draw(rng)
                 seen_tokens += 1
             deadlines.append(at)
         return Timing(first=first, frames=tuple(deadlines), done=at)
@@ -125,4 +206,15 @@ def latency(env: SimulatorEnv) -> LatencySimulator:
         prefill_share=options["prefill_share"],
         prefill_per_token_ms=options["prefill_per_token_ms"],
         simulators=env.simulators,
+        models=env.settings.latency_models,
     )
+
+
+def _number(value: float) -> str:
+    """Shortest text that parses back to ``value`` (``200``, not ``200.0``)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _flag(name: str) -> str:
+    return f"--{name}" if name in ("ttft", "itl") else name
