@@ -196,17 +196,21 @@ def test_full_prefix_repeated_is_a_hit_and_a_changed_first_block_is_not() -> Non
 
 
 async def test_gpu_gauges_move_under_load_and_return_to_idle() -> None:
-    app = app_with("--ttft", "300", extra={"gpu": {"saturation": 4}})
+    app = app_with("--ttft", "1000", extra={"gpu": {"saturation": 4}})
+    client = async_client(app)
+    await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "warm up"}])
     idle = await metrics(app)
     assert idle['fakeai_gpu_utilization_ratio{gpu="0"}'] == 0.0
-    client = async_client(app)
 
     async def one(i: int) -> None:
         await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"{i} {LONG}"}])
 
     load = asyncio.gather(*(one(i) for i in range(8)))
-    await asyncio.sleep(0.15)
-    busy = await metrics(app)
+    for _ in range(100):  # until all 8 are in flight (each waits 1 s for its first token)
+        await asyncio.sleep(0.01)
+        busy = await metrics(app)
+        if busy["fakeai_gpu_requests_running"] == 8:
+            break
     await load
     after = await metrics(app)
     assert busy["fakeai_gpu_requests_running"] == 8
@@ -221,7 +225,7 @@ async def test_gpu_gauges_move_under_load_and_return_to_idle() -> None:
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         data = (await http.get("/_fakeai/simulators")).json()["data"]
     assert [d["name"] for d in data] == ["latency", "kv_cache", "gpu"]
-    assert data[2]["state"]["requests_answered"] == 8
+    assert data[2]["state"]["requests_answered"] == 9
 
 
 def test_tokens_per_second_is_a_window_on_the_injected_clock() -> None:

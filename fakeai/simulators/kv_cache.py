@@ -2,10 +2,11 @@
 
 Model
     The prompt (chat: ``tools`` then ``messages``; Responses: ``instructions``, ``tools``, ``input``;
-    completions: ``prompt``, token-id prompts as given) is rendered as its string leaves joined by newlines
-    and encoded with the request's tokenizer. Full blocks of ``block_tokens`` ids are hashed as a chain
-    (``hash(parent, block ids)``, the chain seeded by namespace + model), so a block matches only if the
-    whole prefix before it matches, and a different namespace or model never hits.
+    completions: ``prompt``, token-id prompts as given) is taken as its string leaves in order, each
+    encoded with the request's tokenizer (long ones memoized, LRU) and followed by a boundary id. Full
+    blocks of ``block_tokens`` ids are hashed as a chain (``hash(parent, block ids)``, the chain seeded by
+    namespace + model), so a block matches only if the whole prefix before it matches, and a different
+    namespace or model never hits.
 
     A request's cached tokens are the matched leading blocks x ``block_tokens``, reported (as
     ``usage.prompt_tokens_details.cached_tokens`` / ``usage.input_tokens_details.cached_tokens``) in
@@ -79,6 +80,7 @@ class KVCacheSimulator:
         self.hit_tokens = 0
         self.query_tokens = 0
         self.evictions = 0
+        self.prompt_ids = SegmentIds()
 
     # -- the producers' question (fakeai.simulators.base.PromptCache) -----------------------------
     def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
@@ -87,7 +89,7 @@ class KVCacheSimulator:
             return held[1].cached_tokens
         if prompt_tokens < self.block_tokens:
             return 0
-        ids = prompt_ids(ctx, tokenizer)
+        ids = self.prompt_ids(ctx, tokenizer)
         admission = self.admit(self.chain_seed(ctx), ids, prompt_tokens)
         self.held[id(ctx)] = (ctx, admission)
         return admission.cached_tokens
@@ -216,15 +218,43 @@ class KVCacheSimulator:
         )
 
 
-def prompt_ids(ctx: RequestContext, tokenizer: Tokenizer) -> list[int]:
-    """The prompt's token ids as this simulator sees them (see the module docstring)."""
-    body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
-    fields = PROMPT_FIELDS.get(ctx.operation_id, ("messages", "input", "prompt"))
-    prompt = body.get("prompt")
-    if fields == ("prompt",) and isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
-        return list(prompt)
-    text = "\n".join(s for name in fields for s in _strings(body.get(name)))
-    return tokenizer.encode(text) if text else []
+class SegmentIds:
+    """Token ids per prompt segment, long segments memoized (LRU): a repeated system prompt or conversation
+    history costs a dict lookup instead of a second tokenization."""
+
+    def __init__(self, max_ids: int = 1_000_000, min_chars: int = 256) -> None:
+        self.max_ids = max_ids  # bounds the memo's memory (~40 MB at most)
+        self.min_chars = min_chars
+        self.memo: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
+        self.held_ids = 0
+
+    def __call__(self, ctx: RequestContext, tokenizer: Tokenizer) -> list[int]:
+        """The prompt's token ids as this simulator sees them (see the module docstring)."""
+        body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+        fields = PROMPT_FIELDS.get(ctx.operation_id, ("messages", "input", "prompt"))
+        prompt = body.get("prompt")
+        if fields == ("prompt",) and isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
+            return list(prompt)
+        ids: list[int] = []
+        for name in fields:
+            for text in _strings(body.get(name)):
+                ids.extend(self.encode(tokenizer, text))
+                ids.append(-1)  # a segment boundary (not a real token id)
+        return ids
+
+    def encode(self, tokenizer: Tokenizer, text: str) -> list[int]:
+        if len(text) < self.min_chars:
+            return tokenizer.encode(text)
+        key = (tokenizer.name, text)
+        ids = self.memo.get(key)
+        if ids is None:
+            ids = self.memo[key] = tokenizer.encode(text)
+            self.held_ids += len(ids)
+            while self.held_ids > self.max_ids and self.memo:
+                self.held_ids -= len(self.memo.popitem(last=False)[1])
+        else:
+            self.memo.move_to_end(key)
+        return ids
 
 
 def _strings(value: Any) -> Iterable[str]:
