@@ -66,7 +66,7 @@ BODY_OPERATIONS = {
 }
 SLOW_BODY_OPERATIONS = [*BODY_OPERATIONS, "createEval", "createConversation", "createChatKitSession"]
 # operations whose parameters (query and path) are drawn; createFile is multipart and skipped on purpose
-PARAM_OPERATIONS = ["listFiles", "listBatches", "listVectorStores", "listAssistants", "listFineTuningJobs",
+PARAM_OPERATIONS = ["listFiles", "listBatches", "listVectorStores", "listAssistants", "listPaginatedFineTuningJobs",
                     "listVectorStoreFiles", "retrieveFile", "listChatCompletions"]  # fmt: skip
 DEFAULT_PROFILE = 1
 SLOW_PROFILE = 12  # multiplier of the per-operation counts under -m slow
