@@ -159,7 +159,9 @@ async def test_cached_prompt_shortens_ttft() -> None:
 
 
 def fake_ctx(ids: list[int], namespace: str = "") -> Any:
-    return SimpleNamespace(operation_id="createCompletion", body={"prompt": ids}, namespace=namespace, model="m")
+    return SimpleNamespace(
+        operation_id="createCompletion", body={"prompt": ids}, namespace=namespace, model="m", headers={}
+    )
 
 
 @settings(database=None, max_examples=60, deadline=None)
@@ -238,3 +240,14 @@ def test_tokens_per_second_is_a_window_on_the_injected_clock() -> None:
     assert gpu.utilization() == 0.0 and gpu.throughput() == 5.0
     clock.elapsed += 10.5
     assert gpu.throughput() == 0.0
+
+
+async def test_prefer_seed_requests_release_their_blocks() -> None:
+    """The scenario engine swaps the context for ``Prefer: seed=N``; the held blocks must still be released."""
+    app = app_with()
+    kv = next(s for s in app.simulators if isinstance(s, KVCacheSimulator))
+    client = async_client(app, headers={"prefer": "seed=7"})
+    await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "system", "content": LONG}, {"role": "user", "content": "hi"}]
+    )
+    assert kv.held == {}

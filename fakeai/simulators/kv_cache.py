@@ -74,7 +74,7 @@ class KVCacheSimulator:
         self.increment = increment
         self.refs: dict[int, int] = {}  # every stored block -> requests holding it
         self.evictable: OrderedDict[int, None] = OrderedDict()  # refs == 0, least recently used first
-        self.held: dict[int, tuple[RequestContext, Admission]] = {}  # id(ctx) -> in flight
+        self.held: dict[int, tuple[RequestContext, Admission]] = {}  # _key(ctx) -> in flight
         self.epochs: dict[str, int] = {}  # namespace -> bumped by reset
         self.epoch = 0  # bumped by a full reset
         self.hit_tokens = 0
@@ -84,19 +84,19 @@ class KVCacheSimulator:
 
     # -- the producers' question (fakeai.simulators.base.PromptCache) -----------------------------
     def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
-        held = self.held.get(id(ctx))
+        held = self.held.get(_key(ctx))
         if held is not None:
             return held[1].cached_tokens
         if prompt_tokens < self.block_tokens:
             return 0
         ids = self.prompt_ids(ctx, tokenizer)
         admission = self.admit(self.chain_seed(ctx), ids, prompt_tokens)
-        self.held[id(ctx)] = (ctx, admission)
+        self.held[_key(ctx)] = (ctx, admission)
         return admission.cached_tokens
 
     def admitted(self, ctx: RequestContext) -> tuple[int, int] | None:
         """(prompt tokens, cached tokens) of a request in flight, for the latency simulator."""
-        held = self.held.get(id(ctx))
+        held = self.held.get(_key(ctx))
         return None if held is None else (held[1].prompt_tokens, held[1].cached_tokens)
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
@@ -146,7 +146,7 @@ class KVCacheSimulator:
         return True
 
     def release(self, ctx: RequestContext | None) -> None:
-        held = self.held.pop(id(ctx), None) if ctx is not None else None
+        held = self.held.pop(_key(ctx), None) if ctx is not None else None
         if held is None:
             return
         for block in held[1].blocks:
@@ -279,3 +279,9 @@ def kv_cache(env: SimulatorEnv) -> KVCacheSimulator:
     env.events.subscribe(RequestAnswered, cache.on_answered)
     env.events.subscribe(RequestRejected, cache.on_rejected)
     return cache
+
+
+def _key(ctx: RequestContext) -> int:
+    """One in-flight request. The scenario engine may swap in a modified context (``Prefer: seed``) with
+    ``dataclasses.replace``; the headers mapping is carried over, so its identity marks the request."""
+    return id(ctx.headers)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
+from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens, ident
 from fakeai.producers.llm.logprobs import chat_logprobs
@@ -111,8 +112,7 @@ class ChatProducer:
         self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int, script: Script | None = None
     ) -> ChatChoice:
         rng = gen.rng(index)
-        limit = body.get("max_completion_tokens", body.get("max_tokens"))
-        max_tokens = limit if isinstance(limit, int) else None
+        max_tokens = token_limit(body, strict=ctx.settings.validation == "strict")
         tokenizer = gen.tokenizer
         refusal: Completion | None = None
         if script is not None:
@@ -322,3 +322,25 @@ def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
     return ChatProducer(GenerationConfig.from_env(env))
+
+
+def token_limit(body: Mapping[str, Any], strict: bool = True) -> int | None:
+    """``max_completion_tokens`` (or the older ``max_tokens``).
+
+    0 gives an empty answer cut by ``length`` (SDK test suites send 0); a negative value is a 400 in the
+    strict profile and 0 otherwise.
+    """
+    name = "max_completion_tokens" if body.get("max_completion_tokens") is not None else "max_tokens"
+    limit = body.get(name)
+    if not isinstance(limit, int) or isinstance(limit, bool):
+        return None
+    if limit < 0:
+        if not strict:
+            return 0
+        raise APIError(
+            400,
+            f"Invalid '{name}': integer below minimum value. Expected a value >= 0, but got {limit} instead.",
+            param=name,
+            code="integer_below_min_value",
+        )
+    return limit

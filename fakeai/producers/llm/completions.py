@@ -63,8 +63,8 @@ def prompts_of(prompt: Any, tokenizer: Tokenizer) -> list[tuple[str, int]]:
 def _decode(tokenizer: Tokenizer, ids: Sequence[int]) -> str:
     try:
         return tokenizer.decode(ids)
-    except (KeyError, ValueError, OverflowError):
-        return ""  # ids outside the vocabulary: counted, not echoed
+    except (KeyError, ValueError, OverflowError, TypeError):
+        return ""  # ids outside the vocabulary (or beyond int64, parsed as floats): counted, not echoed
 
 
 def _count(value: Any) -> int:
