@@ -33,7 +33,9 @@ def encode_frame(frame: Frame) -> bytes:
     return b"data: " + payload + b"\n\n"
 
 
-def _headers(content_type: str, extra: Mapping[str, str], request_id: str, length: int | None) -> list[tuple[bytes, bytes]]:
+def _headers(
+    content_type: str, extra: Mapping[str, str], request_id: str, length: int | None
+) -> list[tuple[bytes, bytes]]:
     headers = [(b"content-type", content_type.encode()), *BASE_HEADERS]
     if length is not None:
         headers.append((b"content-length", str(length).encode()))

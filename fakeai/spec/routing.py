@@ -13,7 +13,6 @@ from typing import Any
 
 from fakeai.spec.operation import Operation
 
-
 # Starlette's router tries routes in order: the endpoints load tests hammer go first.
 HOT_PATHS = ("/chat/completions", "/responses", "/completions", "/embeddings", "/models", "/moderations")
 
