@@ -29,6 +29,7 @@ import pytest
 import referencing
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from hypothesis_jsonschema import from_schema
 from referencing.jsonschema import DRAFT202012
 
@@ -204,14 +205,19 @@ def _encodable(body: Any) -> bool:
 # -- 1. valid in, valid out -------------------------------------------------------------------------------
 
 
+def _note(text: str) -> None:
+    if currently_in_test_context():
+        note(text)
+
+
 def _check_answer(app: FakeAI, op: Operation, response: Any) -> None:
-    note(f"status {response.status_code}: {response.text[:800]}")
+    _note(f"status {response.status_code}: {response.text[:800]}")
     assert response.status_code < 500, f"{op.operation_id}: server error on a valid request"
     if response.status_code == 400:
         error = response.json()["error"]
         rule = _semantic(op, error)
         assert rule is not None, f"{op.operation_id}: 400 on a schema-valid request: {error}"
-        note(f"semantic 400 ({rule.reason})")
+        _note(f"semantic 400 ({rule.reason})")
         return
     assert 200 <= response.status_code < 300, (op.operation_id, response.status_code, response.text[:500])
     assert not app.violations, f"{op.operation_id}: answer outside the spec: {app.violations}"
@@ -365,3 +371,43 @@ def test_same_seed_same_request_same_bytes(operation_id: str) -> None:
             assert a.content == b.content, (a.text[:300], b.text[:300])
 
         same_bytes()
+
+
+# -- the oracle can fail ------------------------------------------------------------------------------------------
+
+
+class _Answer:
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status_code, self._body = status, body
+        self.text = orjson.dumps(body).decode()
+
+    def json(self) -> dict[str, Any]:
+        return self._body
+
+
+def _envelope(param: str | None, message: str) -> dict[str, Any]:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
+
+
+def test_undocumented_400_is_reported() -> None:
+    op = OPERATIONS["createEmbedding"]
+    listed = _Answer(400, _envelope("dimensions", "This model does not support specifying dimensions."))
+    assert _semantic(op, listed.json()["error"]) is not None
+    # the same message on another operation, or another param, is not excused
+    assert _semantic(OPERATIONS["createBatch"], listed.json()["error"]) is None
+    assert _semantic(op, _envelope("model", "This model does not support specifying dimensions.")["error"]) is None
+    with pytest.raises(AssertionError, match="400 on a schema-valid request"):
+        _check_answer(make_app(), op, _Answer(400, _envelope("input", "Something else went wrong.")))
+
+
+def test_server_error_and_violation_are_reported() -> None:
+    op = OPERATIONS["createEmbedding"]
+    with pytest.raises(AssertionError, match="server error"):
+        _check_answer(make_app(), op, _Answer(500, _envelope(None, "boom")))
+    app = make_app()
+    app.violations.append("a recorded violation")  # type: ignore[arg-type]
+    try:
+        with pytest.raises(AssertionError, match="answer outside the spec"):
+            _check_answer(app, op, _Answer(200, {"object": "list"}))
+    finally:
+        app.violations.clear()
