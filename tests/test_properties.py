@@ -49,8 +49,8 @@ _REGISTRY: referencing.Registry[Any] = referencing.Registry().with_resource(
 # JSON-body operations -> examples per run (default profile). Chosen for coverage of the producers:
 # the LLM ones (chat, responses, completions, embeddings, moderations, images, speech) and stored/generated ones.
 BODY_OPERATIONS = {
-    "createChatCompletion": 6,
-    "createResponse": 5,
+    "createChatCompletion": 4,
+    "createResponse": 3,
     "createCompletion": 5,
     "createEmbedding": 4,
     "createModeration": 5,
@@ -290,7 +290,11 @@ def _properties(op: Operation) -> tuple[dict[str, Any], list[str]]:
     return props, required
 
 
-@pytest.mark.parametrize("operation_id", [op for op in BODY_OPERATIONS if _properties(OPERATIONS[op])[0]])
+# chat and responses are left out here: drawing their bodies costs seconds and the 400 path is the same validator
+WRONG_TYPE_OPERATIONS = [op for op in BODY_OPERATIONS if op not in ("createChatCompletion", "createResponse")]
+
+
+@pytest.mark.parametrize("operation_id", [op for op in WRONG_TYPE_OPERATIONS if _properties(OPERATIONS[op])[0]])
 def test_wrong_type_gets_400_with_param(operation_id: str) -> None:
     op = OPERATIONS[operation_id]
     app = make_app()
