@@ -65,7 +65,7 @@ BODY_OPERATIONS = {
     "createUpload": 5,
     "createVectorStoreFile": 4,
 }
-SLOW_BODY_OPERATIONS = [*BODY_OPERATIONS, "createEval", "createConversation", "createChatKitSession"]
+SLOW_BODY_OPERATIONS = [*BODY_OPERATIONS, "createEval", "createConversation", "CreateChatSessionMethod"]
 # operations whose parameters (query and path) are drawn; createFile is multipart and skipped on purpose
 PARAM_OPERATIONS = ["listFiles", "listBatches", "listVectorStores", "listAssistants", "listPaginatedFineTuningJobs",
                     "listVectorStoreFiles", "retrieveFile", "listChatCompletions"]  # fmt: skip
@@ -190,7 +190,18 @@ def _routable(op: Operation, params: dict[str, Any]) -> bool:
     """A path segment cannot be empty, ``.``/``..`` (clients normalize them away) or hold ``/`` (ASGI decodes
     ``%2F`` before routing): such ids are unsendable to any server, so they are not drawn."""
     values = [str(params.get(p.name, "")) for p in op.parameters if p.location == "path"]
-    return all(v not in ("", ".", "..") and "/" not in v for v in values)
+    if not all(v not in ("", ".", "..") and "/" not in v and "\n" not in v for v in values):
+        return False  # (a newline cannot be routed: Starlette's mount pattern ``.*`` stops at it)
+    return not _empty_object_key(params)
+
+
+def _empty_object_key(value: Any) -> bool:
+    """``k[]=v`` is the SDK's array append, so an object key "" cannot be sent in a query string."""
+    if isinstance(value, dict):
+        return any(key == "" or _empty_object_key(inner) for key, inner in value.items())
+    if isinstance(value, list):
+        return any(_empty_object_key(inner) for inner in value)
+    return False
 
 
 def _encodable(body: Any) -> bool:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 from fakeai.context import Output, RequestContext
-from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
@@ -89,17 +88,15 @@ def listing(store: ResourceStore, ctx: RequestContext) -> Output | None:
     after = ctx.query.get("after")
     if isinstance(after, str):
         ids = [f["id"] for f in files]
-        if after not in ids:
-            raise APIError(400, f"No file found with id '{after}'.", param="after")
-        files = files[ids.index(after) + 1 :]
+        files = files[ids.index(after) + 1 :] if after in ids else []  # an unknown cursor: nothing after it
     limit = ctx.query.get("limit", 10000)
     limit = limit if isinstance(limit, int) and limit > 0 else 10000
     page = files[:limit]
     body = {
         "object": "list",
         "data": page,
-        "first_id": page[0]["id"] if page else None,
-        "last_id": page[-1]["id"] if page else None,
+        "first_id": page[0]["id"] if page else "",  # the spec types these as strings, never null
+        "last_id": page[-1]["id"] if page else "",
         "has_more": len(files) > len(page),
     }
     return Output(status=ctx.operation.status, body=body, source="store")
