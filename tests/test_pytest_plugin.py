@@ -11,7 +11,19 @@ import pytest
 
 pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
-PLUGIN = ("-p", "fakeai.pytest_plugin", "-p", "no:cacheprovider")
+
+
+def _entry_point_installed() -> bool:
+    """An installed fakeai (``pip install -e .``) loads the plugin through its ``pytest11`` entry point."""
+    from importlib.metadata import entry_points
+
+    return any(ep.value == "fakeai.pytest_plugin" for ep in entry_points(group="pytest11"))
+
+
+# load the plugin explicitly only when the entry point does not (registering it twice is an error)
+PLUGIN = (
+    ("-p", "no:cacheprovider") if _entry_point_installed() else ("-p", "fakeai.pytest_plugin", "-p", "no:cacheprovider")
+)
 
 
 @pytest.fixture
