@@ -247,7 +247,7 @@ def scenario_text(exchanges: Sequence[Exchange], scrub: Scrubber, name: str, des
     """The scenario file: one rule per distinct request, a comment with its recorded timing above it."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):  # type: ignore[misc]
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc,unused-ignore]  # yaml is Any without types-PyYAML
         pass
 
     Dumper.add_representer(str, _block_strings)

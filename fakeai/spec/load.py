@@ -24,7 +24,7 @@ from fakeai.spec.overlay import apply_overlay, load_overlays
 DEFAULT_SPEC = "embedded:openai"
 
 
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc]
+class _Loader(yaml.CSafeLoader):  # type: ignore[misc,unused-ignore]  # yaml is Any without types-PyYAML
     """libyaml's safe loader without the timestamp resolver: dates in specs stay strings."""
 
 
