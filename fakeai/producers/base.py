@@ -53,3 +53,19 @@ class CompileEnv:
 
 
 ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]
+
+
+StoreHandler = Callable[[Any, RequestContext], "Output | None"]
+
+
+class StoreProducer:
+    """Answers one operation from the resource store (``fakeai.store``); ``None`` falls through."""
+
+    source = "store"
+
+    def __init__(self, store: Any, handler: StoreHandler) -> None:
+        self.store = store
+        self.handler = handler
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        return self.handler(self.store, ctx)

@@ -11,23 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 from fakeai.context import Output, RequestContext
-from fakeai.producers.base import CompileEnv
+from fakeai.producers.base import CompileEnv, StoreProducer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
 KIND = "file"
 _ALPHABET = string.ascii_letters + string.digits
-
-
-class FilesProducer:
-    source = "store"
-
-    def __init__(self, store: ResourceStore, handler: Callable[[ResourceStore, RequestContext], Output | None]) -> None:
-        self.store = store
-        self.handler = handler
-
-    def produce(self, ctx: RequestContext) -> Output | None:
-        return self.handler(self.store, ctx)
 
 
 def create(store: ResourceStore, ctx: RequestContext) -> Output | None:
@@ -111,9 +100,9 @@ HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = 
 }
 
 
-def files_factory(operation: Operation, env: CompileEnv) -> FilesProducer | None:
+def files_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
     handler = HANDLERS.get(operation.operation_id)
     store = env.store
     if handler is None or store is None:
         return None
-    return FilesProducer(store, handler)
+    return StoreProducer(store, handler)

@@ -13,7 +13,7 @@ from typing import Any
 
 from fakeai.context import Output, RequestContext
 from fakeai.events import RequestAnswered
-from fakeai.producers.base import CompileEnv
+from fakeai.producers.base import CompileEnv, StoreProducer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -46,17 +46,6 @@ def remember(store: ResourceStore) -> Callable[[RequestAnswered], None]:
             store.put(ctx.namespace, KIND, response["id"], Record(response))
 
     return on_answered
-
-
-class StoredProducer:
-    source = "store"
-
-    def __init__(self, store: ResourceStore, handler: Callable[[ResourceStore, RequestContext], Output | None]) -> None:
-        self.store = store
-        self.handler = handler
-
-    def produce(self, ctx: RequestContext) -> Output | None:
-        return self.handler(self.store, ctx)
 
 
 def get_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
@@ -96,8 +85,8 @@ HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = 
 }
 
 
-def stored_factory(operation: Operation, env: CompileEnv) -> StoredProducer | None:
+def stored_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
     handler = HANDLERS.get(operation.operation_id)
     if handler is None or env.store is None:
         return None
-    return StoredProducer(env.store, handler)
+    return StoreProducer(env.store, handler)
