@@ -23,6 +23,7 @@ class RequestAnswered:
     output: Output
     timing: Timing
     elapsed: float  # seconds from arrival to the last byte
+    size: int | None = None  # bytes of a non-streamed body as sent (lets listeners skip re-encoding)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,7 +150,7 @@ class Journal:
                 api_key=mask(api_key_of(ctx.headers)),
                 request_id=ctx.request_id,
                 request=self._request_body(ctx),
-                response=None if frames is not None else self._response_body(output),
+                response=None if frames is not None else self._response_body(output, event.size),
                 frames=None if frames is None else len(frames),
                 first_frame=frames[0].data if frames else None,
                 last_frame=frames[-1].data if frames else None,
@@ -198,10 +198,12 @@ class Journal:
             body["tool_results"] = [call_id for call_id, _name in conv.tool_results(ctx.body)][:64]
         return body
 
-    def _response_body(self, output: Output) -> Any:
+    def _response_body(self, output: Output, size: int | None = None) -> Any:
         body = output.body
         if isinstance(body, bytes):
             return {"content_type": output.content_type, "bytes": len(body)}
+        if size is not None and size <= self.body_limit:
+            return body  # small enough, as the respond stage measured: kept by reference
         return bounded(body, self.body_limit)
 
     # queries ------------------------------------------------------------------------------

@@ -76,10 +76,11 @@ class Pipeline:
             await respond_error(send, exc)
             self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
+        size: int | None = None
         try:
-            await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
+            size = await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
         finally:  # also a stream cut by a reset fault or a client disconnect is journaled
-            self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started))
+            self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started, size))
 
     def rejected(self, scope: Scope, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> RequestRejected:
         headers = (

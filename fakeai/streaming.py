@@ -54,10 +54,13 @@ def body_bytes(output: Output) -> bytes:
     return orjson.dumps(body, option=_JSON_OPTS)
 
 
-async def respond(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
+async def respond(
+    send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str
+) -> int | None:
+    """Write the answer; returns the body's size in bytes (``None`` for streams)."""
     if output.frames is not None:
         await _stream(send, output, timing, clock, started, request_id)
-        return
+        return None
     payload = body_bytes(output)
     await clock.sleep_until(started + timing.done)
     content_type = output.content_type
@@ -66,6 +69,7 @@ async def respond(send: Send, output: Output, timing: Timing, clock: Clock, star
     headers = _headers(content_type, output.headers, request_id, len(payload))
     await send({"type": "http.response.start", "status": output.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
+    return len(payload)
 
 
 async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
