@@ -23,7 +23,13 @@ from typing import Any
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens, ident
+from fakeai.producers.llm.common import (
+    Generation,
+    GenerationConfig,
+    draw_reasoning_tokens,
+    ident,
+    last_user_text,
+)
 from fakeai.producers.llm.logprobs import chat_logprobs
 from fakeai.producers.llm.script import Script, scripted_text
 from fakeai.producers.llm.structured import response_format_text
@@ -95,13 +101,6 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()
 
 
-def _last_user_text(messages: Sequence[Any]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, Mapping) and message.get("role") == "user":
-            return content_text(message.get("content"))
-    return ""
-
-
 class ChatProducer:
     source = "llm"
 
@@ -164,7 +163,7 @@ class ChatProducer:
             )  # fmt: skip
         return generate(
             mode=gen.mode, rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,
-            prompt_text=_last_user_text(body.get("messages") or ()) if gen.mode == "echo" else "",
+            prompt_text=last_user_text(body.get("messages")) if gen.mode == "echo" else "",
             fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
         )  # fmt: skip
 

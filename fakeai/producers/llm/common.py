@@ -50,6 +50,7 @@ __all__ = [
     "content_text",
     "draw_reasoning_tokens",
     "ident",
+    "last_user_text",
     "split_mode_suffix",
 ]
 
@@ -197,6 +198,17 @@ def split_mode_suffix(model: str) -> tuple[str, str | None]:
     if sep and head and tail.lower() in MODES:
         return head, tail.lower()
     return model, None
+
+
+def last_user_text(source: Any) -> str:
+    """The last user message's text: chat ``messages`` or a Responses ``input`` (a string is itself)."""
+    if isinstance(source, str):
+        return source
+    items: Sequence[Any] = source if isinstance(source, (list, tuple)) else ()
+    for item in reversed(items):
+        if isinstance(item, Mapping) and item.get("role") == "user":
+            return content_text(item.get("content"))
+    return ""
 
 
 def content_text(content: Any) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 from fakeai.context import Output, RequestContext
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm import responses_stream
-from fakeai.producers.llm.common import Generation, GenerationConfig, content_text, draw_reasoning_tokens
+from fakeai.producers.llm.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
 from fakeai.producers.llm.script import Script
 from fakeai.producers.llm.structured import generate_json, response_format_text
 from fakeai.producers.llm.text import LengthSpec, generate
@@ -273,7 +273,7 @@ def _message_item(
             tokenizer=gen.tokenizer,
             max_tokens=remaining,
             length=gen.length,
-            prompt_text=_last_user_text(body.get("input")),
+            prompt_text=last_user_text(body.get("input")),
             fixed_text=gen.fixed_text,
             ignore_eos=gen.ignore_eos,
         )
@@ -336,16 +336,6 @@ def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str
         schema = fmt.get("schema")
         return generate_json(schema if isinstance(schema, Mapping) else None, rng, now, "text.format.schema")
     return response_format_text(fmt, rng, now)
-
-
-def _last_user_text(input: Any) -> str:
-    if isinstance(input, str):
-        return input
-    items: list[Any] = input if isinstance(input, list) else []
-    for item in reversed(items):
-        if isinstance(item, Mapping) and item.get("role") == "user":
-            return content_text(item.get("content"))
-    return ""
 
 
 def _input_tokens(body: Mapping[str, Any], gen: Generation) -> int:
