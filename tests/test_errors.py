@@ -130,6 +130,12 @@ async def test_permissive_profile_accepts_what_strict_rejects() -> None:
     assert permissive.status_code == 200
 
 
+async def test_permissive_profile_accepts_invalid_query_values() -> None:
+    assert (await raw(make_app(), "GET", "/v1/files", params={"limit": "many"})).status_code == 400
+    permissive = await raw(make_app(validation="permissive"), "GET", "/v1/files", params={"limit": "many"})
+    assert permissive.status_code == 200
+
+
 async def test_unknown_body_fields_are_tolerated_in_strict(app: FakeAI) -> None:
     response = await raw(
         app,
