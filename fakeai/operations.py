@@ -111,6 +111,24 @@ class CompiledOperation:
                 raise APIError(400, problem[0], param=problem[1])
         return body
 
+    def body_content_type(self, content_type: str, raw: bytes) -> str:
+        """The media type to parse a body as; 415 when the operation does not take ``content_type``.
+
+        A JSON body sent without a JSON header (``curl -d '{...}'`` sends form-urlencoded) is read as JSON,
+        as the real API does.
+        """
+        accepted = self.operation.request_media
+        if not accepted or not raw.strip() or _pick_media(content_type, accepted) is not None:
+            return content_type
+        if raw.lstrip()[:1] in (b"{", b"[") and _pick_media("application/json", accepted) is not None:
+            return "application/json"
+        raise APIError(
+            415,
+            f"Unsupported Content-Type {content_type!r} for {self.operation.method} {self.operation.path}: "
+            f"send {' or '.join(sorted(accepted))}.",
+            code="unsupported_media_type",
+        )
+
     def produce(self, ctx: RequestContext) -> Output:
         for producer in self.producers:
             output = producer.produce(ctx)

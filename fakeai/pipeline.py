@@ -100,6 +100,7 @@ class Pipeline:
         compiled.check_path(path_params)
         query = compiled.parse_query(parse_query(scope.get("query_string", b"")))
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        content_type = compiled.body_content_type(content_type, raw)
         body, files = await parse_body(raw, content_type, headers)
         body = compiled.parse_body(content_type, body, files)
         seed = self.request_seed(compiled.operation.operation_id, scope, raw, headers)

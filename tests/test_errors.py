@@ -152,3 +152,27 @@ async def test_no_traceback_on_garbage_multipart(app: FakeAI) -> None:
     )
     assert 400 <= response.status_code < 500
     envelope(response)
+
+
+async def test_unsupported_content_type_is_415(app: FakeAI) -> None:
+    response = await raw(
+        app,
+        "POST",
+        "/v1/embeddings",
+        content=b"model=x&input=y",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415
+    assert envelope(response)["code"] == "unsupported_media_type"
+    text = await raw(app, "POST", "/v1/chat/completions", content=b"hello", headers={"content-type": "text/plain"})
+    assert text.status_code == 415
+
+
+async def test_json_body_without_a_json_header_is_read_as_json(app: FakeAI) -> None:
+    body = b'{"model": "text-embedding-3-small", "input": "hi"}'
+    response = await raw(
+        app, "POST", "/v1/embeddings", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert response.status_code == 200 and response.json()["object"] == "list"
+    invalid = await raw(app, "POST", "/v1/embeddings", content=b'{"model": 1}', headers={"content-type": "text/plain"})
+    assert invalid.status_code == 400  # read as JSON, then validated
