@@ -210,3 +210,22 @@ def test_real_socket_cli_serves_with_flags_and_env(tmp_path: Path) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+async def test_base_paths_and_journal_size_reach_the_app(tmp_path: Path) -> None:
+    app = create_app(settings_for([], {"FAKEAI_BASE_PATHS": "/openai/v1", "FAKEAI_JOURNAL_SIZE": "2"}))
+    assert (await call(app, "GET", "/openai/v1/models")).status_code == 200
+    assert (await call(app, "GET", "/v1/models")).status_code == 404
+    for _ in range(3):
+        await call(app, "GET", "/openai/v1/models")
+    assert len(app.journal) == 2
+
+
+async def test_reasoning_models_and_moderation_words_reach_the_app(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("reasoning_models: ['my-thinker*']\nmoderation_words: [pineapple]\n")
+    app = create_app(settings_for(["--config", str(config)]))
+    chat = await call(app, "POST", "/v1/chat/completions", json={**CHAT, "model": "my-thinker-1"})
+    assert chat.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
+    flagged = await call(app, "POST", "/v1/moderations", json={"input": "I love pineapple"})
+    assert flagged.json()["results"][0]["flagged"] is True
