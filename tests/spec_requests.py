@@ -10,6 +10,7 @@ import orjson
 
 from fakeai.producers.generated import GenContext, SchemaWalker
 from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import resolve
 
 
 @dataclass
@@ -86,11 +87,12 @@ def build_request(op: Operation, walker: SchemaWalker, seed: int = 0, prefix: st
 
 def _properties(schema: Any, walker: SchemaWalker) -> dict[str, Any]:
     if "$ref" in schema:
-        schema = walker._resolve(schema["$ref"])
+        schema = resolve(walker.document, schema["$ref"])
     props = dict(schema.get("properties") or {})
     for branch in schema.get("allOf") or []:
         props.update(_properties(branch, walker))
-    return {k: (walker._resolve(v["$ref"]) if isinstance(v, dict) and "$ref" in v else v) for k, v in props.items()}
+    document = walker.document
+    return {k: (resolve(document, v["$ref"]) if isinstance(v, dict) and "$ref" in v else v) for k, v in props.items()}
 
 
 def _brackets(key: str, value: Any) -> dict[str, Any]:

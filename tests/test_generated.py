@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import urllib.parse
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -18,8 +17,9 @@ from hypothesis import strategies as st
 from fakeai.producers.generated import GenContext, SchemaWalker
 from fakeai.producers.pattern import compile_pattern
 from fakeai.spec.load import load_document
+from fakeai.spec.pointer import pointer, resolve
+from fakeai.spec.validate import URN, ref
 
-URN = "urn:fakeai:spec"
 NOW = 1_750_000_000.0
 SPECS_DIR = Path(__file__).resolve().parents[2] / "shared" / "specs"
 SPECS = ["embedded", "openai-2025-04-29.yaml", "openai-2026-05-13.yaml", "openai-2026-08-21.yaml"]
@@ -46,20 +46,8 @@ def _registry(spec: str) -> Any:
     return jsonschema_rs.Registry([(URN, _doc(spec))])
 
 
-def _validator(spec: str, pointer: str) -> Any:
-    ref = URN + urllib.parse.quote(pointer, safe="/~#")
-    return jsonschema_rs.Draft202012Validator({"$ref": ref}, registry=_registry(spec), validate_formats=True)
-
-
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
-
-
-def _at(doc: dict[str, Any], pointer: str) -> Any:
-    node: Any = doc
-    for part in pointer[2:].split("/"):
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
+def _validator(spec: str, where: str) -> Any:
+    return jsonschema_rs.Draft202012Validator({"$ref": ref(where)}, registry=_registry(spec), validate_formats=True)
 
 
 def _response_pointers(doc: dict[str, Any]) -> Iterator[str]:
@@ -71,7 +59,7 @@ def _response_pointers(doc: dict[str, Any]) -> Iterator[str]:
                 for media, content in ((response or {}).get("content") or {}).items():
                     wanted = code.startswith("2") and media in ("application/json", "text/event-stream")
                     if wanted and "schema" in content:
-                        yield f"#/paths/{_escape(path)}/{method}/responses/{code}/content/{_escape(media)}/schema"
+                        yield pointer("paths", path, method, "responses", code, "content", media, "schema")
 
 
 def _ctx(seed: int, **kwargs: Any) -> GenContext:
@@ -80,12 +68,12 @@ def _ctx(seed: int, **kwargs: Any) -> GenContext:
 
 def _invalid(spec: str, pointers: list[str]) -> list[str]:
     walker, doc, failures = _walker(spec), _doc(spec), []
-    for pointer in pointers:
-        generate, validator = walker.compile(_at(doc, pointer)), _validator(spec, pointer)
+    for where in pointers:
+        generate, validator = walker.compile(resolve(doc, where)), _validator(spec, where)
         for seed in SEEDS:
             instance = generate(_ctx(seed))
             for error in list(validator.iter_errors(instance))[:1]:
-                failures.append(f"{pointer} seed={seed} at {list(error.instance_path)}: {error.message[:200]}")
+                failures.append(f"{where} seed={seed} at {list(error.instance_path)}: {error.message[:200]}")
     return failures
 
 
@@ -98,7 +86,7 @@ def test_every_2xx_response_schema_generates_valid_bodies(spec: str) -> None:
 
 @pytest.mark.parametrize("spec", SPECS)
 def test_every_component_schema_generates_valid_instances(spec: str) -> None:
-    pointers = [f"#/components/schemas/{_escape(name)}" for name in _doc(spec)["components"]["schemas"]]
+    pointers = [pointer("components", "schemas", name) for name in _doc(spec)["components"]["schemas"]]
     assert _invalid(spec, pointers) == []
 
 

@@ -14,7 +14,8 @@ from typing import Any
 from fakeai.drift.change import Change, Delta
 from fakeai.drift.classify import severity
 from fakeai.drift.schema import SchemaDiff
-from fakeai.spec.operation import Operation, Parameter, iter_operations, resolve_pointer
+from fakeai.spec.operation import Operation, Parameter, iter_operations
+from fakeai.spec.pointer import deref
 
 JSON = "application/json"
 _TEMPLATE = re.compile(r"\{[^}]*\}")
@@ -146,8 +147,7 @@ def success_responses(document: Mapping[str, Any], op: Operation) -> dict[str, d
     for status, response in raw.items():
         if not str(status).startswith("2"):
             continue
-        while isinstance(response, Mapping) and "$ref" in response:
-            response = resolve_pointer(document, response["$ref"])
+        response = deref(document, response)
         content = (response or {}).get("content") or {}
         found[str(status)] = {ct: media.get("schema") for ct, media in content.items() if isinstance(media, Mapping)}
     return found

@@ -18,6 +18,7 @@ from fakeai.drift.classify import severity
 from fakeai.drift.compare import route_key
 from fakeai.errors import ScenarioError
 from fakeai.spec.operation import Operation, iter_operations
+from fakeai.spec.pointer import deref, join, pointer
 
 YamlPath = tuple[str | int, ...]
 FIXTURE_SUFFIX = ".json.j2"
@@ -56,20 +57,9 @@ class Side:
         raw = self.document["paths"][op.path][op.method.lower()].get("responses", {}).get(str(status))
         if not isinstance(raw, Mapping):
             return None
-        base = raw["$ref"] if "$ref" in raw else f"#/paths/{_escape(op.path)}/{op.method.lower()}/responses/{status}"
-        content = (self._resolve(raw).get("content") or {}).get("application/json")
-        return f"{base}/content/application~1json/schema" if isinstance(content, Mapping) else None
-
-    def _resolve(self, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        from fakeai.spec.operation import resolve_pointer
-
-        while "$ref" in raw:
-            raw = resolve_pointer(self.document, raw["$ref"])
-        return raw
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+        base = raw.get("$ref") or pointer("paths", op.path, op.method.lower(), "responses", status)
+        content = (deref(self.document, raw).get("content") or {}).get("application/json")
+        return join(base, "content", "application/json", "schema") if isinstance(content, Mapping) else None
 
 
 def load_scenario(path: Path) -> Loaded:

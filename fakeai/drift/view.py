@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from fakeai.spec.operation import resolve_pointer
+from fakeai.spec.pointer import resolve, tokens
 
 Schema = Mapping[str, Any]
 MISSING: Any = object()
@@ -44,7 +44,11 @@ class View:
 
 
 def component_name(ref: str) -> str:
-    return ref[len(_COMPONENT) :] if ref.startswith(_COMPONENT) else ref
+    """``X`` for ``#/components/schemas/X`` (decoded); any other reference as it is written."""
+    if not ref.startswith(_COMPONENT):
+        return ref
+    parts = tokens(ref)
+    return parts[2] if len(parts) == 3 else ref[len(_COMPONENT) :]
 
 
 def pure_ref(schema: Any) -> str | None:
@@ -64,7 +68,7 @@ class Views:
         self._building: set[int] = set()
 
     def resolve(self, ref: str) -> Schema:
-        target = resolve_pointer(self.document, ref)
+        target = resolve(self.document, ref)
         return target if isinstance(target, Mapping) else {}
 
     def view(self, schema: Any) -> View:

@@ -13,6 +13,7 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.generated import GenContext
 from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import deref
 
 GENERIC_STREAM_EVENTS = 3
 
@@ -92,10 +93,7 @@ def _is_named_stream(schema: Mapping[str, Any] | None, document: Mapping[str, An
     """Responses-like streams are a union of typed events; chat-like streams are one chunk shape."""
     if not isinstance(schema, Mapping):
         return False
-    if "$ref" in schema:
-        from fakeai.spec.operation import resolve_pointer
-
-        schema = resolve_pointer(document, schema["$ref"])
+    schema = deref(document, schema)
     return isinstance(schema, Mapping) and bool(schema.get("anyOf") or schema.get("oneOf"))
 
 

@@ -37,9 +37,11 @@ from fakeai.producers.walker import (
     String,
     Union,
 )
+from fakeai.spec.pointer import name as pointer_name
+from fakeai.spec.pointer import resolve
+from fakeai.spec.validate import URN
 
 N = TypeVar("N", bound=Node)
-URN = "urn:fakeai:spec"
 INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
@@ -105,12 +107,12 @@ class SchemaWalker:
         return self._compile_flat(schema, name, kinds, title)
 
     def _ref(self, ref: str, name: str | None, kinds: tuple[str, ...]) -> Node:
-        target = self._resolve(ref)
+        target = resolve(self.document, ref)
         key: tuple[Any, ...] = (ref,) if self._structured(target) else (ref, name, kinds)
         node = self._refs.get(key)
         if node is None:
             node = self._refs[key] = self._add(Ref())
-            node.target = self._compile(target, name, kinds, ref.rsplit("/", 1)[-1])
+            node.target = self._compile(target, name, kinds, pointer_name(ref))
         return node
 
     def _structured(self, schema: Any) -> bool:
@@ -124,14 +126,6 @@ class SchemaWalker:
         branches = schema.get("anyOf") or []
         return any(isinstance(b, dict) and ("$ref" in b or "properties" in b) for b in branches)
 
-    def _resolve(self, ref: str) -> Any:
-        if not ref.startswith("#"):
-            raise ValueError(f"only local $refs are supported, got {ref!r}")
-        node: Any = self.document
-        for part in ref[1:].lstrip("/").split("/") if ref != "#" else []:
-            node = node[part.replace("~1", "/").replace("~0", "~")]
-        return node
-
     def _flatten(self, schema: Mapping[str, Any], depth: int) -> dict[str, Any]:
         """Inline a top-level ``$ref`` and ``allOf`` into one merged dict."""
         if depth > 32:
@@ -139,7 +133,7 @@ class SchemaWalker:
         rest = {k: v for k, v in schema.items() if k not in ("$ref", "allOf")}
         parts = [rest]
         if "$ref" in schema:
-            parts.append(self._flatten(self._resolve(schema["$ref"]), depth + 1))
+            parts.append(self._flatten(resolve(self.document, schema["$ref"]), depth + 1))
         for branch in schema.get("allOf") or []:
             parts.append(self._flatten(branch if isinstance(branch, dict) else {}, depth + 1))
         merged: dict[str, Any] = {}

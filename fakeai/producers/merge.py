@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from fakeai.spec.pointer import uri
+
 
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -111,7 +113,7 @@ def absolute_refs(schema: Any, base: str) -> Any:
     """A copy of ``schema`` with local ``#/...`` references made absolute under ``base``."""
     if isinstance(schema, dict):
         return {
-            k: (base + v if k == "$ref" and isinstance(v, str) and v.startswith("#") else absolute_refs(v, base))
+            k: (uri(base, v) if k == "$ref" and isinstance(v, str) and v.startswith("#") else absolute_refs(v, base))
             for k, v in schema.items()
         }
     if isinstance(schema, list):

@@ -18,6 +18,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
 from fakeai.errors import ScenarioError, closest
+from fakeai.spec.pointer import deref, resolve
 
 YamlPath = tuple[str | int, ...]
 MAX_ERRORS = 10
@@ -158,22 +159,15 @@ def _schema_at(schema_path: YamlPath) -> Any:
     root = schema()
     node: Any = root
     for token in schema_path[:-1]:
-        if isinstance(node, dict) and token not in node and "$ref" in node:
-            node = _resolve(root, node["$ref"])
+        if isinstance(node, dict) and token not in node:
+            node = deref(root, node)
         if isinstance(node, dict) and token == "$ref":
-            node = _resolve(root, node["$ref"])
+            node = resolve(root, node["$ref"])
             continue
         try:
             node = node[token]
         except (KeyError, IndexError, TypeError):
             return None
-    if isinstance(node, dict) and "$ref" in node and "properties" not in node:
-        node = _resolve(root, node["$ref"])
-    return node
-
-
-def _resolve(root: dict[str, Any], ref: str) -> Any:
-    node: Any = root
-    for part in ref.lstrip("#/").split("/"):
-        node = node[part]
+    if isinstance(node, dict) and "properties" not in node:
+        node = deref(root, node)
     return node

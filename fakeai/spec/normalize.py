@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from fakeai.spec.pointer import pointer
+
 Schema = dict[str, Any]
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
-VERSION = 4  # bump when a fix changes, to invalidate the load cache
+VERSION = 5  # bump when a fix changes, to invalidate the load cache
 
 _SCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SCHEMA_KEYS = ("items", "not", "additionalProperties", "contains", "propertyNames", "if", "then", "else")
@@ -200,7 +202,7 @@ def fix_recursive_refs(doc: dict[str, Any]) -> None:
         for node in iter_schemas(root):
             if "$recursiveRef" in node:
                 node.pop("$recursiveRef")
-                node["$ref"] = f"#/components/schemas/{name}" if anchored else "#"
+                node["$ref"] = pointer("components", "schemas", name) if anchored else "#"
             node.pop("$recursiveAnchor", None)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakeai.errors import SpecError
+from fakeai.spec.pointer import deref, join, pointer, resolve
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 JSON_TYPES = ("application/json",)
@@ -20,7 +21,7 @@ class Parameter:
     location: str  # query | path | header | cookie
     required: bool
     schema: Mapping[str, Any]
-    pointer: str  # JSON pointer of the schema inside the document
+    pointer: str  # JSON pointer of the schema inside the document (fragment form: fakeai.spec.pointer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +75,13 @@ class Operation:
     def from_spec(cls, document: Mapping[str, Any], path: str, method: str) -> Operation:
         item = document["paths"][path]
         op = item[method]
-        base = f"#/paths/{_escape(path)}/{method}"
+        base = pointer("paths", path, method)
         operation_id = op.get("operationId") or _synthetic_id(method, path)
         params = _parameters(document, item.get("parameters") or [], op.get("parameters") or [], base, path)
-        body = _deref(document, op.get("requestBody") or {})
-        body_base = f"{base}/requestBody" if "$ref" not in (op.get("requestBody") or {}) else op["requestBody"]["$ref"]
+        body = deref(document, op.get("requestBody") or {})
+        body_base = (op.get("requestBody") or {}).get("$ref") or join(base, "requestBody")
         request_media = {
-            ct: Media(ct, m.get("schema"), f"{body_base}/content/{_escape(ct)}/schema")
+            ct: Media(ct, m.get("schema"), join(body_base, "content", ct, "schema"))
             for ct, m in (body.get("content") or {}).items()
         }
         status, response_media = _success_response(document, op, base)
@@ -140,10 +141,10 @@ def _success_response(document: Mapping[str, Any], op: Mapping[str, Any], base: 
         return 200, {}
     code = codes[0]
     raw = responses[code]
-    response = _deref(document, raw)
-    where = raw.get("$ref", f"{base}/responses/{code}")
+    response = deref(document, raw)
+    where = raw.get("$ref") or join(base, "responses", code)
     media = {
-        ct: Media(ct, m.get("schema"), f"{where}/content/{_escape(ct)}/schema")
+        ct: Media(ct, m.get("schema"), join(where, "content", ct, "schema"))
         for ct, m in (response.get("content") or {}).items()
     }
     status = int(code) if str(code).isdigit() else 200
@@ -155,51 +156,30 @@ def _parameters(
 ) -> tuple[Parameter, ...]:
     merged: dict[tuple[str, str], Parameter] = {}
     for index, raw in [*[(i, p) for i, p in enumerate(shared)], *[(i + 1000, p) for i, p in enumerate(own)]]:
-        param = _deref(document, raw)
+        param = deref(document, raw)
         name, location = param.get("name"), param.get("in")
         if not isinstance(name, str) or location not in ("query", "path", "header", "cookie"):
             continue
         if location == "path" and "{" + name + "}" not in path:
             continue  # upstream inconsistency (a path parameter the template does not contain): not routable
         if "$ref" in raw:
-            pointer = f"{raw['$ref']}/schema"
+            where = join(raw["$ref"], "schema")
         elif index >= 1000:
-            pointer = f"{base}/parameters/{index - 1000}/schema"
+            where = join(base, "parameters", index - 1000, "schema")
         else:
-            pointer = f"#/paths/{_escape(path)}/parameters/{index}/schema"
+            where = pointer("paths", path, "parameters", index, "schema")
         merged[(name, location)] = Parameter(
             name=name,
             location=location,
             required=bool(param.get("required")) or location == "path",
             schema=param.get("schema") or {},
-            pointer=pointer,
+            pointer=where,
         )
     return tuple(merged.values())
 
 
-def _deref(document: Mapping[str, Any], node: Mapping[str, Any]) -> Mapping[str, Any]:
-    seen = 0
-    while isinstance(node, Mapping) and "$ref" in node and seen < 16:
-        node = resolve_pointer(document, node["$ref"])
-        seen += 1
-    return node
-
-
-def resolve_pointer(document: Mapping[str, Any], ref: str) -> Any:
-    if not ref.startswith("#"):
-        raise SpecError(f"external $ref {ref!r} is not supported; bundle the document first")
-    node: Any = document
-    for part in ref[1:].split("/")[1:]:
-        part = part.replace("~1", "/").replace("~0", "~")
-        try:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        except (KeyError, IndexError, ValueError):
-            raise SpecError(f"unresolvable $ref {ref!r}") from None
-    return node
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+# the old name of fakeai.spec.pointer.resolve, still imported by fakeai/operations.py
+resolve_pointer = resolve
 
 
 def _synthetic_id(method: str, path: str) -> str:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote
 
 import jsonschema_rs
+
+from fakeai.spec.pointer import uri
 
 URN = "urn:fakeai:spec"
 
 
 def ref(pointer: str) -> str:
-    """A ``$ref`` into the registered document (JSON pointer, percent-encoded for URIs)."""
-    return URN + quote(pointer, safe="#/~:@!$&'()*+,;=-._")
+    """A ``$ref`` into the registered document: the URN plus the pointer, made URI-safe."""
+    return uri(URN, pointer)
 
 
 class Validators:

@@ -33,7 +33,8 @@ from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.llm.tokenizer import IMAGE_TOKENS_HIGH, for_model
 from fakeai.producers.media import image, parse_size
-from fakeai.spec.operation import Operation, resolve_pointer
+from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import deref
 
 __all__ = ["IMAGE_ROUTE", "ImageFiles", "ImagesProducer", "factory", "image_url"]
 
@@ -226,9 +227,7 @@ def factory(operation: Operation, env: CompileEnv) -> ImagesProducer | None:
         return None
     default = {"generation": "dall-e-2", "edit": "gpt-image-1", "variation": "dall-e-2"}[kind]
     for media in operation.request_media.values():
-        schema = media.schema
-        while isinstance(schema, Mapping) and "$ref" in schema:
-            schema = resolve_pointer(env.document, schema["$ref"])
+        schema = deref(env.document, media.schema)
         found = ((schema or {}).get("properties") or {}).get("model", {}).get("default")
         if isinstance(found, str):
             default = found

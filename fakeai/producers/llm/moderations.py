@@ -25,7 +25,8 @@ from typing import Any
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv
-from fakeai.spec.operation import Operation, resolve_pointer
+from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import deref
 
 __all__ = ["DEFAULT_MODEL", "Classifier", "ModerationsProducer", "factory"]
 
@@ -150,16 +151,10 @@ def factory(operation: Operation, env: CompileEnv) -> ModerationsProducer | None
     media = operation.json_response
     if operation.operation_id != "createModeration" or media is None or media.schema is None:
         return None
-    schema = _resolve(env.document, media.schema)
+    schema = deref(env.document, media.schema)
     try:
-        result = _resolve(env.document, _resolve(env.document, schema["properties"]["results"])["items"])
+        result = deref(env.document, deref(env.document, schema["properties"]["results"])["items"])
         classifier = Classifier.from_schema(result, env.settings.moderation_words, env.settings.seed)
     except (KeyError, TypeError):
         return None  # not the moderation shape we know: leave it to the generic producers
     return ModerationsProducer(classifier)
-
-
-def _resolve(document: Mapping[str, Any], schema: Any) -> Any:
-    while isinstance(schema, Mapping) and "$ref" in schema:
-        schema = resolve_pointer(document, schema["$ref"])
-    return schema

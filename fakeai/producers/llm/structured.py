@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from fakeai.errors import APIError
+from fakeai.errors import APIError, SpecError
 from fakeai.producers.generated import GenContext, SchemaWalker
 
 __all__ = ["CACHE_SIZE", "compile_user_schema", "generate_json", "response_format_text"]
@@ -60,7 +60,7 @@ def compile_user_schema(schema: Mapping[str, Any] | None, param: str = "response
     try:
         document = dict(schema)
         generator = SchemaWalker(document).compile(document)
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+    except (SpecError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise APIError(400, f"Invalid schema: {exc}", param=param, code="invalid_schema") from None
     with _lock:
         _cache[key] = generator
