@@ -6,7 +6,7 @@
 2. Invalid in, 400 out: a drawn body with a wrong-typed field gets OpenAI's 400 envelope naming the field.
 3. Determinism: the same request to two separately created apps (same seed, fixed time) gets the same bytes.
 
-Bodies are drawn from the request schema with every ``$ref`` inlined (``fakeai.producers.pools.inline_refs``
+Bodies are drawn from the request schema with every ``$ref`` inlined (``tests/inline.py``
 cuts recursion, so draws are a subset of the valid instances) and re-checked with the ``jsonschema`` package
 (independent of the jsonschema-rs validators fakeai uses). hypothesis-jsonschema costs 50 ms to seconds per
 instance here: the default profile draws a few per operation, ``-m slow`` runs the big one.
@@ -35,10 +35,10 @@ from referencing.jsonschema import DRAFT202012
 
 from fakeai.app import FakeAI, create_app
 from fakeai.config import Settings
-from fakeai.producers.pools import inline_refs
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations
 from tests.conftest import make_app
+from tests.inline import inline_refs
 
 DOCUMENT = load_document(None)
 OPERATIONS = {op.operation_id: op for op in iter_operations(DOCUMENT)}

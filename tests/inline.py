@@ -1,15 +1,5 @@
-"""Pre-drawn variety pools: schema instances drawn with hypothesis-jsonschema ahead of time.
-
-The schema walker (:mod:`fakeai.producers.generated`) answers in microseconds with realistic,
-deliberately plain data. hypothesis-jsonschema explores far more of a schema (edge values, rare
-union branches, unicode) but costs 50 ms to seconds per instance on the OpenAI schemas, far too slow
-for the request path. A pool is drawn once, offline, and stored as JSON::
-
-    {"format": "fakeai-pool/1", "seed": 0, "spec": "<info.title> <info.version>",
-     "operations": {"<operationId>": [<instance>, ...]}}
-
-:func:`inline_refs` is also what the property tests use to hand hypothesis-jsonschema a
-self-contained schema (it cannot follow recursive ``$ref``).
+"""``inline_refs``: a self-contained copy of a spec schema for hypothesis-jsonschema (it cannot follow
+recursive ``$ref``), used by the property tests.
 """
 
 from __future__ import annotations
@@ -17,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-FORMAT = "fakeai-pool/1"
+from fakeai.spec.pointer import resolve
+
 # keywords that never constrain an instance: dropped so hypothesis-jsonschema canonicalises less
 ANNOTATIONS = frozenset(
     {"description", "title", "example", "examples", "discriminator", "deprecated", "readOnly", "writeOnly", "$comment"}
@@ -67,13 +58,3 @@ def _inline(schema: Any, document: Mapping[str, Any], path: tuple[str, ...], rec
         return False
     out["allOf"] = [*out.get("allOf", []), target]
     return out
-
-
-def resolve(document: Mapping[str, Any], ref: str) -> Any:
-    """The target of a local JSON pointer ``$ref`` (``#/components/schemas/X``)."""
-    if not ref.startswith("#"):
-        raise ValueError(f"only local $refs are supported, got {ref!r}")
-    node: Any = document
-    for part in ref[1:].lstrip("/").split("/") if ref != "#" else []:
-        node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
