@@ -7,11 +7,11 @@ uploaded keep working. Everything is per namespace (``x-fakeai-namespace``).
 from __future__ import annotations
 
 import string
-from collections.abc import Callable
 from typing import Any
 
 from fakeai.context import Output, RequestContext
-from fakeai.producers.base import CompileEnv, StoreProducer
+from fakeai.plugins import Registry
+from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -91,18 +91,20 @@ def listing(store: ResourceStore, ctx: RequestContext) -> Output | None:
     return Output(status=ctx.operation.status, body=body, source="store")
 
 
-HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = {
-    "createFile": create,
-    "retrieveFile": retrieve,
-    "downloadFile": download,
-    "deleteFile": delete,
-    "listFiles": listing,
-}
+HANDLERS: Registry[StoreHandler] = Registry(
+    "store handler",
+    builtins={
+        "createFile": create,
+        "retrieveFile": retrieve,
+        "downloadFile": download,
+        "deleteFile": delete,
+        "listFiles": listing,
+    },
+)
 
 
 def files_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
-    handler = HANDLERS.get(operation.operation_id)
     store = env.store
-    if handler is None or store is None:
+    if operation.operation_id not in HANDLERS or store is None:
         return None
-    return StoreProducer(store, handler)
+    return StoreProducer(store, HANDLERS.get(operation.operation_id))

@@ -13,7 +13,8 @@ from typing import Any
 
 from fakeai.context import Output, RequestContext
 from fakeai.events import RequestAnswered
-from fakeai.producers.base import CompileEnv, StoreProducer
+from fakeai.plugins import Registry
+from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -78,15 +79,17 @@ def input_tokens(store: ResourceStore, ctx: RequestContext) -> Output | None:
     )
 
 
-HANDLERS: dict[str, Callable[[ResourceStore, RequestContext], Output | None]] = {
-    "getResponse": get_response,
-    "deleteResponse": delete_response,
-    "Getinputtokencounts": input_tokens,
-}
+HANDLERS: Registry[StoreHandler] = Registry(
+    "store handler",
+    builtins={
+        "getResponse": get_response,
+        "deleteResponse": delete_response,
+        "Getinputtokencounts": input_tokens,
+    },
+)
 
 
 def stored_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
-    handler = HANDLERS.get(operation.operation_id)
-    if handler is None or env.store is None:
+    if operation.operation_id not in HANDLERS or env.store is None:
         return None
-    return StoreProducer(env.store, handler)
+    return StoreProducer(env.store, HANDLERS.get(operation.operation_id))

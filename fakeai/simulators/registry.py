@@ -1,4 +1,4 @@
-"""Simulators by name: built-ins by import string (loaded lazily), ``@simulator`` and entry points.
+"""Simulators by name: a :class:`~fakeai.plugins.Registry` of factories ``(SimulatorEnv) -> Simulator``.
 
     @simulator("queue")
     def queue(env: SimulatorEnv) -> Simulator: ...
@@ -6,61 +6,38 @@
 Built-in modules register their factory with :func:`simulator` when imported; only the names the
 settings list are imported. Third parties register an entry point in the ``fakeai.simulators`` group
 whose name is the simulator's name and whose object is its factory (or a module that uses
-``@simulator``). Tests may pass simulator objects to ``create_app(simulators=[...])`` directly.
+``@simulator``); ``FAKEAI_NO_PLUGINS=1`` ignores them. Tests may pass simulator objects to
+``create_app(simulators=[...])`` directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
-from fakeai.errors import PluginError, closest
-from fakeai.plugins import load_object
+from fakeai.errors import PluginError
+from fakeai.plugins import Registry
 from fakeai.simulators.base import Simulator, SimulatorEnv, SimulatorFactory
 
 BUILTIN: dict[str, str] = {
     "latency": "fakeai.simulators.latency",
     "kv_cache": "fakeai.simulators.kv_cache",
     "gpu": "fakeai.simulators.gpu",
+    "faults": "fakeai.simulators.faults",  # create_app appends it when the settings do not name it
 }
 GROUP = "fakeai.simulators"
-_registered: dict[str, SimulatorFactory] = {}
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def simulator(name: str) -> Callable[[F], F]:
-    """Register ``factory(env) -> Simulator`` under ``name`` (a class taking ``env`` works too)."""
-
-    def register(factory: F) -> F:
-        _registered[name] = factory
-        return factory
-
-    return register
+SIMULATORS: Registry[SimulatorFactory] = Registry("simulator", group=GROUP, builtins=BUILTIN)
+simulator = SIMULATORS.register  # register ``factory(env) -> Simulator`` (a class taking ``env`` works too)
 
 
 def factory_for(name: str) -> SimulatorFactory:
-    if name in _registered:
-        return _registered[name]
-    if name in BUILTIN:
-        load_object(BUILTIN[name])
-        if name in _registered:
-            return _registered[name]
-        raise PluginError(f"simulator {name!r}: {BUILTIN[name]} did not register it with @simulator({name!r})")
-    plugins = {entry.name: entry for entry in entry_points(group=GROUP)}
-    if name in plugins:
-        try:
-            loaded = plugins[name].load()
-        except Exception as exc:  # a third-party plugin's own failure
-            raise PluginError(f"entry point {GROUP}:{name} failed to load: {exc}") from exc
-        if name in _registered:  # a module that registers itself
-            return _registered[name]
-        if not callable(loaded):
-            raise PluginError(f"entry point {GROUP}:{name} is not a simulator factory: {loaded!r}")
-        _registered[name] = loaded
-        return _registered[name]
-    known = sorted({*BUILTIN, *_registered, *plugins})
-    raise PluginError(f"unknown simulator {name!r}{closest(name, known)}; known: {', '.join(known)}")
+    factory = SIMULATORS.get(name)
+    if isinstance(factory, ModuleType):
+        raise PluginError(f"simulator {name!r}: {factory.__name__} did not register it with @simulator({name!r})")
+    if not callable(factory):
+        raise PluginError(f"simulator {name!r} is not a simulator factory: {factory!r}")
+    return factory
 
 
 def build(names: Sequence[str], env: SimulatorEnv, extra: Sequence[Any] = ()) -> list[Simulator]:

@@ -1,41 +1,38 @@
-"""Model-like producers for the generative endpoints, by operationId.
+"""Model-like producers for the generative endpoints, bound by operationId.
 
-Each module exposes ``factory(operation, env) -> Producer | None``; modules load lazily so an
-endpoint family that is not built yet simply falls through to examples / generated data.
+``BINDINGS`` maps an operationId to a ``factory(operation, env) -> Producer | None``, by import string
+(loaded only when an operation with that id is compiled). Third parties bind more operationIds with
+entry points in the ``fakeai.bindings`` group (name = the operationId). Python per operationId because
+these endpoints behave like a model (tokens, streaming, usage), which the spec cannot say.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from fakeai.producers.base import CompileEnv, Producer
+from fakeai.plugins import Registry
+from fakeai.producers.base import CompileEnv, Producer, ProducerFactory
 from fakeai.spec.operation import Operation
 
-MODULES: dict[str, str] = {
-    "createChatCompletion": "fakeai.producers.llm.chat",
-    "createCompletion": "fakeai.producers.llm.completions",
-    "createResponse": "fakeai.producers.llm.responses",
-    "createEmbedding": "fakeai.producers.llm.embeddings",
-    "createModeration": "fakeai.producers.llm.moderations",
-    "createImage": "fakeai.producers.llm.images",
-    "createImageEdit": "fakeai.producers.llm.images",
-    "createImageVariation": "fakeai.producers.llm.images",
-    "createSpeech": "fakeai.producers.llm.audio",
-    "createTranscription": "fakeai.producers.llm.audio",
-    "createTranslation": "fakeai.producers.llm.audio",
-}
+BINDINGS: Registry[ProducerFactory] = Registry(
+    "binding",
+    group="fakeai.bindings",
+    builtins={
+        "createChatCompletion": "fakeai.producers.llm.chat:factory",
+        "createCompletion": "fakeai.producers.llm.completions:factory",
+        "createResponse": "fakeai.producers.llm.responses:factory",
+        "createEmbedding": "fakeai.producers.llm.embeddings:factory",
+        "createModeration": "fakeai.producers.llm.moderations:factory",
+        "createImage": "fakeai.producers.llm.images:factory",
+        "createImageEdit": "fakeai.producers.llm.images:factory",
+        "createImageVariation": "fakeai.producers.llm.images:factory",
+        "createSpeech": "fakeai.producers.llm.audio:factory",
+        "createTranscription": "fakeai.producers.llm.audio:factory",
+        "createTranslation": "fakeai.producers.llm.audio:factory",
+    },
+)
+binding = BINDINGS.register  # @binding("createFoo") def factory(operation, env) -> Producer | None
 
 
 def llm_factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    name = MODULES.get(operation.operation_id)
-    if name is None:
+    if operation.operation_id not in BINDINGS:
         return None
-    try:
-        module: Any = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise
-    producer: Producer | None = module.factory(operation, env)
-    return producer
+    return BINDINGS.get(operation.operation_id)(operation, env)
