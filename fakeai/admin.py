@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -23,6 +23,7 @@ from fakeai.journal import Filter, dump, mask
 from fakeai.metrics import CONTENT_TYPE
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import ROUTING, parse_body, read_body
+from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv
 from fakeai.request import parse_query
 from fakeai.resources import data_path
@@ -35,6 +36,7 @@ from fakeai.streaming import respond, respond_error
 
 if TYPE_CHECKING:
     from fakeai.app import FakeAI
+    from fakeai.scenario.engine import ScenarioEngine
 
 BASE_PATH = "/_fakeai"
 SECRET_WORDS = ("key", "token", "secret", "password")
@@ -57,6 +59,26 @@ class AdminResponse:
 
 
 Handler = Callable[["FakeAI", AdminRequest], Awaitable[AdminResponse]]
+HANDLERS: Registry[Handler] = Registry("admin handler")  # by operationId in spec/admin.yaml
+handler = HANDLERS.register
+
+
+@runtime_checkable
+class Resettable(Protocol):
+    """A simulator that forgets one namespace (``None`` = all) on ``POST /_fakeai/state/reset``."""
+
+    def reset(self, namespace: str | None) -> None: ...
+
+
+@runtime_checkable
+class LatencyControl(Protocol):
+    """What ``/_fakeai/latency`` drives (the ``latency`` simulator)."""
+
+    name: str
+
+    def state(self) -> Mapping[str, Any]: ...
+
+    def set(self, values: Mapping[str, Any], model: str | None = None, where: str = "latency") -> Any: ...
 
 
 class AdminAPI:
@@ -90,7 +112,7 @@ class AdminAPI:
         started = clock.monotonic()
         try:
             request = await self.parse(scope, receive, self.operations[operation_id])
-            answer = await HANDLERS[operation_id](self.app, request)
+            answer = await HANDLERS.get(operation_id)(self.app, request)
         except APIError as exc:
             await respond_error(send, exc)
             return
@@ -131,15 +153,16 @@ class AdminDispatch:
 
 
 # handlers ----------------------------------------------------------------------------------------
-def _engine(app: FakeAI) -> Any:
-    engine = getattr(app, "scenarios", None)
+def _engine(app: FakeAI) -> ScenarioEngine:
+    engine = app.scenarios
     if engine is None:
         raise APIError(501, "This fakeai has no scenario engine.", type="server_error", code="not_implemented")
     return engine
 
 
+@handler("fakeai_getHealth")
 async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
-    engine = getattr(app, "scenarios", None)
+    engine = app.scenarios
     admin = app.admin
     return AdminResponse(
         {
@@ -152,11 +175,13 @@ async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
     )
 
 
+@handler("fakeai_listScenarios")
 async def list_scenarios(app: FakeAI, request: AdminRequest) -> AdminResponse:
-    engine = getattr(app, "scenarios", None)
+    engine = app.scenarios
     return AdminResponse({"data": engine.summary() if engine is not None else []})
 
 
+@handler("fakeai_putScenario")
 async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     name = request.path_params["name"]
     text = request.body.get("yaml") if isinstance(request.body, dict) else request.body
@@ -175,6 +200,7 @@ async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"name": name, "loaded": True})
 
 
+@handler("fakeai_deleteScenario")
 async def delete_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     name = request.path_params["name"]
     if not _engine(app).remove(name):
@@ -182,6 +208,7 @@ async def delete_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"name": name, "removed": True})
 
 
+@handler("fakeai_resetState")
 async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     body = request.body if isinstance(request.body, dict) else {}
     namespace = request.query.get("namespace", body.get("namespace"))
@@ -189,11 +216,12 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     if app.store is not None:
         app.store.clear(namespace)
     for simulator in app.simulators:
-        if callable(getattr(simulator, "reset", None)):
+        if isinstance(simulator, Resettable):
             simulator.reset(namespace)
     return AdminResponse({"reset": True, **({"namespace": namespace} if namespace is not None else {})})
 
 
+@handler("fakeai_getJournal")
 async def get_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
     q = request.query
     where = Filter(
@@ -208,12 +236,14 @@ async def get_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"data": dump(entries), "total": len(app.journal), "dropped": app.journal.dropped})
 
 
+@handler("fakeai_clearJournal")
 async def clear_journal(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"cleared": app.journal.clear()})
 
 
+@handler("fakeai_getExpectations")
 async def get_expectations(app: FakeAI, request: AdminRequest) -> AdminResponse:
-    engine = getattr(app, "scenarios", None)
+    engine = app.scenarios
     namespace = request.query.get("namespace")
     entries = app.journal.select(Filter(namespace=namespace))
     results = evaluate(engine.expectations() if engine is not None else [], entries)
@@ -227,30 +257,35 @@ async def get_expectations(app: FakeAI, request: AdminRequest) -> AdminResponse:
     )
 
 
+@handler("fakeai_getMetrics")
 async def get_metrics(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse(app.metrics.render(), content_type=CONTENT_TYPE)
 
 
+@handler("fakeai_getConfig")
 async def get_config(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse({"settings": masked_settings(app.settings)})
 
 
+@handler("fakeai_getSimulators")
 async def get_simulators(app: FakeAI, request: AdminRequest) -> AdminResponse:
     data = [{"name": str(getattr(s, "name", type(s).__name__)), "state": state_of(s)} for s in app.simulators]
     return AdminResponse({"data": data})
 
 
-def _latency(app: FakeAI) -> Any:
-    found = next((s for s in app.simulators if getattr(s, "name", None) == "latency" and hasattr(s, "set")), None)
+def _latency(app: FakeAI) -> LatencyControl:
+    found = next((s for s in app.simulators if isinstance(s, LatencyControl) and s.name == "latency"), None)
     if found is None:
         raise APIError(409, "The latency simulator is not running (see --simulator).", code="simulator_not_running")
     return found
 
 
+@handler("fakeai_getLatency")
 async def get_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse(_latency(app).state())
 
 
+@handler("fakeai_putLatency")
 async def put_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
     body = dict(request.body)
     model = body.pop("model", None)
@@ -262,27 +297,10 @@ async def put_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
     return AdminResponse(latency.state())
 
 
+@handler("fakeai_getReload")
 async def get_reload(app: FakeAI, request: AdminRequest) -> AdminResponse:
-    reloader = getattr(app, "reloader", None)
+    reloader = app.reloader
     return AdminResponse(reloader.status() if reloader is not None else {"enabled": False, "files": []})
-
-
-HANDLERS: dict[str, Handler] = {
-    "fakeai_getHealth": get_health,
-    "fakeai_listScenarios": list_scenarios,
-    "fakeai_putScenario": put_scenario,
-    "fakeai_deleteScenario": delete_scenario,
-    "fakeai_resetState": reset_state,
-    "fakeai_getJournal": get_journal,
-    "fakeai_clearJournal": clear_journal,
-    "fakeai_getExpectations": get_expectations,
-    "fakeai_getMetrics": get_metrics,
-    "fakeai_getConfig": get_config,
-    "fakeai_getReload": get_reload,
-    "fakeai_getSimulators": get_simulators,
-    "fakeai_getLatency": get_latency,
-    "fakeai_putLatency": put_latency,
-}
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
@@ -306,4 +324,4 @@ def _mask_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def operation_ids() -> Iterable[str]:
-    return HANDLERS.keys()
+    return HANDLERS.names()

@@ -6,26 +6,50 @@
     fakeai drift OLD NEW               classify spec changes                (fakeai/drift.py)
     fakeai record --upstream URL ...   record real traffic as a scenario    (fakeai/record.py)
 
-Subcommands other than serve/routes live in their own modules, each with ``add_arguments(parser)``
-and ``run(args) -> int``, loaded only when used.
+Every subcommand is a :class:`Command` (``add_arguments(parser)`` and ``run(args) -> int``) in the
+``COMMANDS`` registry: serve and routes here, the others in their own modules by import string. Third
+parties add subcommands with entry points in the ``fakeai.commands`` group (``FAKEAI_NO_PLUGINS=1``
+ignores them).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from fakeai.config import Settings, load_settings
 from fakeai.errors import FakeAIError
+from fakeai.plugins import Registry
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("fakeai.scenario.check", "validate scenario files (and recorded traffic) offline"),
-    "drift": ("fakeai.drift", "compare two OpenAPI documents and classify what breaks"),
-    "record": ("fakeai.record", "proxy to a real OpenAI-compatible server and record a scenario"),
+
+class Command(Protocol):
+    """A subcommand (a module with these two functions is one)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+COMMANDS: Registry[Command] = Registry(
+    "command",
+    group="fakeai.commands",
+    builtins={
+        "serve": "fakeai.cli:SERVE",
+        "routes": "fakeai.cli:ROUTES",
+        "check": "fakeai.scenario.check",
+        "drift": "fakeai.drift",
+        "record": "fakeai.record",
+    },
+)
+HELP: dict[str, str] = {  # a plugin's help is the first line of its docstring
+    "serve": "run the server (default)",
+    "routes": "list every operation and how it will be answered",
+    "check": "validate scenario files (and recorded traffic) offline",
+    "drift": "compare two OpenAPI documents and classify what breaks",
+    "record": "proxy to a real OpenAI-compatible server and record a scenario",
 }
 
 # flag -> (Settings field, argparse options); every one of them must reach the app (tests/test_cli.py)
@@ -75,15 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakeai", description="A spec-driven fake of the OpenAI API.")
     _serve_parser(parser)
     sub = parser.add_subparsers(dest="command")
-    _serve_parser(sub.add_parser("serve", help="run the server (default)"))
-    routes = sub.add_parser("routes", help="list every operation and how it will be answered")
-    _serve_parser(routes)
-    for name, (module, help_text) in SUBCOMMANDS.items():
-        child = sub.add_parser(name, help=help_text)
-        try:
-            importlib.import_module(module).add_arguments(child)
-        except ModuleNotFoundError:
-            child.set_defaults(unavailable=module)
+    for name in COMMANDS.names():
+        command = COMMANDS.get(name)
+        help_text = HELP.get(name) or (command.__doc__ or "").strip().partition("\n")[0]
+        command.add_arguments(sub.add_parser(name, help=help_text))
     return parser
 
 
@@ -97,23 +116,27 @@ def settings_from_args(args: argparse.Namespace, environ: Any = None) -> Setting
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    command = args.command or "serve"
     try:
-        if command in SUBCOMMANDS:
-            if getattr(args, "unavailable", None):
-                print(f"fakeai {command}: not available in this build ({args.unavailable})", file=sys.stderr)
-                return 2
-            code: int = importlib.import_module(SUBCOMMANDS[command][0]).run(args)
-            return code
-        settings = settings_from_args(args)
-        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-        if command == "routes":
-            return routes(settings)
-        return serve(settings)
+        args = build_parser().parse_args(argv)
+        return COMMANDS.get(args.command or "serve").run(args)
     except FakeAIError as exc:
         print(f"fakeai: error: {exc}", file=sys.stderr)
         return 2
+
+
+class ServerCommand:
+    """``serve`` and ``routes``: the server's flags -> Settings -> ``action(settings)``."""
+
+    def __init__(self, action: Callable[[Settings], int]) -> None:
+        self.action = action
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _serve_parser(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        settings = settings_from_args(args)
+        logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+        return self.action(settings)
 
 
 def routes(settings: Settings) -> int:
@@ -171,6 +194,10 @@ def _settings_dict(settings: Settings) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+
+
+SERVE = ServerCommand(lambda settings: serve(settings))
+ROUTES = ServerCommand(lambda settings: routes(settings))
 
 
 if __name__ == "__main__":
