@@ -12,20 +12,29 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "APIError": "fakeai.errors",
+    "CompileEnv": "fakeai.producers.base",
     "ConfigError": "fakeai.errors",
     "FakeAI": "fakeai.app",
     "FakeAIError": "fakeai.errors",
+    "FakeClock": "fakeai.clock",
     "Frame": "fakeai.context",
     "Output": "fakeai.context",
     "PluginError": "fakeai.errors",
+    "Producer": "fakeai.producers.base",
+    "Registry": "fakeai.plugins",
     "RequestContext": "fakeai.context",
+    "Sample": "fakeai.simulators.base",
     "ScenarioError": "fakeai.errors",
     "Settings": "fakeai.config",
+    "Simulator": "fakeai.simulators.base",
+    "SimulatorEnv": "fakeai.simulators.base",
     "SpecError": "fakeai.errors",
     "Timing": "fakeai.context",
     "UploadedFile": "fakeai.context",
     "create_app": "fakeai.app",
     "load_settings": "fakeai.config",
+    "producer": "fakeai.plugins",
+    "simulator": "fakeai.simulators.registry",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -11,6 +11,46 @@ import pytest
 import fakeai
 
 
+def test_exported_members() -> None:
+    # the public API, plugin API included, is this list: adding or removing a name is a decision made here
+    assert fakeai.__all__ == [
+        "APIError",
+        "CompileEnv",
+        "ConfigError",
+        "FakeAI",
+        "FakeAIError",
+        "FakeClock",
+        "Frame",
+        "Output",
+        "PluginError",
+        "Producer",
+        "Registry",
+        "RequestContext",
+        "Sample",
+        "ScenarioError",
+        "Settings",
+        "Simulator",
+        "SimulatorEnv",
+        "SpecError",
+        "Timing",
+        "UploadedFile",
+        "__version__",
+        "create_app",
+        "load_settings",
+        "producer",
+        "simulator",
+    ]
+
+
+def test_plugin_api_is_the_real_thing() -> None:
+    from fakeai.clock import FakeClock
+    from fakeai.plugins import PRODUCERS, Registry
+    from fakeai.simulators.registry import SIMULATORS
+
+    assert fakeai.Registry is Registry and fakeai.FakeClock is FakeClock
+    assert fakeai.producer == PRODUCERS.register and fakeai.simulator == SIMULATORS.register
+
+
 def test_all_is_sorted_and_unique() -> None:
     assert list(fakeai.__all__) == sorted(set(fakeai.__all__))
 
