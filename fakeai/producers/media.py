@@ -14,6 +14,7 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
+from fakeai.ids import new_id_per_char
 from fakeai.producers.media_audio import CONTENT_TYPES as SPEECH_CONTENT_TYPES
 from fakeai.producers.media_audio import speech
 from fakeai.producers.media_image import image, parse_size
@@ -43,8 +44,8 @@ def sdp_answer(offer: str, *, seed: int) -> str:
     """A minimal SDP answer (RFC 8866, CRLF lines) mirroring the offer's first audio m-line."""
     rng = random.Random(seed)
     alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
-    ufrag = "".join(rng.choice(alphabet) for _ in range(8))
-    pwd = "".join(rng.choice(alphabet) for _ in range(24))
+    ufrag = new_id_per_char(rng, "", 8, alphabet)
+    pwd = new_id_per_char(rng, "", 24, alphabet)
     digest = hashlib.sha256(rng.randbytes(64)).hexdigest().upper()
     fingerprint = ":".join(digest[i : i + 2] for i in range(0, 64, 2))
     session = rng.randrange(1, 2**62)

@@ -12,9 +12,10 @@ import datetime as dt
 import json
 import math
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from fakeai.ids import BASE62, hex_id, new_id, new_uuid
 
 if TYPE_CHECKING:
     from fakeai.producers.generated import GenContext
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 StrMaker = Callable[["GenContext"], str]
 IntMaker = Callable[["GenContext", int, int], int]
 
-BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # object / type literal -> id prefix (the API's own prefixes; examples in the spec fill the rest)
 ID_PREFIXES: Mapping[str, str] = {
@@ -166,7 +166,7 @@ def learn_prefixes(document: Mapping[str, Any]) -> dict[str, str]:
 
 
 def random_token(ctx: GenContext, length: int) -> str:
-    return "".join(ctx.rng.choices(BASE62, k=length))
+    return new_id(ctx.rng, "", length, BASE62)
 
 
 def id_prefix(kinds: tuple[str, ...], learned: Mapping[str, str]) -> str:
@@ -199,7 +199,7 @@ def string_maker(
     if key == "model" or key.endswith("_model"):
         return _pick(EMBEDDING_MODELS if any("mbedding" in k for k in kinds) else MODELS)
     if key == "system_fingerprint":
-        return lambda ctx: "fp_" + format(ctx.rng.getrandbits(40), "010x")
+        return lambda ctx: hex_id(ctx.rng, "fp_", 40)
     if key in ("url", "uri", "image_url", "download_url") or key.endswith("_url"):
         return _format_maker("uri")
     if key in ("email", "email_address"):
@@ -242,7 +242,7 @@ def _fallback_prefix(kinds: tuple[str, ...]) -> str:
 
 
 def _prefixed(prefix: str, length: int) -> StrMaker:
-    return lambda ctx: prefix + "".join(ctx.rng.choices(BASE62, k=length))
+    return lambda ctx: new_id(ctx.rng, prefix, length, BASE62)
 
 
 def _pick(values: tuple[str, ...]) -> StrMaker:
@@ -260,7 +260,7 @@ def _format_maker(fmt: str) -> StrMaker:
     if fmt == "time":
         return lambda ctx: dt.datetime.fromtimestamp(int(ctx.now), dt.UTC).strftime("%H:%M:%SZ")
     if fmt == "uuid":
-        return lambda ctx: str(uuid.UUID(int=ctx.rng.getrandbits(128), version=4))
+        return lambda ctx: new_uuid(ctx.rng)
     if fmt == "email":
         return lambda ctx: ctx.rng.choice(("alex", "sam", "kim")) + "@example.com"
     if fmt in ("uri", "url"):

@@ -9,7 +9,6 @@ no file or network access, no mutation of request data.
 from __future__ import annotations
 
 import logging
-import string
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError, SpecError
+from fakeai.ids import hex_id, new_id_per_char
 from fakeai.producers.base import CompileEnv
 from fakeai.spec.operation import Operation
 
 log = logging.getLogger("fakeai.producers.template")
-_ALPHABET = string.ascii_letters + string.digits
 
 
 def sandbox() -> ImmutableSandboxedEnvironment:
@@ -36,11 +35,10 @@ def template_globals(ctx: RequestContext) -> dict[str, Any]:
     rng = ctx.rng
 
     def random_id(prefix: str = "", length: int = 24) -> str:
-        return prefix + "".join(rng.choice(_ALPHABET) for _ in range(min(int(length), 128)))
+        return new_id_per_char(rng, prefix, min(int(length), 128))
 
     def uuid() -> str:
-        value = rng.getrandbits(128)
-        text = f"{value:032x}"
+        text = hex_id(rng, "", 128)
         return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:32]}"
 
     return {

@@ -22,12 +22,12 @@ from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm.common import (
     Generation,
     GenerationConfig,
     draw_reasoning_tokens,
-    ident,
     last_user_text,
 )
 from fakeai.producers.llm.logprobs import chat_logprobs
@@ -188,7 +188,7 @@ class ChatProducer:
         usage = usage_body(prompt, completion, reasoning, gen.cached_prompt_tokens(prompt))
         tier = body.get("service_tier")
         head = {
-            "id": ident(ctx.rng, "chatcmpl-", 29),
+            "id": new_id(ctx.rng, "chatcmpl-", 29),
             "object": "chat.completion.chunk" if ctx.wants_stream else "chat.completion",
             "created": int(ctx.now),
             "model": gen.model,

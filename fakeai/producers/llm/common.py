@@ -230,4 +230,6 @@ def draw_reasoning_tokens(rng: random.Random, completion_tokens: int) -> int:
 
 def ident(rng: random.Random, prefix: str, length: int = 24) -> str:
     """An OpenAI-looking id: ``prefix`` + ``length`` letters/digits from ``rng``."""
-    return prefix + "".join(rng.choices(_ALNUM, k=length))
+    from fakeai.ids import new_id
+
+    return new_id(rng, prefix, length)

@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
+from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm.chat import fingerprint, usage_body
-from fakeai.producers.llm.common import Generation, GenerationConfig, ident
+from fakeai.producers.llm.common import Generation, GenerationConfig
 from fakeai.producers.llm.logprobs import legacy_logprobs
 from fakeai.producers.llm.script import Script, scripted_text
 from fakeai.producers.llm.text import Completion, generate
@@ -134,7 +135,7 @@ class CompletionsProducer:
             usage.pop("prompt_tokens_details")
         usage.pop("completion_tokens_details")
         head = {
-            "id": ident(ctx.rng, "cmpl-", 29),
+            "id": new_id(ctx.rng, "cmpl-", 29),
             "object": "text_completion",
             "created": int(ctx.now),
             "model": gen.model,

@@ -24,6 +24,7 @@ from typing import Any
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.ids import HEX, new_id
 from fakeai.producers.base import CompileEnv
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import deref
@@ -143,7 +144,7 @@ class ModerationsProducer:
         body = ctx.body if isinstance(ctx.body, dict) else {}
         model = str(body.get("model") or DEFAULT_MODEL)
         results = [self.classifier.classify(text, image, model) for text, image in _inputs(body.get("input"))]
-        ident = "modr-" + "".join(ctx.rng.choices("0123456789abcdef", k=32))
+        ident = new_id(ctx.rng, "modr-", 32, HEX)
         return Output(body={"id": ident, "model": model, "results": results}, source=self.source)
 
 

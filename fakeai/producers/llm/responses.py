@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeai.context import Output, RequestContext
+from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.llm import responses_stream
 from fakeai.producers.llm.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
@@ -108,10 +109,10 @@ class _Ids:
     def __init__(self, rng: random.Random, created: int) -> None:
         self.rng = rng
         self.head = f"{created & 0xFFFFFFFF:08x}"
-        self.tail = f"{rng.getrandbits(64):016x}"
+        self.tail = hex_id(rng, "", 64)
 
     def __call__(self, prefix: str) -> str:
-        return f"{prefix}{self.head}{self.rng.getrandbits(104):026x}{self.tail}"
+        return hex_id(self.rng, prefix + self.head, 104) + self.tail
 
 
 def build_answer(body: Mapping[str, Any], gen: Generation, now: float, script: Script | None = None) -> Answer:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeai.errors import APIError
-from fakeai.producers.llm.common import ident
+from fakeai.ids import new_id
 from fakeai.producers.llm.structured import generate_json
 
 __all__ = ["ToolCall", "function_tools", "plan_calls", "wants_calls"]
@@ -100,7 +100,7 @@ def plan_calls(body: Mapping[str, Any], rng: random.Random, now: float) -> tuple
     count = 1 if single else rng.randint(1, 2)
     picked = rng.sample(candidates, count)
     return tuple(
-        ToolCall(ident(rng, "call_"), f["name"], generate_json(_parameters(f), rng, now, "tools")) for f in picked
+        ToolCall(new_id(rng, "call_"), f["name"], generate_json(_parameters(f), rng, now, "tools")) for f in picked
     )
 
 
