@@ -76,7 +76,9 @@ def embed(token_lists: Sequence[Sequence[int]], model: str, dimensions: int, *, 
     )
     # token counts per (input, bucket): rows 0..n-1 unigrams, n..2n-1 bigrams; one matrix product
     counts = np.bincount(cells, minlength=2 * count * BUCKETS).reshape(2 * count, BUCKETS).astype(np.float32)
-    summed = _unit(counts @ table)
+    # one vector-matrix product per row: a batched matrix product blocks rows together, so a text's vector
+    # would depend on its neighbours in the last bits (a batch of the same texts reversed differed)
+    summed = _unit(np.stack([row @ table for row in counts]))
     full = _unit(summed[:count] + np.float32(BIGRAM_WEIGHT) * summed[count:])
     vectors = _unit(full[:, :dimensions])  # shortened embeddings: a prefix of the full one, renormalised
     return vectors.astype(np.float32, copy=False)
