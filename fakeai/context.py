@@ -1,7 +1,8 @@
 """Frozen data passed between the pipeline stages.
 
-A request is parsed into a :class:`RequestContext`; the produce stage turns it into an
-:class:`Output`; simulators add a :class:`Timing`; the respond stage writes it out.
+A request is parsed into a :class:`RequestContext` (with its one seed and its id); the match stage
+returns a :class:`Decision`; the produce stage turns both into an :class:`Output` (with the
+:class:`Effect` s it asks for); simulators add a :class:`Timing`; the respond stage writes it out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fakeai.config import Settings
+    from fakeai.scenario.prefer import Preference
     from fakeai.spec.operation import Operation
 
 
@@ -37,12 +39,13 @@ class RequestContext:
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON, form fields as a dict, or None
     files: Mapping[str, Sequence[UploadedFile]]
-    seed: int
-    rng: random.Random  # seeded from (global seed, request); never the global RNG
+    seed: int  # derived once by the parse stage (fakeai.seed); every stage reads this one
+    rng: random.Random  # seeded from ``seed``; never the global RNG
     now: float  # unix time from the injected clock
     settings: Settings
     namespace: str = ""  # test isolation namespace (x-fakeai-namespace header)
-    request_id: str = ""
+    request_id: str = ""  # unique per request; every stage and event carries it (and x-request-id)
+    prefer: Preference | None = None  # the parsed ``Prefer`` header
 
     @property
     def operation_id(self) -> str:
@@ -83,7 +86,56 @@ class Output:
     frames: Sequence[Frame] | None = None  # set for text/event-stream answers
     source: str = "generated"  # scenario | template | example | generated | llm | error
     completion_tokens: int = 0  # for non-streamed latency: TTFT + (tokens-1) * ITL
-    fault: Any = None  # a mid-stream fault injected by the scenario engine (fakeai.scenario)
+    fault: Any = None  # a fault the match stage decided (fakeai.scenario.faults.Fault), already injected
+    effects: Sequence[Effect] = ()  # state changes the simulate stage commits (never written by producers)
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One state change an answer implies, committed by the simulate stage (the only writer of the store).
+
+    ``action``: ``put`` (``record`` under ``kind``/``id``) or ``delete``."""
+
+    action: str
+    kind: str
+    id: str
+    record: Any = None  # fakeai.store.Record for ``put``
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """An error answer decided before producing (rate limit, ``Prefer: code``, a chaos error)."""
+
+    status: int
+    message: str
+    type: str
+    code: Any = None
+    param: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the match stage decided. The produce stage acts on it; nothing here is an answer yet.
+
+    No field set: the operation's producers answer as if no scenario were loaded."""
+
+    rule: str | None = None  # the scenario rule that answered (journal/metrics show ``scenario:<rule>``)
+    reply: Any = None  # a fakeai.scenario.respond.Reply to render (script, body or error)
+    env: Mapping[str, Any] = field(default_factory=dict)  # the reply's template environment
+    refusal: Refusal | None = None  # answer this error instead of producing
+    example: str | None = None  # ``Prefer: example=<title>``
+    fault: Any = None  # a fault to inject into the produced answer (fakeai.scenario.faults.Fault)
+    headers: Mapping[str, str] = field(default_factory=dict)  # e.g. x-ratelimit-* for the answer
+    conversation: str | None = None  # the conversation a rule answered in (to follow response ids)
+    scenario: str | None = None  # the scenario that answered
+
+    @property
+    def decided(self) -> bool:
+        return self.reply is not None or self.refusal is not None or self.example is not None
+
+
+NO_DECISION = Decision()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ class Preference:
     seed: int | None = None
 
 
-def _bad(header: str, why: str) -> APIError:
+def bad_prefer(header: str, why: str) -> APIError:
     return APIError(400, f"Invalid Prefer header {header!r}: {why}", param="Prefer", code="invalid_prefer_header")
 
 
@@ -34,21 +34,21 @@ def parse_prefer(header: str) -> Preference:
     while position < len(header):
         found = _ITEM.match(header, position)
         if found is None or found.end() == position or (found.group(2) is not None and found.group(2) == ""):
-            raise _bad(header, f"expected name=value at character {position + 1}")
+            raise bad_prefer(header, f"expected name=value at character {position + 1}")
         name, value = found.group(1).lower(), found.group(2)
         if value is not None:
             values[name] = value[1:-1].replace('\\"', '"') if value.startswith('"') else value
         position = found.end()
         if position < len(header):
             if header[position] not in ",;":
-                raise _bad(header, f"expected ',' or ';' at character {position + 1}")
+                raise bad_prefer(header, f"expected ',' or ';' at character {position + 1}")
             position += 1
     code = values.get("code")
     seed = values.get("seed")
     if code is not None and not (code.isdigit() and 100 <= int(code) <= 599):
-        raise _bad(header, f"code must be an HTTP status 100-599, got {code!r}")
+        raise bad_prefer(header, f"code must be an HTTP status 100-599, got {code!r}")
     if seed is not None and not re.fullmatch(r"-?\d{1,30}", seed):
-        raise _bad(header, f"seed must be an integer, got {seed!r}")
+        raise bad_prefer(header, f"seed must be an integer, got {seed!r}")
     return Preference(
         code=int(code) if code is not None else None,
         example=values.get("example"),

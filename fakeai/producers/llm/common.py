@@ -7,30 +7,21 @@ the tokenizer of the model, and the content RNG.
 Mode: ``settings.mode``, overridden by the header ``x-fakeai-mode`` or a model-name suffix
 ``<model>:<mode>`` (``gpt-4o:echo``); the header wins over the suffix.
 
-Content RNG (the rule clients can rely on):
-
-* the request has a ``seed``, or ``temperature == 0``: the RNG derives from the request alone
-  (global seed, ``x-fakeai-seed`` and the body without the fields that do not change sampling:
-  ``stream``, ``stream_options``, ``logprobs``, ``user``, ``metadata``...), so identical requests give
-  identical output, streamed or not, with or without logprobs;
-* otherwise (``temperature`` > 0 or absent, no ``seed``): a per-process counter is mixed in, so
-  repeating a request gives a different answer, as a sampling model would.
+Content RNG: from the request's one seed (``ctx.seed``, :mod:`fakeai.seed`), so identical requests give
+identical output, streamed or not, with or without logprobs, unless the client explicitly samples
+(``temperature`` > 0 without a ``seed``); ``x-fakeai-seed`` and ``Prefer: seed`` reseed it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import hashlib
-import itertools
 import random
 import re
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from fakeai.errors import APIError, ConfigError
 from fakeai.producers.llm.text import MODES, LengthSpec
@@ -56,16 +47,9 @@ __all__ = [
 
 MODE_HEADER = "x-fakeai-mode"
 REASONING_CONTENT_HEADER = "x-fakeai-reasoning-content"
-# Fields that change how an answer is delivered or recorded, never what is sampled.
-NON_CONTENT_FIELDS = frozenset(
-    {
-        "stream", "stream_options", "logprobs", "top_logprobs", "user", "metadata", "store", "service_tier",
-        "safety_identifier", "prompt_cache_key", "background",
-    }
-)  # fmt: skip
+_TEXT_SALT = 0x7E47  # the text RNGs are not the ids RNG (ctx.rng)
 _ALNUM = string.ascii_letters + string.digits
 _TRUE = frozenset({"1", "true", "yes", "on"})
-_counter = itertools.count(1)  # per process: makes unseeded sampling requests vary
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +62,7 @@ class Generation:
     tokenizer: Tokenizer
     length: LengthSpec
     fixed_text: str
-    seed: int  # content seed; deterministic iff ``deterministic``
-    deterministic: bool
+    seed: int  # the request's seed (ctx.seed)
     reasoning: bool  # a reasoning model: reasoning tokens are counted
     reasoning_content: bool  # also expose ``reasoning_content`` (DeepSeek / vLLM clients)
     tokens_per_chunk: int
@@ -88,16 +71,15 @@ class Generation:
     prompt_cache: PromptCache = NO_PROMPT_CACHE
 
     def cached_prompt_tokens(self, prompt_tokens: int) -> int:
-        """Cached prefix tokens of this request's prompt, from the ``kv_cache`` simulator (0 without one).
-
-        Call once, where usage is built; it admits the prompt to the cache."""
+        """Cached prefix tokens of this request's prompt, as the ``kv_cache`` simulator admitted it when the
+        request arrived (0 without one). A lookup: producers never write the cache."""
         if self.ctx is None:
             return 0
-        return self.prompt_cache.cached_tokens(self.ctx, self.tokenizer, prompt_tokens)
+        return self.prompt_cache.cached_tokens(self.ctx, prompt_tokens)
 
     def rng(self, stream: int = 0) -> random.Random:
         """An independent RNG per purpose/choice (``stream`` 0 = choice 0's text)."""
-        return random.Random(self.seed * 1_000_003 + stream) if stream else random.Random(self.seed)
+        return random.Random(self.seed * 1_000_003 + stream + _TEXT_SALT)  # independent of ``ctx.rng`` (ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +92,6 @@ class GenerationConfig:
     reasoning_models: re.Pattern[str]
     tokens_per_chunk: int
     reasoning_content: bool
-    seed_prefix: bytes
     tokenizer: Tokenizer | None = None  # --tokenizer-json: one Hugging Face tokenizer for every model
     prompt_cache: PromptCache = NO_PROMPT_CACHE  # the kv_cache simulator (CompileEnv.prompt_cache)
 
@@ -143,7 +124,6 @@ class GenerationConfig:
             reasoning_models=re.compile("|".join(f"(?:{g})" for g in globs)),
             tokens_per_chunk=max(1, int(settings.tokens_per_chunk)),
             reasoning_content=extra is True or str(extra).lower() in _TRUE,
-            seed_prefix=str(settings.seed).encode(),
             tokenizer=tokenizer,
         )
 
@@ -157,10 +137,6 @@ class GenerationConfig:
         mode = ctx.headers.get(MODE_HEADER, "").strip().lower() or suffix_mode or self.mode
         if mode not in MODES:
             raise APIError(400, f"{MODE_HEADER} must be one of {', '.join(MODES)}; got {mode!r}", param=MODE_HEADER)
-        temperature = body.get("temperature")
-        # identical requests give identical bytes, unless the client explicitly samples (temperature > 0, no seed)
-        deterministic = body.get("seed") is not None or not isinstance(temperature, (int, float)) or temperature == 0
-        seed = self._content_seed(ctx, body, deterministic)
         reasoning = self.is_reasoning(base_model)
         header = ctx.headers.get(REASONING_CONTENT_HEADER, "").strip().lower()
         return Generation(
@@ -170,8 +146,7 @@ class GenerationConfig:
             tokenizer=self.tokenizer or for_model(base_model),
             length=self.length,
             fixed_text=self.fixed_text,
-            seed=seed,
-            deterministic=deterministic,
+            seed=ctx.seed,
             reasoning=reasoning,
             reasoning_content=reasoning and (header in _TRUE if header else self.reasoning_content),
             tokens_per_chunk=self.tokens_per_chunk,
@@ -179,17 +154,6 @@ class GenerationConfig:
             ctx=ctx,
             prompt_cache=self.prompt_cache,
         )
-
-    def _content_seed(self, ctx: RequestContext, body: Mapping[str, Any], deterministic: bool) -> int:
-        digest = hashlib.blake2b(digest_size=8)
-        digest.update(self.seed_prefix)
-        digest.update(b"\0" + ctx.headers.get("x-fakeai-seed", "").encode())
-        digest.update(b"\0" + ctx.operation_id.encode() + b"\0")
-        content = {k: v for k, v in body.items() if k not in NON_CONTENT_FIELDS}
-        digest.update(orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
-        if not deterministic:
-            digest.update(b"\0%d" % next(_counter))
-        return int.from_bytes(digest.digest(), "big")
 
 
 def split_mode_suffix(model: str) -> tuple[str, str | None]:
