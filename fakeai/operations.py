@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Output, RequestContext, UploadedFile
@@ -61,6 +62,9 @@ class CompiledOperation:
             if producer is not None:
                 self.producers.append(producer)
         self.scripted = next((p for p in self.producers if isinstance(p, ScriptedProducer)), None)
+        from fakeai.producers.stored import RECORDERS
+
+        self.recorder = RECORDERS.get(operation.operation_id)  # effects of this operation's answers, if any
 
     @property
     def sources(self) -> list[str]:
@@ -135,6 +139,13 @@ class CompiledOperation:
             if output is not None:
                 return output
         raise APIError(500, f"fakeai has no way to answer {self.operation.operation_id}", type="server_error")
+
+    def record(self, ctx: RequestContext, output: Output) -> Output:
+        """Add the state changes this operation's answer implies (e.g. a created response is stored)."""
+        if self.recorder is None or output.status >= 400:
+            return output
+        effects = self.recorder(ctx, output)
+        return replace(output, effects=(*output.effects, *effects)) if effects else output
 
     def produce_scripted(self, ctx: RequestContext, script: Script) -> Output | None:
         """A scripted answer (scenario rules) rendered by the operation's LLM producer; None if it has none."""

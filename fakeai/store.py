@@ -1,7 +1,8 @@
 """Resources clients created, kept per namespace so a retrieve/list/download sees what was uploaded.
 
 Bounded: at most ``max_items`` records and ``max_bytes`` of payload per store; the oldest go first.
-Namespaces (``x-fakeai-namespace``) keep parallel tests apart. State lives here, not in producers.
+Namespaces (``x-fakeai-namespace``) keep parallel tests apart. State lives here, not in producers: they
+return :class:`~fakeai.context.Effect` s and the simulate stage commits them with :meth:`ResourceStore.apply`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
+
+from fakeai.context import Effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,15 @@ class ResourceStore:
             if record is not None:
                 self._bytes -= len(record.data)
             return record
+
+    def apply(self, namespace: str, effect: Effect) -> None:
+        """Commit one state change an answer asked for (the simulate stage calls this; producers never write)."""
+        if effect.action == "put":
+            self.put(namespace, effect.kind, effect.id, effect.record)
+        elif effect.action == "delete":
+            self.delete(namespace, effect.kind, effect.id)
+        else:
+            raise ValueError(f"unknown store effect {effect.action!r}")
 
     def items(self, namespace: str, kind: str) -> list[Record]:
         """Records of one kind in creation order."""

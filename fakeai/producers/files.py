@@ -1,6 +1,7 @@
 """Files behave like storage: an upload can be retrieved, listed, downloaded and deleted.
 
-Unknown ids still get generated answers (echoing the id), so clients that retrieve files they never
+Handlers read the store and return the changes they imply as ``Output.effects`` (committed by the simulate
+stage). Unknown ids still get generated answers (echoing the id), so clients that retrieve files they never
 uploaded keep working. Everything is per namespace (``x-fakeai-namespace``).
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import string
 from typing import Any
 
-from fakeai.context import Output, RequestContext
+from fakeai.context import Effect, Output, RequestContext
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer
 from fakeai.spec.operation import Operation
@@ -39,8 +40,8 @@ def create(store: ResourceStore, ctx: RequestContext) -> Output | None:
     expires = body.get("expires_after")
     if isinstance(expires, dict) and isinstance(expires.get("seconds"), int):
         obj["expires_at"] = created + expires["seconds"]
-    store.put(ctx.namespace, KIND, ident, Record(obj, upload.data))
-    return Output(status=ctx.operation.status, body=obj, source="store")
+    effect = Effect("put", KIND, ident, Record(obj, upload.data))
+    return Output(status=ctx.operation.status, body=obj, source="store", effects=(effect,))
 
 
 def retrieve(store: ResourceStore, ctx: RequestContext) -> Output | None:
@@ -59,9 +60,10 @@ def download(store: ResourceStore, ctx: RequestContext) -> Output | None:
 
 def delete(store: ResourceStore, ctx: RequestContext) -> Output | None:
     ident = ctx.path_params.get("file_id", "")
-    if store.delete(ctx.namespace, KIND, ident) is None:
+    if store.get(ctx.namespace, KIND, ident) is None:
         return None
-    return Output(status=ctx.operation.status, body={"id": ident, "object": "file", "deleted": True}, source="store")
+    body = {"id": ident, "object": "file", "deleted": True}
+    return Output(status=ctx.operation.status, body=body, source="store", effects=(Effect("delete", KIND, ident),))
 
 
 def listing(store: ResourceStore, ctx: RequestContext) -> Output | None:

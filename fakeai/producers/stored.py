@@ -1,8 +1,9 @@
 """Responses the server created can be retrieved and deleted; input token counts are exact.
 
-A listener on :class:`~fakeai.events.RequestAnswered` remembers each ``createResponse`` answer
-(non-streamed body, or the final ``response.completed``/``incomplete`` event of a stream) unless the
-request said ``store: false``. ``getResponse`` / ``deleteResponse`` then answer from the store;
+:func:`record_response` (the ``createResponse`` recorder, compiled into the operation) turns each answer
+(non-streamed body, or the final ``response.completed``/``incomplete`` event of a stream) into a ``put``
+effect, unless the request said ``store: false``; the simulate stage commits it. ``getResponse`` /
+``deleteResponse`` then answer from the store;
 unknown ids fall through to generated data with the id echoed. Everything is per namespace.
 """
 
@@ -11,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fakeai.context import Output, RequestContext
-from fakeai.events import RequestAnswered
+from fakeai.context import Effect, Output, RequestContext
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer
 from fakeai.spec.operation import Operation
@@ -35,18 +35,18 @@ def final_response(output: Output) -> dict[str, Any] | None:
     return None
 
 
-def remember(store: ResourceStore) -> Callable[[RequestAnswered], None]:
-    def on_answered(event: RequestAnswered) -> None:
-        ctx = event.ctx
-        if ctx.operation_id != "createResponse":
-            return
-        if isinstance(ctx.body, dict) and ctx.body.get("store") is False:
-            return
-        response = final_response(event.output)
-        if response is not None and isinstance(response.get("id"), str):
-            store.put(ctx.namespace, KIND, response["id"], Record(response))
+def record_response(ctx: RequestContext, output: Output) -> tuple[Effect, ...]:
+    """``createResponse``: store the answered response (the store's one way in is an effect)."""
+    if isinstance(ctx.body, dict) and ctx.body.get("store") is False:
+        return ()
+    response = final_response(output)
+    if response is None or not isinstance(response.get("id"), str):
+        return ()
+    return (Effect("put", KIND, response["id"], Record(response)),)
 
-    return on_answered
+
+Recorder = Callable[[RequestContext, Output], "tuple[Effect, ...]"]
+RECORDERS: dict[str, Recorder] = {"createResponse": record_response}  # operationId -> the effects of its answers
 
 
 def get_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
@@ -57,9 +57,12 @@ def get_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
 def delete_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
     """The spec answers 200 with no body; unknown ids get OpenAI's 404."""
     ident = ctx.path_params.get("response_id", "")
-    if store.delete(ctx.namespace, KIND, ident) is None:
+    if store.get(ctx.namespace, KIND, ident) is None:
         return None
-    return Output(status=ctx.operation.status, body=b"", content_type="application/json", source="store")
+    effect = Effect("delete", KIND, ident)
+    return Output(
+        status=ctx.operation.status, body=b"", content_type="application/json", source="store", effects=(effect,)
+    )
 
 
 def input_tokens(store: ResourceStore, ctx: RequestContext) -> Output | None:

@@ -1,22 +1,27 @@
 """The simulator shape, what a simulator factory gets, and the optional capabilities.
 
-A simulator is built once at startup by a factory ``(SimulatorEnv) -> Simulator`` and asked once per
-request, in the order of ``Settings.simulators``: each one gets the timing the previous one returned.
-It computes timings and keeps its own state from the request, the seeded RNG and the injected clock;
-it never sleeps (only :func:`fakeai.streaming.respond` does).
+A simulator is built once at startup by a factory ``(SimulatorEnv) -> Simulator`` and is a step of the
+pipeline's simulate stage: asked once per request, in the order of ``Settings.simulators``, each one gets
+the timing the previous one returned. It computes timings and keeps its own state from the request, its
+seed and the injected clock; it never sleeps (only :func:`fakeai.streaming.respond` does).
 
-Optional, duck-typed capabilities (no base class to inherit):
+Optional capabilities, each a small Protocol (checked once at startup, no base class to inherit):
 
-* ``state() -> dict``: JSON shown by ``GET /_fakeai/simulators``;
-* ``samples() -> Iterable[Sample]``: gauges/counters read by :mod:`fakeai.metrics` at scrape time;
-* ``reset(namespace)``: forget state for one namespace (``None`` = all), on ``POST /_fakeai/state/reset``.
+* :class:`Admits` ``admit(ctx)``: the request arrived (parse done, before match and produce), e.g. the
+  KV cache admits the prompt so the producers can report ``cached_tokens``;
+* :class:`Finishes` ``finish(ctx, output)``: the request is over (answered, cut or rejected: ``None``);
+* :class:`Stateful` ``state() -> dict``: JSON shown by ``GET /_fakeai/simulators``;
+* :class:`Sampled` ``samples() -> Iterable[Sample]``: gauges/counters read by :mod:`fakeai.metrics` at scrape;
+* :class:`Resettable` ``reset(namespace)``: forget one namespace (``None`` = all), ``POST /_fakeai/state/reset``.
+
+The pipeline calls these directly (never through events), with the request's ``ctx.request_id`` as its key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import ConfigError, closest
@@ -25,7 +30,6 @@ if TYPE_CHECKING:
     from fakeai.clock import Clock
     from fakeai.config import Settings
     from fakeai.events import Events
-    from fakeai.producers.llm.tokenizer import Tokenizer
 
 
 class Simulator(Protocol):
@@ -33,6 +37,33 @@ class Simulator(Protocol):
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
         """Return the timing after this simulator's effect (simulators chain)."""
+
+
+@runtime_checkable
+class Admits(Protocol):
+    def admit(self, ctx: RequestContext) -> None:
+        """The request arrived (before match and produce)."""
+
+
+@runtime_checkable
+class Finishes(Protocol):
+    def finish(self, ctx: RequestContext, output: Output | None) -> None:
+        """The request is over: answered with ``output`` (possibly cut), or rejected (``None``)."""
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    def state(self) -> Mapping[str, Any]: ...
+
+
+@runtime_checkable
+class Sampled(Protocol):
+    def samples(self) -> Iterable[Sample]: ...
+
+
+@runtime_checkable
+class Resettable(Protocol):
+    def reset(self, namespace: str | None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +110,16 @@ class Sample:
 
 
 class PromptCache(Protocol):
-    """What LLM producers ask where usage is built (``CompileEnv.prompt_cache``)."""
+    """What LLM producers ask where usage is built (``CompileEnv.prompt_cache``): a lookup, never a write."""
 
-    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
-        """Cached prefix tokens of this request's prompt (admits it to the cache; idempotent per request)."""
+    def cached_tokens(self, ctx: RequestContext, prompt_tokens: int) -> int:
+        """Cached prefix tokens of this request's prompt of ``prompt_tokens`` tokens (as admitted on arrival)."""
 
 
 class NoPromptCache:
     """No ``kv_cache`` simulator: nothing is ever cached."""
 
-    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
+    def cached_tokens(self, ctx: RequestContext, prompt_tokens: int) -> int:
         return 0
 
 
@@ -96,14 +127,12 @@ NO_PROMPT_CACHE = NoPromptCache()
 
 
 def state_of(simulator: Any) -> dict[str, Any]:
-    state = getattr(simulator, "state", None)
-    return dict(state()) if callable(state) else {}
+    return dict(simulator.state()) if isinstance(simulator, Stateful) else {}
 
 
 def samples_of(simulators: Iterable[Any]) -> list[Sample]:
     out: list[Sample] = []
     for simulator in simulators:
-        samples = getattr(simulator, "samples", None)
-        if callable(samples):
-            out.extend(samples())
+        if isinstance(simulator, Sampled):
+            out.extend(simulator.samples())
     return out

@@ -2,7 +2,7 @@
 
 Model (one tensor-parallel group of ``count`` GPUs serving every model; each GPU shows the same load):
 
-* running requests: received and not yet answered (``RequestReceived`` / ``RequestAnswered`` events);
+* running requests: admitted and not yet finished (the pipeline calls ``admit`` / ``finish``);
 * utilization = 1 - exp(-running / ``saturation``): 0 when idle, 63% at ``saturation`` concurrent
   requests, ~100% well above it (a GPU is busy whenever a batch runs; bigger batches fill it up);
 * memory used per GPU = (``weights_bytes`` + KV blocks held by requests in flight x block tokens x
@@ -26,7 +26,6 @@ from typing import Any
 
 from fakeai.clock import Clock
 from fakeai.context import Output, RequestContext, Timing
-from fakeai.events import RequestAnswered, RequestReceived, RequestRejected
 from fakeai.simulators.base import Sample, SimulatorEnv
 from fakeai.simulators.registry import simulator
 
@@ -52,29 +51,24 @@ class GPUSimulator:
         self.options = {**OPTIONS, **options}
         self.count = max(int(self.options["count"]), 1)
         self.window = max(float(self.options["window_seconds"]), 1e-3)
-        self.running: dict[int, RequestContext] = {}  # id(ctx) -> request in flight
+        self.running: dict[str, RequestContext] = {}  # request id -> request in flight
         self.answered: deque[tuple[float, int]] = deque()  # (monotonic, completion tokens)
         self.generated_tokens = 0
         self.requests = 0
 
+    def admit(self, ctx: RequestContext) -> None:
+        self.running[ctx.request_id] = ctx
+
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
-        return timing  # state comes from events; timings are the latency simulator's
+        return timing  # timings are the latency simulator's
 
-    def on_received(self, event: RequestReceived) -> None:
-        self.running[id(event.ctx)] = event.ctx
-
-    def on_answered(self, event: RequestAnswered) -> None:
-        if self.running.pop(id(event.ctx), None) is None:
+    def finish(self, ctx: RequestContext, output: Output | None) -> None:
+        if self.running.pop(ctx.request_id, None) is None or output is None:
             return
-        output = event.output
         completion = output.completion_tokens or sum(f.tokens for f in output.frames or ())
         self.answered.append((self.clock.monotonic(), completion))
         self.generated_tokens += completion
         self.requests += 1
-
-    def on_rejected(self, event: RequestRejected) -> None:
-        if event.ctx is not None:
-            self.running.pop(id(event.ctx), None)
 
     # -- derived at read time -------------------------------------------------------------------
     def utilization(self) -> float:
@@ -154,8 +148,4 @@ class GPUSimulator:
 
 @simulator("gpu")
 def gpu(env: SimulatorEnv) -> GPUSimulator:
-    sim = GPUSimulator(env.clock, env.simulators, **env.options("gpu", OPTIONS))
-    env.events.subscribe(RequestReceived, sim.on_received)
-    env.events.subscribe(RequestAnswered, sim.on_answered)
-    env.events.subscribe(RequestRejected, sim.on_rejected)
-    return sim
+    return GPUSimulator(env.clock, env.simulators, **env.options("gpu", OPTIONS))

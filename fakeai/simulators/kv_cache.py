@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import ConfigError
-from fakeai.events import RequestAnswered, RequestRejected
 from fakeai.simulators.base import Sample, SimulatorEnv
 from fakeai.simulators.registry import simulator
 
@@ -51,9 +50,10 @@ _SKIP_KEYS = frozenset({"type", "id", "call_id", "cache_control", "detail"})
 class Admission:
     """What the cache did for one request."""
 
-    prompt_tokens: int
-    cached_tokens: int  # as reported in usage
+    prompt_tokens: int  # as this simulator counts them (token ids of the prompt's segments)
+    cached_tokens: int  # of those, in whole increments (what usage reports for this count)
     blocks: tuple[int, ...]  # block hashes this request holds until it is answered
+    matched_tokens: int = 0  # leading blocks found in the cache x block size
 
 
 class KVCacheSimulator:
@@ -65,6 +65,7 @@ class KVCacheSimulator:
         block_tokens: int = 128,
         min_prompt_tokens: int = 1024,
         increment: int = 128,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         if block_tokens <= 0 or increment <= 0:
             raise ConfigError("extra.kv_cache: block_tokens and increment must be positive")
@@ -74,7 +75,8 @@ class KVCacheSimulator:
         self.increment = increment
         self.refs: dict[int, int] = {}  # every stored block -> requests holding it
         self.evictable: OrderedDict[int, None] = OrderedDict()  # refs == 0, least recently used first
-        self.held: dict[int, tuple[RequestContext, Admission]] = {}  # _key(ctx) -> in flight
+        self.held: dict[str, Admission] = {}  # request id -> what it holds while in flight
+        self.tokenizer = tokenizer  # --tokenizer-json: one tokenizer for every model
         self.epochs: dict[str, int] = {}  # namespace -> bumped by reset
         self.epoch = 0  # bumped by a full reset
         self.hit_tokens = 0
@@ -82,32 +84,47 @@ class KVCacheSimulator:
         self.evictions = 0
         self.prompt_ids = SegmentIds()
 
-    # -- the producers' question (fakeai.simulators.base.PromptCache) -----------------------------
-    def cached_tokens(self, ctx: RequestContext, tokenizer: Tokenizer, prompt_tokens: int) -> int:
-        held = self.held.get(_key(ctx))
-        if held is not None:
-            return held[1].cached_tokens
-        if prompt_tokens < self.block_tokens:
-            return 0
-        ids = self.prompt_ids(ctx, tokenizer)
-        admission = self.admit(self.chain_seed(ctx), ids, prompt_tokens)
-        self.held[_key(ctx)] = (ctx, admission)
-        return admission.cached_tokens
+    # -- the simulate stage: a request arrives, is answered ----------------------------------------
+    def admit(self, ctx: RequestContext) -> None:
+        """Admit the prompt of a generative request (before it is produced, so usage can report it)."""
+        if ctx.operation_id not in PROMPT_FIELDS or ctx.request_id in self.held or not _long_enough(ctx, self):
+            return
+        from fakeai.producers.llm.common import split_mode_suffix
+        from fakeai.producers.llm.tokenizer import for_model
 
-    def admitted(self, ctx: RequestContext) -> tuple[int, int] | None:
-        """(prompt tokens, cached tokens) of a request in flight, for the latency simulator."""
-        held = self.held.get(_key(ctx))
-        return None if held is None else (held[1].prompt_tokens, held[1].cached_tokens)
+        tokenizer = self.tokenizer or for_model(split_mode_suffix(ctx.model or "")[0])
+        ids = self.prompt_ids(ctx, tokenizer)
+        prompt_tokens = sum(1 for i in ids if i >= 0)
+        if prompt_tokens < self.block_tokens:
+            return
+        self.held[ctx.request_id] = self.insert(self.chain_seed(ctx), ids, prompt_tokens)
+
+    def finish(self, ctx: RequestContext, output: Output | None) -> None:
+        self.release(ctx.request_id)
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
         return timing  # the effect on TTFT is the latency simulator's (it asks admitted())
+
+    # -- what the producers and the latency simulator read ---------------------------------------
+    def cached_tokens(self, ctx: RequestContext, prompt_tokens: int) -> int:
+        """``usage`` cached tokens for a prompt the producer counts as ``prompt_tokens`` (a lookup)."""
+        admission = self.held.get(ctx.request_id)
+        if admission is None or prompt_tokens < self.min_prompt_tokens:
+            return 0
+        return min(admission.matched_tokens, prompt_tokens) // self.increment * self.increment
+
+    def admitted(self, ctx: RequestContext) -> tuple[int, int] | None:
+        """(prompt tokens, cached tokens) of a request in flight, for the latency simulator."""
+        held = self.held.get(ctx.request_id)
+        return None if held is None else (held.prompt_tokens, held.cached_tokens)
 
     # -- the cache ----------------------------------------------------------------------------------
     def chain_seed(self, ctx: RequestContext) -> int:
         key = f"{self.epoch}\0{ctx.namespace}\0{self.epochs.get(ctx.namespace, 0)}\0{ctx.model or ''}"
         return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
-    def admit(self, seed: int, ids: Sequence[int], prompt_tokens: int) -> Admission:
+    def insert(self, seed: int, ids: Sequence[int], prompt_tokens: int) -> Admission:
+        """Match the prompt's block chain, hold every full block (reference counted)."""
         size = self.block_tokens
         parent = seed
         matched = 0
@@ -133,7 +150,7 @@ class KVCacheSimulator:
             cached = min(matched * size, prompt_tokens) // self.increment * self.increment
             self.query_tokens += prompt_tokens
             self.hit_tokens += cached
-        return Admission(prompt_tokens, cached, tuple(held))
+        return Admission(prompt_tokens, cached, tuple(held), matched * size)
 
     def make_room(self) -> bool:
         if len(self.refs) < self.capacity_blocks:
@@ -145,11 +162,11 @@ class KVCacheSimulator:
         self.evictions += 1
         return True
 
-    def release(self, ctx: RequestContext | None) -> None:
-        held = self.held.pop(_key(ctx), None) if ctx is not None else None
+    def release(self, request_id: str) -> None:
+        held = self.held.pop(request_id, None)
         if held is None:
             return
-        for block in held[1].blocks:
+        for block in held.blocks:
             refs = self.refs.get(block)
             if refs is None:  # dropped by a full reset meanwhile
                 continue
@@ -158,12 +175,6 @@ class KVCacheSimulator:
                 self.evictable[block] = None  # most recently used end
             else:
                 self.refs[block] = refs - 1
-
-    def on_answered(self, event: RequestAnswered) -> None:
-        self.release(event.ctx)
-
-    def on_rejected(self, event: RequestRejected) -> None:
-        self.release(event.ctx)
 
     def reset(self, namespace: str | None) -> None:
         """A namespace (or everything) starts cold: its chain seed changes; old blocks age out by LRU."""
@@ -275,13 +286,26 @@ def _strings(value: Any) -> Iterable[str]:
 
 @simulator("kv_cache")
 def kv_cache(env: SimulatorEnv) -> KVCacheSimulator:
-    cache = KVCacheSimulator(**env.options("kv_cache", OPTIONS))
-    env.events.subscribe(RequestAnswered, cache.on_answered)
-    env.events.subscribe(RequestRejected, cache.on_rejected)
-    return cache
+    tokenizer = None
+    if env.settings.tokenizer_json:
+        from fakeai.producers.llm.tokenizer import from_hf_tokenizer_json
+
+        tokenizer = from_hf_tokenizer_json(env.settings.tokenizer_json)  # bad files fail in GenerationConfig first
+    return KVCacheSimulator(**env.options("kv_cache", OPTIONS), tokenizer=tokenizer)
 
 
-def _key(ctx: RequestContext) -> int:
-    """One in-flight request. The scenario engine may swap in a modified context (``Prefer: seed``) with
-    ``dataclasses.replace``; the headers mapping is carried over, so its identity marks the request."""
-    return id(ctx.headers)
+def _long_enough(ctx: RequestContext, cache: KVCacheSimulator) -> bool:
+    """Could the prompt fill one block? A token is at least one UTF-8 byte, a character at most four: prompts
+    shorter than a block in that bound are never tokenized (no cost for short chat requests)."""
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
+        return len(prompt) >= cache.block_tokens
+    need = cache.block_tokens
+    chars = 0
+    for name in PROMPT_FIELDS.get(ctx.operation_id, ()):
+        for text in _strings(body.get(name)):
+            chars += len(text)
+            if chars * 4 >= need:
+                return True
+    return False
