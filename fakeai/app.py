@@ -3,7 +3,8 @@
     ErrorMiddleware                 every failure -> OpenAI error envelope, never a traceback
       ImageFiles                    GET /_fakeai/images/...: the pictures images answers link to
       ConnexionMiddleware           Connexion's RoutingMiddleware only: operationId into the scope
-        Pipeline                    fakeai.pipeline: parse -> match -> produce -> simulate -> respond
+        Pipeline                    fakeai.pipeline: parse -> admit -> match -> produce -> check -> simulate
+                                    -> respond -> finish
 
 Everything per operation (validators, producers, templates) is compiled here, at startup.
 """
@@ -27,11 +28,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeai.admin import BASE_PATH as ADMIN_BASE_PATH
 from fakeai.admin import AdminAPI
+from fakeai.check import ResponseCheck
 from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
-from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import APIError, method_not_allowed, not_found
-from fakeai.events import Events, RequestAnswered, RequestRejected, ResponseInvalid
+from fakeai.events import Events, RequestRejected, ResponseInvalid
 from fakeai.journal import Journal
 from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
@@ -40,7 +41,6 @@ from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.generated import SchemaWalker
 from fakeai.producers.llm.images import ImageFiles
-from fakeai.producers.stored import remember
 from fakeai.reload import Reloader
 from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
@@ -49,7 +49,7 @@ from fakeai.simulators.registry import build as build_simulators
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import iter_operations
 from fakeai.spec.routing import routing_document
-from fakeai.spec.validate import Validators, all_errors
+from fakeai.spec.validate import Validators
 from fakeai.store import ResourceStore
 from fakeai.streaming import StreamReset, respond_error
 
@@ -96,6 +96,8 @@ def create_app(
     events = Events()
     sim_env = SimulatorEnv(settings, clock, events)
     chain = build_simulators(settings.simulators, sim_env, simulators)  # unknown names fail here
+    if "faults" not in settings.simulators:  # scenario delays and stalls shift deadlines last, always
+        chain += build_simulators(("faults",), sim_env)
     request_document = _lenient_copy(document) if settings.validation == "strict" else document
     env = CompileEnv(
         document=document,
@@ -107,39 +109,17 @@ def create_app(
         prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
-    response_validators = Validators(document) if settings.validate_responses != "off" else None
-    violations: list[ResponseInvalid] = []
-    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document)
-    scenarios.bind(
-        clock,
-        lambda ctx: compiled[ctx.operation_id].produce(ctx),
-        lambda ctx, script: compiled[ctx.operation_id].produce_scripted(ctx, script),
-    )
-
-    def simulate(ctx: RequestContext, output: Output) -> Timing:
-        timing = Timing()
-        for simulator in chain:
-            timing = simulator.simulate(ctx, output, timing)
-        return scenarios.simulate(ctx, output, timing)
-
-    def check_response(op: CompiledOperation, output: Output) -> Output:
-        assert response_validators is not None
-        problems = _check(response_validators, op, output)
-        if problems:
-            event = ResponseInvalid(op.operation.operation_id, problems[0], tuple(problems[1:]))
-            violations.append(event)
-            events.emit(event)
-            log.error("response for %s violates the spec at %s: %s", event.operation_id, event.where, event.problems)
-        return output
-
+    check = ResponseCheck(document, events) if settings.validate_responses != "off" else None
+    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document, clock)
     pipeline = Pipeline(
         settings,
         compiled,
         clock,
         events,
-        simulate,
-        match=scenarios.match,
-        check_response=check_response if response_validators is not None else None,
+        simulators=chain,
+        matcher=scenarios,
+        store=env.store,
+        check=check,
     )
     admin = AdminAPI(settings)
     connexion = RoutingMiddleware(admin.in_front_of(pipeline))
@@ -152,7 +132,6 @@ def create_app(
     asgi.on_startup.append(_warm_tokenizers)
     journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
     metrics = Metrics().subscribe(events).watch(chain)
-    events.subscribe(RequestAnswered, remember(env.store))
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
     asgi.on_shutdown.append(reloader.stop)
@@ -163,7 +142,7 @@ def create_app(
         pipeline,
         events,
         asgi,
-        violations,
+        check.violations if check is not None else [],
         scenarios=scenarios,
         journal=journal,
         metrics=metrics,
@@ -209,28 +188,6 @@ def _lenient_copy(document: dict[str, Any]) -> dict[str, Any]:
         if schema.get("additionalProperties") is False:
             del schema["additionalProperties"]
     return copy
-
-
-def _check(validators: Validators, op: CompiledOperation, output: Output) -> list[str]:
-    if output.status >= 400 or output.source == "error" or getattr(output.fault, "skip_check", False):
-        return []
-    if output.frames is not None:
-        # no stream schema (legacy createCompletion): its chunks share the JSON response's shape
-        media = op.operation.stream_response or op.operation.json_response
-        if media is None:
-            return ["stream", f"{op.operation.operation_id} has no text/event-stream response in the spec"]
-        validator = validators.for_pointer(media.pointer)
-        for index, frame in enumerate(output.frames):
-            if frame.validate and not validator.is_valid(frame.data):
-                return [f"frame {index}", *all_errors(validator, frame.data)]
-        return []
-    media = op.operation.json_response
-    if media is None or not output.content_type.startswith("application/json"):
-        return []
-    validator = validators.for_pointer(media.pointer)
-    if validator.is_valid(output.body):
-        return []
-    return ["body", *all_errors(validator, output.body)]
 
 
 class ErrorMiddleware:

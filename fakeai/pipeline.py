@@ -1,35 +1,82 @@
-"""What happens to a request: receive -> parse -> match -> produce -> simulate -> respond.
+"""What happens to a request, stage by stage. Connexion's routing middleware has already put the
+operationId in the ASGI scope; everything after it is here, in this order:
 
-Connexion's routing middleware has already put the operationId in the ASGI scope. Everything
-after it is here, in order. Only :func:`fakeai.streaming.respond` sleeps or writes to the socket.
+    parse     -> RequestContext  auth, body size limit, path/query/body validation (400), the Prefer
+                                 header, the request's ONE seed (fakeai.seed) and its id
+    admit                        simulators see the request arrive (KV-cache admission, requests in flight)
+    match     -> Decision        the scenario engine decides: rule, reply, error, fault, headers (never an Output)
+    produce   -> Output          renders the decision, or asks the operation's producers (the only caller)
+    check     -> Output          --validate-responses: the body / every SSE frame against the spec
+    simulate  -> Timing          commits the answer's effects (store, scenario memory), then the simulator
+                                 chain computes absolute deadlines (latency, kv_cache, gpu, ..., faults)
+    respond                      fakeai.streaming: the ONLY code that sleeps or writes to the socket
+    finish                       simulators see the request end; RequestAnswered/RequestRejected events
+
+Plugins insert hooks at named positions (:class:`Position`, after Connexion's ``MiddlewarePosition``):
+``hook(ctx, value) -> value`` with the stage's result as ``value``. Errors raised as
+:class:`~fakeai.errors.APIError` in any stage before respond answer in OpenAI's envelope.
 """
 
 from __future__ import annotations
 
-import hashlib
+import enum
 import logging
 import random
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Protocol
 
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import Receive, Scope, Send
 
 from fakeai.clock import Clock
 from fakeai.config import Settings
-from fakeai.context import Output, RequestContext, Timing, UploadedFile
+from fakeai.context import NO_DECISION, Decision, Output, RequestContext, Timing, UploadedFile
 from fakeai.errors import APIError, invalid_api_key, not_found
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
 from fakeai.request import nest, parse_json, parse_query
+from fakeai.scenario.faults import inject
+from fakeai.scenario.prefer import parse_prefer
+from fakeai.scenario.respond import example_output, refusal_output, reply_output
+from fakeai.seed import new_request_id, request_seed
+from fakeai.simulators.base import Admits, Finishes
+from fakeai.store import ResourceStore
 from fakeai.streaming import respond, respond_error
 
 log = logging.getLogger("fakeai.pipeline")
 ROUTING = "connexion_routing"
 ARRIVED = "fakeai.arrived"  # scope key: when ErrorMiddleware first saw the request (injected clock)
 
-Matcher = Callable[[RequestContext], "Output | None"]  # the scenario engine's hook
-Simulator = Callable[[RequestContext, Output], Timing]
+
+class Position(enum.Enum):
+    """Where a plugin hook runs: after the named stage, on its result."""
+
+    AFTER_PARSE = "parse"  # hook(ctx, ctx) -> RequestContext
+    AFTER_MATCH = "match"  # hook(ctx, decision) -> Decision
+    AFTER_PRODUCE = "produce"  # hook(ctx, output) -> Output (before the check stage)
+    AFTER_SIMULATE = "simulate"  # hook(ctx, timing) -> Timing
+
+
+Hook = Callable[[RequestContext, Any], Any]
+
+
+class Matcher(Protocol):
+    """The match stage's shape (the scenario engine): decide, and remember what an answer carried."""
+
+    def match(self, ctx: RequestContext) -> Decision: ...
+
+    def commit(self, ctx: RequestContext, decision: Decision, output: Output) -> None: ...
+
+
+class NoScenarios:
+    """No scenario engine: every request is answered by the operation's producers."""
+
+    def match(self, ctx: RequestContext) -> Decision:
+        return NO_DECISION
+
+    def commit(self, ctx: RequestContext, decision: Decision, output: Output) -> None:
+        return None
 
 
 class Pipeline:
@@ -41,19 +88,30 @@ class Pipeline:
         operations: Mapping[str, CompiledOperation],
         clock: Clock,
         events: Events,
-        simulate: Simulator,
-        match: Matcher | None = None,
-        check_response: Callable[[CompiledOperation, Output], Output] | None = None,
+        *,
+        simulators: Sequence[Any] = (),
+        matcher: Matcher | None = None,
+        store: ResourceStore | None = None,
+        check: Callable[[CompiledOperation, Output], Output] | None = None,
+        hooks: Mapping[Position, Sequence[Hook]] | None = None,
     ) -> None:
         self.settings = settings
         self.operations = operations
         self.clock = clock
         self.events = events
-        self.simulate = simulate
-        self.match = match
-        self.check_response = check_response
+        self.simulators = list(simulators)
+        self.admitting = [s for s in self.simulators if isinstance(s, Admits)]  # capabilities found once
+        self.finishing = [s for s in self.simulators if isinstance(s, Finishes)]
+        self.matcher: Matcher = matcher or NoScenarios()
+        self.store = store
+        self.check = check
+        self.hooks: dict[Position, list[Hook]] = {
+            position: list((hooks or {}).get(position, ())) for position in Position
+        }
         self.api_keys = frozenset(settings.api_keys)
-        self.seed_prefix = f"{settings.seed}".encode()
+
+    def insert(self, position: Position, hook: Hook) -> None:
+        self.hooks[position].append(hook)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = scope.get(ARRIVED) or self.clock.monotonic()
@@ -63,47 +121,57 @@ class Pipeline:
         try:
             if compiled is None:
                 raise not_found(scope["method"], scope["path"])
-            ctx = await self.parse(scope, receive, compiled)
-            self.events.emit(RequestReceived(ctx))
-            output = self.match(ctx) if self.match else None
-            if output is None and self.settings.replay_strict:
-                raise no_recorded_interaction(ctx)
-            output = output or compiled.produce(ctx)
-            if self.check_response is not None:
-                output = self.check_response(compiled, output)
-            timing = self.simulate(ctx, output)
+            ctx = self._run(Position.AFTER_PARSE, None, await self.parse(scope, receive, compiled))
         except APIError as exc:
             await respond_error(send, exc)
             self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
-        size: int | None = None
+        self.events.emit(RequestReceived(ctx))
+        self.admit(ctx)
+        output: Output | None = None
         try:
-            size = await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
-        finally:  # also a stream cut by a reset fault or a client disconnect is journaled
-            self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started, size))
+            try:
+                decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
+                produced = self._run(Position.AFTER_PRODUCE, ctx, produce(compiled, ctx, decision))
+                produced = self.check(compiled, produced) if self.check is not None else produced
+                timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
+            except APIError as exc:
+                await respond_error(send, exc)
+                self.events.emit(self.rejected(scope, exc, op_id, ctx))
+                return
+            output = produced
+            size: int | None = None
+            try:
+                size = await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
+            finally:  # also a stream cut by a reset fault or a client disconnect is journaled
+                self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started, size))
+        finally:
+            self.finish(ctx, output)
 
-    def rejected(self, scope: Scope, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> RequestRejected:
-        headers = (
-            ctx.headers
-            if ctx is not None
-            else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        )
-        return RequestRejected(
-            scope["method"], scope["path"], exc.status, exc.message, op_id, headers, self.clock.now(), ctx, exc.headers
-        )
-
+    # ---- the stages ------------------------------------------------------------------------------
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.authorize(headers)
         raw = await read_body(receive, headers, self.settings.max_body_bytes)
         path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
         compiled.check_path(path_params)
-        query = compiled.parse_query(parse_query(scope.get("query_string", b"")))
+        query_string = scope.get("query_string", b"")
+        query = compiled.parse_query(parse_query(query_string))
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         content_type = compiled.body_content_type(content_type, raw)
         body, files = await parse_body(raw, content_type, headers)
         body = compiled.parse_body(content_type, body, files)
-        seed = self.request_seed(compiled.operation.operation_id, scope, raw, headers)
+        prefer = parse_prefer(headers["prefer"]) if "prefer" in headers else None
+        seed = request_seed(
+            self.settings.seed,
+            compiled.operation.operation_id,
+            scope["path"],
+            query_string,
+            body,
+            files,
+            headers.get("x-fakeai-seed", ""),
+            prefer.seed if prefer is not None else None,
+        )
         return RequestContext(
             operation=compiled.operation,
             method=scope["method"],
@@ -118,7 +186,50 @@ class Pipeline:
             now=self.clock.now(),
             settings=self.settings,
             namespace=headers.get("x-fakeai-namespace", ""),
-            request_id=headers.get("x-request-id") or f"req_{seed:032x}"[:36],
+            request_id=new_request_id(),
+            prefer=prefer,
+        )
+
+    def admit(self, ctx: RequestContext) -> None:
+        for simulator in self.admitting:
+            simulator.admit(ctx)
+
+    def match(self, ctx: RequestContext) -> Decision:
+        decision = self.matcher.match(ctx)
+        if self.settings.replay_strict and decision.rule is None and not decision.decided:
+            raise no_recorded_interaction(ctx)
+        return decision
+
+    def simulate(self, ctx: RequestContext, decision: Decision, output: Output) -> Timing:
+        """State first (the answer's effects, the scenario's memory), then timings from the simulator chain."""
+        if output.effects and self.store is not None:
+            for effect in output.effects:
+                self.store.apply(ctx.namespace, effect)
+        if decision is not NO_DECISION:
+            self.matcher.commit(ctx, decision, output)
+        timing = Timing()
+        for simulator in self.simulators:
+            timing = simulator.simulate(ctx, output, timing)
+        return timing
+
+    def finish(self, ctx: RequestContext, output: Output | None) -> None:
+        for simulator in self.finishing:
+            simulator.finish(ctx, output)
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    def _run(self, position: Position, ctx: RequestContext | None, value: Any) -> Any:
+        for hook in self.hooks[position]:
+            value = hook(ctx if ctx is not None else value, value)
+        return value
+
+    def rejected(self, scope: Scope, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> RequestRejected:
+        headers = (
+            ctx.headers
+            if ctx is not None
+            else {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        )
+        return RequestRejected(
+            scope["method"], scope["path"], exc.status, exc.message, op_id, headers, self.clock.now(), ctx, exc.headers
         )
 
     def authorize(self, headers: Mapping[str, str]) -> None:
@@ -129,16 +240,25 @@ class Pipeline:
         if token not in self.api_keys:
             raise invalid_api_key(token or None)
 
-    def request_seed(self, op_id: str, scope: Scope, raw: bytes, headers: Mapping[str, str]) -> int:
-        """Global seed + request (+ ``x-fakeai-seed``): same request, same seed, in every worker."""
-        digest = hashlib.blake2b(digest_size=8)
-        digest.update(self.seed_prefix)
-        digest.update(headers.get("x-fakeai-seed", "").encode())
-        digest.update(op_id.encode())
-        digest.update(scope["path"].encode())
-        digest.update(scope.get("query_string", b""))
-        digest.update(raw)
-        return int.from_bytes(digest.digest(), "big")
+
+def produce(compiled: CompiledOperation, ctx: RequestContext, decision: Decision) -> Output:
+    """The produce stage: the decision rendered, or the operation's producers in order; then the decided
+    fault and headers, and the effects the answer implies."""
+    if decision.refusal is not None:
+        output = refusal_output(decision.refusal)
+    elif decision.reply is not None:
+        output = reply_output(ctx, decision.reply, decision.env, compiled.produce_scripted)
+    elif decision.example is not None:
+        output = example_output(ctx, decision.example)
+    else:
+        output = compiled.produce(ctx)
+    if decision.fault is not None:
+        output = inject(output, decision.fault)
+    if decision.headers:
+        output = replace(output, headers={**decision.headers, **output.headers})
+    if decision.rule is not None and output.source == "scenario":  # the journal and metrics show the rule
+        output = replace(output, source=f"scenario:{decision.rule}")
+    return compiled.record(ctx, output)
 
 
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:

@@ -75,8 +75,8 @@ async def check_validation(tmp: Path) -> None:
 
 
 async def check_validate_responses(tmp: Path) -> None:
-    assert create_app(settings_for(["--validate-responses"])).pipeline.check_response is not None
-    assert create_app(settings_for([])).pipeline.check_response is None
+    assert create_app(settings_for(["--validate-responses"])).pipeline.check is not None
+    assert create_app(settings_for([])).pipeline.check is None
 
 
 async def check_fixtures(tmp: Path) -> None:

@@ -6,6 +6,7 @@ API behaviour goes through the official openai SDK; the cache's invariants are h
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -61,7 +62,7 @@ def test_unknown_simulator_fails_at_startup_with_a_hint() -> None:
 
 async def test_simulator_flag_chooses_the_chain() -> None:
     app = app_with("--simulator", "latency")
-    assert [s.name for s in app.simulators] == ["latency"]
+    assert [s.name for s in app.simulators] == ["latency", "faults"]  # scenario fault timing always runs last
     await chat_cached(app, LONG)
     assert await chat_cached(app, LONG) == 0  # no kv_cache simulator: nothing is ever cached
     assert "fakeai_gpu_utilization_ratio" not in await metrics(app)
@@ -90,7 +91,7 @@ async def test_simulator_objects_and_registered_factories_join_the_chain() -> No
     clock = FakeClock()
     settings = Settings(simulators=("latency", "test_half_second"), ttft="100")
     app = create_app(settings, clock=clock, simulators=[FixedDelay(0.25)])
-    assert [s.name for s in app.simulators] == ["latency", "fixed_delay", "fixed_delay"]
+    assert [s.name for s in app.simulators] == ["latency", "fixed_delay", "fixed_delay", "faults"]
     await async_client(app).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
     assert sum(clock.sleeps) == pytest.approx(0.1 + 0.5 + 0.25)
 
@@ -158,10 +159,24 @@ async def test_cached_prompt_shortens_ttft() -> None:
 # --- kv_cache properties -----------------------------------------------------------------------
 
 
+_request_ids = itertools.count()
+
+
 def fake_ctx(ids: list[int], namespace: str = "") -> Any:
     return SimpleNamespace(
-        operation_id="createCompletion", body={"prompt": ids}, namespace=namespace, model="m", headers={}
+        operation_id="createCompletion",
+        body={"prompt": ids},
+        namespace=namespace,
+        model="m",
+        headers={},
+        request_id=f"req_{next(_request_ids)}",
     )
+
+
+def admitted(cache: KVCacheSimulator, ids: list[int]) -> int:
+    ctx = fake_ctx(ids)
+    cache.admit(ctx)
+    return cache.cached_tokens(ctx, len(ids))
 
 
 @settings(database=None, max_examples=60, deadline=None)
@@ -175,23 +190,25 @@ def test_cache_invariants(requests: list[tuple[int, int]], block: int) -> None:
     for prefix, length in requests:
         ids = [prefix] * 64 + list(range(length))
         ctx = fake_ctx(ids)
-        cached = cache.cached_tokens(ctx, None, len(ids))  # type: ignore[arg-type]
+        cache.admit(ctx)
+        cached = cache.cached_tokens(ctx, len(ids))
         assert cached % 128 == 0 and 0 <= cached <= len(ids)
         assert cached == 0 or len(ids) >= 1024
-        assert cache.cached_tokens(ctx, None, len(ids)) == cached  # type: ignore[arg-type]  # idempotent
+        cache.admit(ctx)  # admitting the same request twice changes nothing
+        assert cache.cached_tokens(ctx, len(ids)) == cached
         assert len(cache.refs) <= cache.capacity_blocks
         inflight.append(ctx)
     for ctx in inflight:
-        cache.release(ctx)
+        cache.finish(ctx, None)
     assert cache.blocks_in_use == 0 and cache.usage_ratio() == 0.0
 
 
 def test_full_prefix_repeated_is_a_hit_and_a_changed_first_block_is_not() -> None:
     cache = KVCacheSimulator()
     ids = list(range(2000))
-    assert cache.cached_tokens(fake_ctx(ids), None, 2000) == 0  # type: ignore[arg-type]
-    assert cache.cached_tokens(fake_ctx(ids), None, 2000) == 1920  # type: ignore[arg-type]  # 15 full blocks
-    assert cache.cached_tokens(fake_ctx([7, *ids[1:]]), None, 2000) == 0  # type: ignore[arg-type]
+    assert admitted(cache, ids) == 0
+    assert admitted(cache, ids) == 1920  # 15 full blocks
+    assert admitted(cache, [7, *ids[1:]]) == 0
 
 
 # --- gpu -----------------------------------------------------------------------------------------
@@ -226,24 +243,24 @@ async def test_gpu_gauges_move_under_load_and_return_to_idle() -> None:
     assert after["fakeai_gpu_generation_tokens_per_second"] > 0
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         data = (await http.get("/_fakeai/simulators")).json()["data"]
-    assert [d["name"] for d in data] == ["latency", "kv_cache", "gpu"]
+    assert [d["name"] for d in data] == ["latency", "kv_cache", "gpu", "faults"]
     assert data[2]["state"]["requests_answered"] == 9
 
 
 def test_tokens_per_second_is_a_window_on_the_injected_clock() -> None:
     clock = FakeClock()
     gpu = GPUSimulator(clock, window_seconds=10.0)
-    ctx: Any = object()
-    gpu.on_received(SimpleNamespace(ctx=ctx))  # type: ignore[arg-type]
+    ctx: Any = SimpleNamespace(request_id="req_1")
+    gpu.admit(ctx)
     assert gpu.utilization() > 0
-    gpu.on_answered(SimpleNamespace(ctx=ctx, output=Output(completion_tokens=50)))  # type: ignore[arg-type]
+    gpu.finish(ctx, Output(completion_tokens=50))
     assert gpu.utilization() == 0.0 and gpu.throughput() == 5.0
     clock.elapsed += 10.5
     assert gpu.throughput() == 0.0
 
 
 async def test_prefer_seed_requests_release_their_blocks() -> None:
-    """The scenario engine swaps the context for ``Prefer: seed=N``; the held blocks must still be released."""
+    """``Prefer: seed=N`` reseeds the request at parse time; its held blocks are released when it is answered."""
     app = app_with()
     kv = next(s for s in app.simulators if isinstance(s, KVCacheSimulator))
     client = async_client(app, headers={"prefer": "seed=7"})

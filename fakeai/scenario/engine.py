@@ -1,46 +1,48 @@
-"""The scenario engine: the pipeline's ``match`` hook.
+"""The scenario engine: the pipeline's ``match`` stage. It decides; it never produces.
 
-Per request: ``Prefer`` header -> rate limits -> the first matching rule of the request's
-operation (rules are indexed by operationId at load; priority, then file order) -> chaos -> the
-``x-ratelimit-*`` headers. Returns ``None`` (the normal producers answer) when nothing applies.
+Per request: rate limits -> the ``Prefer`` header -> the first matching rule of the request's operation
+(rules are indexed by operationId at load; priority, then file order) -> chaos -> the ``x-ratelimit-*``
+headers. The answer is a :class:`~fakeai.context.Decision` (which rule, its reply, an error, a fault, headers);
+the produce stage renders it. Deciding changes scenario state (sequence counters, state machines), as a
+real conversation's turn would; :meth:`ScenarioEngine.commit` remembers the response ids an answer carried.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from fakeai.clock import Clock, SystemClock
 from fakeai.config import Settings
-from fakeai.context import Output, RequestContext, Timing
-from fakeai.errors import ScenarioError, error_body
+from fakeai.context import NO_DECISION, Decision, Output, Refusal, RequestContext
+from fakeai.errors import ERROR_TYPES, ScenarioError
 from fakeai.scenario.chaos import Chaos, Dice
-from fakeai.scenario.faults import Fault, inject, shift
 from fakeai.scenario.model import Rule, Scenario
-from fakeai.scenario.prefer import Preference, parse_prefer
+from fakeai.scenario.prefer import Preference, bad_prefer
 from fakeai.scenario.ratelimit import RateLimiter
-from fakeai.scenario.render import ProduceScripted
-from fakeai.scenario.respond import DEFAULT_MESSAGES, Reply, error_output, reply_output
+from fakeai.scenario.respond import DEFAULT_MESSAGES, Reply, render_refusal
 from fakeai.scenario.state import StateStore
 from fakeai.scenario.template import environment
 
-Produce = Callable[[RequestContext], Output]
 ANY = ""  # index key for rules that match any operation (method/path rules)
 
 
 class ScenarioEngine:
-    def __init__(self, scenarios: Sequence[Scenario], settings: Settings, document: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        settings: Settings,
+        document: Mapping[str, Any],
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.document = document
         self.scenarios: dict[str, Scenario] = {}
         self.state = StateStore()
         self.dice = Dice()
         self.hits: dict[tuple[str, str], int] = {}
-        self.clock: Clock = SystemClock()
-        self.produce: Produce | None = None
-        self.produce_scripted: ProduceScripted | None = None
+        self.clock: Clock = clock or SystemClock()  # rate-limit buckets refill on it
         for scenario in scenarios:
             if scenario.name in self.scenarios:
                 raise ScenarioError(
@@ -51,15 +53,10 @@ class ScenarioEngine:
         self._compile()
 
     @classmethod
-    def from_files(cls, paths: Sequence[str], settings: Settings, document: Mapping[str, Any]) -> ScenarioEngine:
-        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document)
-
-    def bind(self, clock: Clock, produce: Produce, produce_scripted: ProduceScripted | None = None) -> None:
-        """Called by create_app: the injected clock, the normal producers (for chaos and headers) and the
-        LLM producers' renderer of scripted answers (``CompiledOperation.produce_scripted``)."""
-        self.clock = clock
-        self.produce = produce
-        self.produce_scripted = produce_scripted
+    def from_files(
+        cls, paths: Sequence[str], settings: Settings, document: Mapping[str, Any], clock: Clock | None = None
+    ) -> ScenarioEngine:
+        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document, clock)
 
     # ---- compiled indexes (rebuilt when scenarios change) ----
     def _compile(self) -> None:
@@ -91,75 +88,59 @@ class ScenarioEngine:
             return own
         return sorted([*own, *anywhere], key=lambda item: -item[1].priority)
 
-    # ---- the hook ----
-    def match(self, ctx: RequestContext) -> Output | None:
-        prefer = parse_prefer(ctx.headers["prefer"]) if "prefer" in ctx.headers else None
-        if prefer is not None and prefer.seed is not None:
-            ctx = replace(ctx, seed=prefer.seed, rng=random.Random(prefer.seed))
+    # ---- the match stage ----
+    def match(self, ctx: RequestContext) -> Decision:
+        if not self.scenarios and ctx.prefer is None:
+            return NO_DECISION
         headers: dict[str, str] = {}
         if self.limiter.limits:
             headers, limited = self.limiter.check(ctx, self.clock.monotonic())
             if limited is not None:
-                return limited
-        rule_name: str | None = None
-        output: Output | None = None
-        if prefer is not None:
-            output, rule_name = self._preferred(ctx, prefer)
-        if output is None and rule_name is None:
-            output, rule_name = self._first_rule(ctx)
-        chaos = self._chaos_for(ctx, rule_name)
-        if output is None and (chaos or headers or (prefer is not None and prefer.seed is not None)):
-            output = self.produce(ctx) if self.produce is not None else None
-        if output is None:
-            return None
-        for entry in chaos:
+                return Decision(refusal=limited)
+        decision: Decision | None = self._preferred(ctx, ctx.prefer) if ctx.prefer is not None else None
+        if decision is None:
+            decision = self._first_rule(ctx)
+        for entry in self._chaos_for(ctx, decision.rule):
             if self.dice.roll(ctx, entry):
-                output = self._apply_chaos(ctx, entry, output)
+                if entry.error is not None:
+                    refusal = render_refusal(entry.error, environment(ctx, {}, ""), f"chaos {entry.name}")
+                    decision = replace(decision, refusal=refusal)
+                else:
+                    decision = replace(decision, fault=entry.fault)
                 break
         if headers:
-            output = replace(output, headers={**headers, **output.headers})
-        if rule_name is not None and output.source == "scenario":  # the journal and metrics show the rule
-            output = replace(output, source=f"scenario:{rule_name}")
-        return output
+            decision = replace(decision, headers=headers)
+        return decision
 
-    def _preferred(self, ctx: RequestContext, prefer: Preference) -> tuple[Output | None, str | None]:
-        from fakeai.scenario.prefer import _bad
+    def commit(self, ctx: RequestContext, decision: Decision, output: Output) -> None:
+        """After producing: the conversation a rule answered in follows the response ids of its answer."""
+        if decision.conversation is not None:
+            self.state.remember_responses(ctx, decision.conversation, output.body, output.frames)
 
+    def _preferred(self, ctx: RequestContext, prefer: Preference) -> Decision | None:
+        """``Prefer: code`` / ``scenario`` / ``example``; ``None`` when the header only reseeds (or says nothing)."""
         if prefer.code is not None and prefer.code >= 400:
             message = DEFAULT_MESSAGES.get(prefer.code, f"Error {prefer.code} requested by the Prefer header.")
             code = "rate_limit_exceeded" if prefer.code == 429 else None
-            from fakeai.errors import ERROR_TYPES
-
             kind = ERROR_TYPES.get(prefer.code, "server_error" if prefer.code >= 500 else "invalid_request_error")
-            return Output(status=prefer.code, body=error_body(message, type=kind, code=code), source="scenario"), None
+            return Decision(refusal=Refusal(prefer.code, message, kind, code))
         if prefer.scenario is not None:
             found = self.by_name.get(prefer.scenario)
             if found is None:
-                raise _bad(ctx.headers["prefer"], f"no scenario rule named {prefer.scenario!r}")
+                raise bad_prefer(ctx.headers["prefer"], f"no scenario rule named {prefer.scenario!r}")
             scenario, rule = found
-            return self._answer(ctx, scenario, rule, {}, forced=True), rule.name
+            return self._answer(ctx, scenario, rule, {}, forced=True) or NO_DECISION
         if prefer.example is not None:
-            return self._example(ctx, prefer.example), None
-        return None, None
+            if not any(example.title == prefer.example for example in ctx.operation.examples):
+                titles = ", ".join(repr(e.title) for e in ctx.operation.examples) or "none"
+                raise bad_prefer(
+                    ctx.headers["prefer"],
+                    f"{ctx.operation_id} has no example titled {prefer.example!r} (examples: {titles})",
+                )
+            return Decision(example=prefer.example)
+        return None
 
-    def _example(self, ctx: RequestContext, title: str) -> Output:
-        import orjson
-
-        from fakeai.scenario.prefer import _bad
-
-        for example in ctx.operation.examples:
-            if example.title == title:
-                try:
-                    body = orjson.loads(example.response)
-                except orjson.JSONDecodeError:
-                    return Output(
-                        status=ctx.operation.status, body=example.response, content_type="text/plain", source="example"
-                    )
-                return Output(status=ctx.operation.status, body=body, source="example")
-        titles = ", ".join(repr(e.title) for e in ctx.operation.examples) or "none"
-        raise _bad(ctx.headers["prefer"], f"{ctx.operation_id} has no example titled {title!r} (examples: {titles})")
-
-    def _first_rule(self, ctx: RequestContext) -> tuple[Output | None, str | None]:
+    def _first_rule(self, ctx: RequestContext) -> Decision:
         for scenario, rule in self._rules(ctx.operation_id):
             conversation = self.state.conversation(ctx, scenario.conversation)
             state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
@@ -168,10 +149,10 @@ class ScenarioEngine:
             captures = rule.match.test(ctx)
             if captures is None:
                 continue
-            output = self._answer(ctx, scenario, rule, captures, conversation=conversation)
-            if output is not None:
-                return output, rule.name
-        return None, None
+            decision = self._answer(ctx, scenario, rule, captures, conversation=conversation)
+            if decision is not None:
+                return decision
+        return NO_DECISION
 
     def _answer(
         self,
@@ -181,7 +162,7 @@ class ScenarioEngine:
         captures: Mapping[str, Any],
         conversation: str | None = None,
         forced: bool = False,
-    ) -> Output | None:
+    ) -> Decision | None:
         if conversation is None:
             conversation = self.state.conversation(ctx, scenario.conversation)
         count = self.state.count(ctx.namespace, scenario.name, rule.name, conversation)
@@ -192,13 +173,12 @@ class ScenarioEngine:
             return None
         reply = reply or rule.replies[-1]
         state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
-        output = reply_output(ctx, reply, environment(ctx, captures, state), self.produce_scripted)
+        env = environment(ctx, captures, state)
         self.state.bump(ctx.namespace, scenario.name, rule.name, conversation)
         self.hits[(scenario.name, rule.name)] = self.hits.get((scenario.name, rule.name), 0) + 1
         if rule.set_state is not None:
             self.state.set_state(ctx.namespace, scenario.name, rule.machine, conversation, rule.set_state)
-        self.state.remember_responses(ctx, conversation, output.body, output.frames)
-        return output
+        return Decision(rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name)
 
     @staticmethod
     def _step(rule: Rule, count: int) -> Reply | None:
@@ -216,21 +196,6 @@ class ScenarioEngine:
             return []
         found = [*self.chaos.get(ctx.operation_id, ()), *self.chaos.get(ANY, ())]
         return [entry for _scenario, entry in found if entry.applies(ctx, rule)]
-
-    def _apply_chaos(self, ctx: RequestContext, entry: Chaos, output: Output) -> Output:
-        if entry.error is not None:
-            env = environment(ctx, {}, "")
-            return error_output(entry.error, env, f"chaos {entry.name}")
-        assert entry.fault is not None
-        return inject(output, entry.fault)
-
-    def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
-        """Shift simulated deadlines for delays, stalls and slow first tokens (called by create_app)."""
-        return shift(timing, output.fault) if isinstance(output.fault, Fault) else timing
-
-    def rate_limit_headers(self, ctx: RequestContext, output: Output) -> Mapping[str, str]:
-        """The ``x-ratelimit-*`` headers an answer carries (already merged into ``match``'s Output)."""
-        return {k: v for k, v in output.headers.items() if k.startswith("x-ratelimit-") or k.startswith("retry-after")}
 
     # ---- control plane (admin API) ----
     def load(self, name: str, text: str, source: str = "<admin>") -> None:

@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fakeai.context import Output, RequestContext
-from fakeai.errors import error_body
+from fakeai.context import Refusal, RequestContext
 from fakeai.producers.llm.tokenizer import count_chat_prompt, count_responses_input
 from fakeai.scenario.match import globs
 
@@ -108,8 +107,8 @@ class RateLimiter:
         bucket.refill(now)
         return bucket
 
-    def check(self, ctx: RequestContext, now: float) -> tuple[dict[str, str], Output | None]:
-        """Headers for the answer, and a 429 Output when a bucket is exhausted (nothing is taken then)."""
+    def check(self, ctx: RequestContext, now: float) -> tuple[dict[str, str], Refusal | None]:
+        """Headers for the answer, and a 429 when a bucket is exhausted (nothing is taken then)."""
         headers: dict[str, str] = {}
         for limit in self.limits:
             if not limit.applies(ctx):
@@ -138,7 +137,7 @@ def _api_key(ctx: RequestContext) -> str:
     return auth[7:].strip() if auth[:7].lower() == "bearer " else ctx.headers.get("api-key", "")
 
 
-def _exceeded(ctx: RequestContext, kind: str, bucket: Bucket, amount: float, wait: float) -> Output:
+def _exceeded(ctx: RequestContext, kind: str, bucket: Bucket, amount: float, wait: float) -> Refusal:
     unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
     used = int(bucket.capacity - bucket.level)
     message = (
@@ -152,5 +151,4 @@ def _exceeded(ctx: RequestContext, kind: str, bucket: Bucket, amount: float, wai
         "retry-after": str(max(1, math.ceil(wait))),
         "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
     }
-    body = error_body(message, type=kind, code="rate_limit_exceeded")
-    return Output(status=429, body=body, headers=headers, source="scenario")
+    return Refusal(429, message, kind, "rate_limit_exceeded", None, headers)

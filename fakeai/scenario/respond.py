@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from fakeai.context import Output, RequestContext
+from fakeai.context import Output, Refusal, RequestContext
 from fakeai.errors import ERROR_TYPES, APIError, error_body
 from fakeai.producers.llm.common import ident
 from fakeai.producers.llm.script import Script, ToolCall
@@ -118,6 +118,16 @@ def compile_error(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
 
 
 def error_output(error: ErrorReply, env: Mapping[str, Any], where: str) -> Output:
+    return refusal_output(render_refusal(error, env, where))
+
+
+def refusal_output(refusal: Refusal) -> Output:
+    """The answer to an error the match stage decided, in OpenAI's envelope."""
+    body = error_body(refusal.message, type=refusal.type, param=refusal.param, code=refusal.code)
+    return Output(status=refusal.status, body=body, headers=refusal.headers, source="scenario")
+
+
+def render_refusal(error: ErrorReply, env: Mapping[str, Any], where: str) -> Refusal:
     headers = {str(k).lower(): str(v) for k, v in render(error.headers, env, where).items()}
     retry = headers.get("retry-after")
     if retry is not None and "retry-after-ms" not in headers:
@@ -128,10 +138,14 @@ def error_output(error: ErrorReply, env: Mapping[str, Any], where: str) -> Outpu
         if seconds >= 0:  # the SDK prefers retry-after-ms; HTTP wants whole seconds in retry-after
             headers["retry-after-ms"] = str(round(seconds * 1000))
             headers["retry-after"] = str(math.ceil(seconds))
-    body = error_body(
-        str(render(error.message, env, where)), type=error.type, param=error.param, code=render(error.code, env, where)
+    return Refusal(
+        error.status,
+        str(render(error.message, env, where)),
+        error.type,
+        render(error.code, env, where),
+        error.param,
+        headers,
     )
-    return Output(status=error.status, body=body, headers=headers, source="scenario")
 
 
 def render_script(reply: Reply, env: Mapping[str, Any], rng: random.Random) -> Script:
@@ -155,10 +169,21 @@ def render_script(reply: Reply, env: Mapping[str, Any], rng: random.Random) -> S
     )
 
 
+def example_output(ctx: RequestContext, title: str) -> Output:
+    """``Prefer: example=<title>``: the operation's x-oaiMeta example (the match stage checked the title)."""
+    example = next(e for e in ctx.operation.examples if e.title == title)
+    try:
+        body = orjson.loads(example.response)
+    except orjson.JSONDecodeError:
+        return Output(status=ctx.operation.status, body=example.response, content_type="text/plain", source="example")
+    return Output(status=ctx.operation.status, body=body, source="example")
+
+
 def reply_output(
     ctx: RequestContext, reply: Reply, env: Mapping[str, Any], produce_scripted: ProduceScripted | None = None
 ) -> Output:
-    """Turn a reply into an Output (scripted answers rendered by the operation's LLM producer)."""
+    """Turn a reply into an Output (called by the produce stage; scripted answers are rendered by the
+    operation's LLM producer, which the produce stage passes in)."""
     if reply.error is not None:
         output = error_output(reply.error, env, reply.where)
     elif reply.body is not None:
