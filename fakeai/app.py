@@ -31,7 +31,7 @@ from fakeai.admin import AdminAPI
 from fakeai.check import ResponseCheck
 from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
-from fakeai.errors import APIError, method_not_allowed, not_found
+from fakeai.errors import SERVER_ERROR_MESSAGE, APIError, method_not_allowed, not_found
 from fakeai.events import Events, RequestRejected, ResponseInvalid
 from fakeai.journal import Journal
 from fakeai.metrics import Metrics
@@ -257,9 +257,7 @@ def _as_api_error(exc: Exception, scope: Scope) -> APIError:
             return not_found(scope["method"], scope["path"])
         return APIError(exc.status_code, str(exc.detail))
     log.exception("unexpected failure answering %s %s", scope["method"], scope["path"])
-    return APIError(
-        500, "The server had an error while processing your request. Sorry about that!", type="server_error"
-    )
+    return APIError(500, SERVER_ERROR_MESSAGE, type="server_error")
 
 
 async def _lifespan(

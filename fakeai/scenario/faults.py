@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.context import Frame, Output, Timing
+from fakeai.errors import SERVER_ERROR_MESSAGE, error_body
 from fakeai.streaming import RESET_EVENT
 
 FAULT_KINDS = ("delay", "cut", "error_frame", "malformed", "stall", "slow_first_token", "reset", "empty")
@@ -80,11 +81,9 @@ def _is_done(frame: Frame, responses: bool) -> bool:
 
 
 def _error_frame(frames: list[Frame], responses: bool) -> Frame:
-    message = "The server had an error while processing your request. Sorry about that!"
+    message = SERVER_ERROR_MESSAGE
     if not responses:
-        return Frame(
-            {"error": {"message": message, "type": "server_error", "param": None, "code": None}}, validate=False
-        )
+        return Frame(error_body(message, type="server_error"), validate=False)
     response: dict[str, Any] = {}
     for frame in frames:
         if isinstance(frame.data, dict) and isinstance(frame.data.get("response"), dict):

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from fakeai.context import Output, Refusal, RequestContext
-from fakeai.errors import ERROR_TYPES, APIError, error_body
+from fakeai.errors import ERROR_TYPES, SERVER_ERROR_MESSAGE, APIError, error_body
 from fakeai.producers.llm.common import ident
 from fakeai.producers.llm.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
@@ -27,7 +27,7 @@ from fakeai.scenario.template import Value, compile_value, render
 SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
 DEFAULT_MESSAGES: dict[int, str] = {
     429: "Rate limit reached. Please try again later.",
-    500: "The server had an error while processing your request. Sorry about that!",
+    500: SERVER_ERROR_MESSAGE,
     502: "Bad gateway.",
     503: "The engine is currently overloaded, please try again later.",
     504: "Gateway timeout.",
