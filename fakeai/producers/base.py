@@ -69,3 +69,10 @@ class StoreProducer:
 
     def produce(self, ctx: RequestContext) -> Output | None:
         return self.handler(self.store, ctx)
+
+
+def store_producer(handlers: Any, operation: Operation, env: CompileEnv) -> StoreProducer | None:
+    """The StoreProducer for ``operation`` if ``handlers`` (a Registry of StoreHandler) has one."""
+    if operation.operation_id not in handlers or env.store is None:
+        return None
+    return StoreProducer(env.store, handlers.get(operation.operation_id))

@@ -12,7 +12,7 @@ from typing import Any
 
 from fakeai.context import Effect, Output, RequestContext
 from fakeai.plugins import Registry
-from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer
+from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer, store_producer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -106,7 +106,4 @@ HANDLERS: Registry[StoreHandler] = Registry(
 
 
 def files_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
-    store = env.store
-    if operation.operation_id not in HANDLERS or store is None:
-        return None
-    return StoreProducer(store, HANDLERS.get(operation.operation_id))
+    return store_producer(HANDLERS, operation, env)
