@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any
 
-from fakeai.producers.generated import GenContext, SchemaWalker
+from fakeai.generated.schema import GenContext, SchemaWalker
 from fakeai.spec.load import load_document
 
 

@@ -22,10 +22,10 @@ from fakeai.expect import evaluate, verdict
 from fakeai.journal import Filter, dump, mask
 from fakeai.metrics import CONTENT_TYPE
 from fakeai.operations import CompiledOperation, compile_operations
+from fakeai.parse.coerce import parse_query
 from fakeai.pipeline import ROUTING, parse_body, read_body
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv
-from fakeai.request import parse_query
 from fakeai.resources import data_path
 from fakeai.simulators.base import state_of
 from fakeai.spec.load import load_document

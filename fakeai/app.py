@@ -33,14 +33,14 @@ from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
 from fakeai.errors import SERVER_ERROR_MESSAGE, APIError, method_not_allowed, not_found
 from fakeai.events import Events, RequestRejected, ResponseInvalid
+from fakeai.generated.schema import SchemaWalker
 from fakeai.journal import Journal
 from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.generated import SchemaWalker
-from fakeai.producers.llm.images import ImageFiles
+from fakeai.producers.endpoints.images import ImageFiles
 from fakeai.reload import Reloader
 from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
@@ -235,7 +235,7 @@ class ErrorMiddleware:
 
 async def _warm_tokenizers() -> None:
     """Load the tokenizers before serving, so the first streamed request does not pay ~0.5 s for them."""
-    from fakeai.producers.llm.tokenizer import for_model
+    from fakeai.producers.text.tokenizer import for_model
 
     def warm() -> None:
         for model in ("gpt-4o", "gpt-4"):

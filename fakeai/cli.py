@@ -41,7 +41,7 @@ COMMANDS: Registry[Command] = Registry(
         "routes": "fakeai.cli:ROUTES",
         "check": "fakeai.scenario.check",
         "drift": "fakeai.drift",
-        "record": "fakeai.record",
+        "record": "fakeai.record.traffic",
     },
 )
 HELP: dict[str, str] = {  # a plugin's help is the first line of its docstring

@@ -39,7 +39,7 @@ class RequestContext:
     headers: Mapping[str, str]  # lower-case names
     body: Any  # parsed JSON, form fields as a dict, or None
     files: Mapping[str, Sequence[UploadedFile]]
-    seed: int  # derived once by the parse stage (fakeai.seed); every stage reads this one
+    seed: int  # derived once by the parse stage (fakeai.parse.seed); every stage reads this one
     rng: random.Random  # seeded from ``seed``; never the global RNG
     now: float  # unix time from the injected clock
     settings: Settings

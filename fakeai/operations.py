@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
+from fakeai.parse.coerce import coerce, file_placeholders, nest
 from fakeai.producers.base import CompileEnv, Producer, ProducerFactory, ScriptedProducer
-from fakeai.request import coerce, file_placeholders, nest
 from fakeai.spec.operation import Operation, Parameter, resolve_pointer
 from fakeai.spec.validate import Validators, first_error
 
 if TYPE_CHECKING:
-    from fakeai.producers.llm.script import Script
+    from fakeai.producers.text.script import Script
 
 log = logging.getLogger("fakeai.operations")
 

@@ -2,7 +2,7 @@
 operationId in the ASGI scope; everything after it is here, in this order:
 
     parse     -> RequestContext  auth, body size limit, path/query/body validation (400), the Prefer
-                                 header, the request's ONE seed (fakeai.seed) and its id
+                                 header, the request's ONE seed (fakeai.parse.seed) and its id
     admit                        simulators see the request arrive (KV-cache admission, requests in flight)
     match     -> Decision        the scenario engine decides: rule, reply, error, fault, headers (never an Output)
     produce   -> Output          renders the decision, or asks the operation's producers (the only caller)
@@ -35,11 +35,11 @@ from fakeai.context import NO_DECISION, Decision, Output, RequestContext, Timing
 from fakeai.errors import APIError, invalid_api_key, not_found
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
-from fakeai.request import nest, parse_json, parse_query
+from fakeai.parse.coerce import nest, parse_json, parse_query
+from fakeai.parse.seed import new_request_id, request_seed
 from fakeai.scenario.faults import inject
 from fakeai.scenario.prefer import parse_prefer
 from fakeai.scenario.respond import example_output, refusal_output, reply_output
-from fakeai.seed import new_request_id, request_seed
 from fakeai.simulators.base import Admits, Finishes
 from fakeai.store import ResourceStore
 from fakeai.streaming import respond, respond_error

@@ -131,7 +131,7 @@ PRODUCERS: Registry[ProducerFactory] = Registry(
         "template": "fakeai.producers.template:template_factory",
         "files": "fakeai.producers.files:files_factory",
         "stored": "fakeai.producers.stored:stored_factory",
-        "llm": "fakeai.producers.llm.factories:llm_factory",
+        "llm": "fakeai.producers.bindings:llm_factory",
         "example": "fakeai.producers.example:example_factory",
         "generated": "fakeai.producers.default:generated_factory",
     },

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from fakeai.producers.generated import GenContext, SchemaWalker
+from fakeai.generated.schema import GenContext, SchemaWalker
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import resolve
 

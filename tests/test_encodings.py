@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakeai.app import FakeAI
-from fakeai.request import coerce, nest
+from fakeai.parse.coerce import coerce, nest
 
 
 def test_nest_brackets() -> None:

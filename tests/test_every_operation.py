@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from fakeai.producers.generated import SchemaWalker
+from fakeai.generated.schema import SchemaWalker
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations
 from tests.conftest import make_app

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.generated import GenContext, SchemaWalker
-from fakeai.producers.pattern import compile_pattern
+from fakeai.generated.pattern import compile_pattern
+from fakeai.generated.schema import GenContext, SchemaWalker
 from fakeai.spec.load import load_document
 from fakeai.spec.pointer import pointer, resolve
 from fakeai.spec.validate import URN, ref

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.llm.audio import audio_seconds, subtitles
-from fakeai.producers.media import speech
-from fakeai.producers.media_audio import duration_for
+from fakeai.media.audio import duration_for
+from fakeai.media.formats import speech
+from fakeai.producers.endpoints.audio import audio_seconds, subtitles
 
 TEXT = "The harbour was quiet at dawn, and the fishing boats rocked gently against the pier."
 SRT_CUE = re.compile(r"^\d+\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n.+\n$")

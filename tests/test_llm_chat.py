@@ -9,7 +9,7 @@ import openai
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.llm.tokenizer import count_chat_prompt, for_model
+from fakeai.producers.text.tokenizer import count_chat_prompt, for_model
 from fakeai.testing import async_client, serve
 from tests.conftest import make_app
 

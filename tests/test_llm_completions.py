@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakeai.producers.llm.tokenizer import for_model
+from fakeai.producers.text.tokenizer import for_model
 
 MODEL = "gpt-3.5-turbo-instruct"
 TOKENIZER = for_model(MODEL)

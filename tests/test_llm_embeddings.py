@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.llm.embeddings import embed, native_dimensions
-from fakeai.producers.llm.tokenizer import for_model
+from fakeai.producers.endpoints.embeddings import embed, native_dimensions
+from fakeai.producers.text.tokenizer import for_model
 
 MODEL = "text-embedding-3-small"
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakeai.app import FakeAI
-from fakeai.producers.llm.moderations import Classifier
+from fakeai.producers.endpoints.moderations import Classifier
 from fakeai.testing import async_client
 from tests.conftest import make_app
 

@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 from fakeai.app import FakeAI
 from fakeai.context import RequestContext
-from fakeai.producers.llm.responses_stream import chunks
-from fakeai.producers.llm.tokenizer import count_responses_input
+from fakeai.producers.text.responses_stream import chunks
+from fakeai.producers.text.tokenizer import count_responses_input
 from fakeai.testing import async_client, serve
 from tests.conftest import make_app
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.llm.text import Completion, LengthSpec, generate, split_tokens
-from fakeai.producers.llm.tokenizer import Tokenizer, get_tokenizer
+from fakeai.producers.text.text import Completion, LengthSpec, generate, split_tokens
+from fakeai.producers.text.tokenizer import Tokenizer, get_tokenizer
 
 O200K = get_tokenizer("o200k_base")
 CL100K = get_tokenizer("cl100k_base")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.llm.tokenizer import (
+from fakeai.producers.text.tokenizer import (
     IMAGE_TOKENS_HIGH,
     IMAGE_TOKENS_LOW,
     count_chat_prompt,
@@ -125,7 +125,7 @@ def test_loading_is_offline_and_thread_safe(tmp_path: Path) -> None:
             raise OSError("network used")
         socket.socket.connect = refuse
         socket.create_connection = refuse
-        from fakeai.producers.llm.tokenizer import get_tokenizer
+        from fakeai.producers.text.tokenizer import get_tokenizer
         found = []
         threads = [threading.Thread(target=lambda n=n: found.append(get_tokenizer(n)))
                    for n in ["o200k_base", "cl100k_base"] * 4]

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fakeai.producers.media import image, media_for_content_type, mp4_video, parse_size, sdp_answer, speech, zip_archive
-from fakeai.producers.media_audio import SAMPLE_RATE, duration_for
-from fakeai.producers.media_bits import crc8, crc16, crc16_rows, crc32_ogg
+from fakeai.media.audio import SAMPLE_RATE, duration_for
+from fakeai.media.bits import crc8, crc16, crc16_rows, crc32_ogg
+from fakeai.media.formats import image, media_for_content_type, mp4_video, parse_size, sdp_answer, speech, zip_archive
 
 FORMATS = ["mp3", "opus", "aac", "flac", "wav", "pcm"]
 FFPROBE = shutil.which("ffprobe")

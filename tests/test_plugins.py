@@ -18,7 +18,7 @@ from fakeai.context import Output, RequestContext
 from fakeai.errors import PluginError
 from fakeai.plugins import PRODUCERS, Registry, producer_factories
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.llm.factories import BINDINGS
+from fakeai.producers.bindings import BINDINGS
 from fakeai.simulators.registry import SIMULATORS, factory_for
 from fakeai.spec.operation import Operation
 from fakeai.testing import async_client
@@ -179,8 +179,8 @@ def test_builtin_simulators_and_llm_modules_load_only_when_named() -> None:
     probe = (
         "import sys\n"
         "from fakeai.simulators.registry import factory_for\n"
-        "import fakeai.producers.llm.factories\n"
-        "mods = ('fakeai.simulators.gpu', 'fakeai.simulators.kv_cache', 'fakeai.producers.llm.audio')\n"
+        "import fakeai.producers.bindings\n"
+        "mods = ('fakeai.simulators.gpu', 'fakeai.simulators.kv_cache', 'fakeai.producers.endpoints.audio')\n"
         "before = [m for m in mods if m in sys.modules]\n"
         "factory_for('gpu')\n"
         "print(before, [m for m in mods if m in sys.modules])\n"

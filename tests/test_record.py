@@ -11,8 +11,8 @@ import pytest
 
 from fakeai.app import FakeAI, create_app
 from fakeai.config import Settings
-from fakeai.record import RecordingProxy, create_proxy
-from fakeai.record_scenario import SCRUBBED
+from fakeai.record.scenario import SCRUBBED
+from fakeai.record.traffic import RecordingProxy, create_proxy
 from fakeai.scenario.model import Scenario
 from fakeai.testing import serve
 from tests.test_cli import call, settings_for
@@ -139,7 +139,7 @@ async def test_replay_strict_flag(recorded: tuple[Path, list[Any], RecordingProx
 
 
 def test_traffic_is_checked_against_the_spec(recorded: tuple[Path, list[Any], RecordingProxy], tmp_path: Path) -> None:
-    from fakeai.record_check import check_traffic
+    from fakeai.record.check import check_traffic
 
     out, _seen, _proxy = recorded
     assert check_traffic(out) == []  # fakeai upstream answers within the spec

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fakeai.app import FakeAI
-from fakeai.producers.llm.tokenizer import for_model
+from fakeai.producers.text.tokenizer import for_model
 from fakeai.testing import async_client
 from tests.conftest import make_app
 

@@ -7,7 +7,7 @@ import pytest
 
 from fakeai.app import create_app
 from fakeai.config import Settings
-from fakeai.producers.generated import SchemaWalker
+from fakeai.generated.schema import SchemaWalker
 from fakeai.spec.operation import iter_operations
 from tests.conftest import shared_spec
 from tests.spec_requests import build_request, send

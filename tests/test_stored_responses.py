@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from fakeai.app import FakeAI
-from fakeai.producers.llm.tokenizer import count_responses_input
+from fakeai.producers.text.tokenizer import count_responses_input
 from fakeai.testing import async_client
 
 

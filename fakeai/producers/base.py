@@ -16,7 +16,7 @@ from fakeai.context import Output, RequestContext
 
 if TYPE_CHECKING:
     from fakeai.config import Settings
-    from fakeai.producers.llm.script import Script
+    from fakeai.producers.text.script import Script
     from fakeai.spec.operation import Operation
     from fakeai.spec.validate import Validators
 
@@ -47,7 +47,7 @@ class CompileEnv:
     validators: Validators
     settings: Settings
     fixtures_dir: Path | None
-    walker: Any  # fakeai.producers.generated.SchemaWalker
+    walker: Any  # fakeai.generated.schema.SchemaWalker
     store: Any = None  # fakeai.store.ResourceStore: resources clients created (files...)
     prompt_cache: Any = None  # fakeai.simulators.base.PromptCache (the kv_cache simulator), or None
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
+from fakeai.generated.schema import GenContext
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.generated import GenContext
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import deref
 
@@ -43,7 +43,7 @@ class GeneratedProducer:
         if self.body is not None:
             return Output(status=status, body=self.body(gen), source=self.source)
         if self.media_type is not None:
-            from fakeai.producers.media import media_for_content_type
+            from fakeai.media.formats import media_for_content_type
 
             hint = _media_hint(ctx)
             data = media_for_content_type(self.media_type, seed=ctx.seed, hint=hint)

@@ -66,7 +66,7 @@ def delete_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
 
 
 def input_tokens(store: ResourceStore, ctx: RequestContext) -> Output | None:
-    from fakeai.producers.llm.tokenizer import count_responses_input
+    from fakeai.producers.text.tokenizer import count_responses_input
 
     body = ctx.body if isinstance(ctx.body, dict) else {}
     given = body.get("input", "")

@@ -6,7 +6,7 @@
 The format is described by ``schema.json`` (shipped) and ``docs/scenarios.md``.
 """
 
-from fakeai.producers.llm.script import Script, ToolCall
+from fakeai.producers.text.script import Script, ToolCall
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.scenario.model import Rule, Scenario
 

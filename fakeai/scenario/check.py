@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     document = load_document(args.spec)
     errors = 0
     for traffic in args.traffic:
-        from fakeai.record_check import check_traffic
+        from fakeai.record.check import check_traffic
 
         differences = check_traffic(traffic, args.spec)
         for difference in differences:

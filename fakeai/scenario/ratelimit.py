@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakeai.context import Refusal, RequestContext
-from fakeai.producers.llm.tokenizer import count_chat_prompt, count_responses_input
+from fakeai.producers.text.tokenizer import count_chat_prompt, count_responses_input
 from fakeai.scenario.match import globs
 
 

@@ -1,6 +1,6 @@
 """A scripted answer (``content`` / ``tool_calls`` / ``json`` / ``refusal``) handed to the operation's LLM producer.
 
-The producers render a :class:`~fakeai.producers.llm.script.Script` exactly like generated content
+The producers render a :class:`~fakeai.producers.text.script.Script` exactly like generated content
 (ids, ``n`` choices, logprobs, reasoning tokens, usage, ``max_tokens``, streaming), so the scenario
 package keeps no wire format of its own. :data:`SCRIPTABLE` says which operation takes which keys;
 anything else answers 500 (a scenario mistake ``fakeai check`` reports offline).
@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError
-from fakeai.producers.llm.script import Script
+from fakeai.producers.text.script import Script
 
 __all__ = ["SCRIPTABLE", "ProduceScripted", "scripted_output"]
 

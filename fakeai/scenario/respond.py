@@ -1,7 +1,7 @@
 """A rule's response: compiled at load into a :class:`Reply`, turned into an ``Output`` per request.
 
 Three kinds, mutually exclusive: a scripted model answer (``content`` / ``tool_calls`` / ``json`` /
-``refusal``, rendered as a :class:`~fakeai.producers.llm.script.Script` by the operation's LLM
+``refusal``, rendered as a :class:`~fakeai.producers.text.script.Script` by the operation's LLM
 producer, see :mod:`fakeai.scenario.render`), a raw ``body``, or an ``error`` in OpenAI's envelope.
 """
 
@@ -17,8 +17,8 @@ import orjson
 
 from fakeai.context import Output, Refusal, RequestContext
 from fakeai.errors import ERROR_TYPES, SERVER_ERROR_MESSAGE, APIError, error_body
-from fakeai.producers.llm.common import ident
-from fakeai.producers.llm.script import Script, ToolCall
+from fakeai.producers.text.common import ident
+from fakeai.producers.text.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
 from fakeai.scenario.match import Fail
 from fakeai.scenario.render import ProduceScripted, scripted_output

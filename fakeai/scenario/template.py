@@ -17,8 +17,8 @@ from jinja2.exceptions import SecurityError
 
 from fakeai.context import RequestContext
 from fakeai.errors import APIError
-from fakeai.producers.llm.tokenizer import for_model
 from fakeai.producers.template import sandbox, template_globals
+from fakeai.producers.text.tokenizer import for_model
 from fakeai.scenario import conversation as conv
 from fakeai.scenario.match import Fail, compile_path
 

@@ -35,7 +35,7 @@ from fakeai.simulators.base import Sample, SimulatorEnv
 from fakeai.simulators.registry import simulator
 
 if TYPE_CHECKING:
-    from fakeai.producers.llm.tokenizer import Tokenizer
+    from fakeai.producers.text.tokenizer import Tokenizer
 
 OPTIONS: dict[str, int] = {"capacity_tokens": 262_144, "block_tokens": 128, "min_prompt_tokens": 1024, "increment": 128}
 PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
@@ -89,8 +89,8 @@ class KVCacheSimulator:
         """Admit the prompt of a generative request (before it is produced, so usage can report it)."""
         if ctx.operation_id not in PROMPT_FIELDS or ctx.request_id in self.held or not _long_enough(ctx, self):
             return
-        from fakeai.producers.llm.common import split_mode_suffix
-        from fakeai.producers.llm.tokenizer import for_model
+        from fakeai.producers.text.common import split_mode_suffix
+        from fakeai.producers.text.tokenizer import for_model
 
         tokenizer = self.tokenizer or for_model(split_mode_suffix(ctx.model or "")[0])
         ids = self.prompt_ids(ctx, tokenizer)
@@ -288,7 +288,7 @@ def _strings(value: Any) -> Iterable[str]:
 def kv_cache(env: SimulatorEnv) -> KVCacheSimulator:
     tokenizer = None
     if env.settings.tokenizer_json:
-        from fakeai.producers.llm.tokenizer import from_hf_tokenizer_json
+        from fakeai.producers.text.tokenizer import from_hf_tokenizer_json
 
         tokenizer = from_hf_tokenizer_json(env.settings.tokenizer_json)  # bad files fail in GenerationConfig first
     return KVCacheSimulator(**env.options("kv_cache", OPTIONS), tokenizer=tokenizer)

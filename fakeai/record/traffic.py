@@ -7,7 +7,7 @@ Requests are forwarded with an async httpx client; answers go back to the client
 by chunk as they arrive (SSE timing preserved). Each exchange is added to the scenario file at
 once (atomically rewritten, so a crash keeps what was recorded) and again on shutdown. Next to
 ``recorded.yaml`` it writes ``recorded.settings.yaml`` (replay settings) and
-``recorded.traffic.jsonl`` (scrubbed raw traffic, for ``fakeai.record_check``).
+``recorded.traffic.jsonl`` (scrubbed raw traffic, for ``fakeai.record.check``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from fakeai.record_scenario import Exchange, Scrubber, latency_settings, scenario_text, write_atomic
+from fakeai.record.scenario import Exchange, Scrubber, latency_settings, scenario_text, write_atomic
 
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "host", "content-length", "upgrade"})
 KEPT_RESPONSE_HEADERS = ("retry-after", "retry-after-ms")

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from fakeai.context import Frame
 
 if TYPE_CHECKING:
-    from fakeai.producers.llm.responses import Answer, Item
+    from fakeai.producers.text.responses import Answer, Item
 
 __all__ = ["chunks", "frames"]
 

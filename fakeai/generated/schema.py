@@ -1,7 +1,7 @@
 """Generate realistic, schema-valid bodies from the JSON Schemas of an OpenAPI document.
 
 :class:`SchemaWalker` compiles a schema once into a graph of generator nodes
-(:mod:`fakeai.producers.walker`); leaf values come from :mod:`fakeai.producers.realism`.
+(:mod:`fakeai.generated.walker`); leaf values come from :mod:`fakeai.generated.realism`.
 ``allOf`` is merged at compile time; an ``anyOf`` with constraining siblings is distributed
 (each branch merged with the siblings), so a chosen branch never fails on a sibling keyword.
 """
@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 
 import jsonschema_rs
 
-from fakeai.producers import realism
-from fakeai.producers.merge import absolute_refs, has_constraints, merge
-from fakeai.producers.pattern import compile_pattern
-from fakeai.producers.walker import (
+from fakeai.generated import realism
+from fakeai.generated.merge import absolute_refs, has_constraints, merge
+from fakeai.generated.pattern import compile_pattern
+from fakeai.generated.walker import (
     ALWAYS,
     INF,
     OPTIONAL,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any
 
-from fakeai.producers.llm.tokenizer import Tokenizer
+from fakeai.producers.text.tokenizer import Tokenizer
 
 __all__ = ["MAX_TOP_LOGPROBS", "chat_logprobs", "legacy_logprobs"]
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from fakeai.ids import BASE62, hex_id, new_id, new_uuid
 
 if TYPE_CHECKING:
-    from fakeai.producers.generated import GenContext
+    from fakeai.generated.schema import GenContext
 
 StrMaker = Callable[["GenContext"], str]
 IntMaker = Callable[["GenContext", int, int], int]

@@ -1,9 +1,9 @@
 """``createChatCompletion`` answered like a model: text, tool calls, structured outputs, logprobs, SSE.
 
 Per choice ``i`` the content comes from the generation's RNG stream ``i`` (see
-:mod:`fakeai.producers.llm.common` for when that is deterministic), so the streamed and the
+:mod:`fakeai.producers.text.common` for when that is deterministic), so the streamed and the
 non-streamed answer to the same seeded request carry the same text, calls and usage.
-:meth:`ChatProducer.produce_scripted` renders a :class:`~fakeai.producers.llm.script.Script` (a
+:meth:`ChatProducer.produce_scripted` renders a :class:`~fakeai.producers.text.script.Script` (a
 scenario's scripted content, tool calls or refusal) the same way, in place of generated content.
 
 Token accounting: ``completion_tokens`` sums, over the choices, the content tokens (or, for tool
@@ -24,18 +24,18 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.llm.common import (
+from fakeai.producers.text.common import (
     Generation,
     GenerationConfig,
     draw_reasoning_tokens,
     last_user_text,
 )
-from fakeai.producers.llm.logprobs import chat_logprobs
-from fakeai.producers.llm.script import Script, scripted_text
-from fakeai.producers.llm.structured import response_format_text
-from fakeai.producers.llm.text import Completion, generate
-from fakeai.producers.llm.tokenizer import count_chat_prompt
-from fakeai.producers.llm.tools import ToolCall, plan_calls
+from fakeai.producers.text.logprobs import chat_logprobs
+from fakeai.producers.text.script import Script, scripted_text
+from fakeai.producers.text.structured import response_format_text
+from fakeai.producers.text.text import Completion, generate
+from fakeai.producers.text.tokenizer import count_chat_prompt
+from fakeai.producers.text.tools import ToolCall, plan_calls
 from fakeai.spec.operation import Operation
 
 __all__ = ["ChatChoice", "ChatProducer", "factory", "fingerprint", "usage_body"]

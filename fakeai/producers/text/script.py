@@ -21,9 +21,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from fakeai.producers.llm.text import Completion, LengthSpec, generate
-from fakeai.producers.llm.tokenizer import Tokenizer
-from fakeai.producers.llm.tools import ToolCall
+from fakeai.producers.text.text import Completion, LengthSpec, generate
+from fakeai.producers.text.tokenizer import Tokenizer
+from fakeai.producers.text.tools import ToolCall
 
 __all__ = ["Script", "ToolCall", "scripted_text"]
 

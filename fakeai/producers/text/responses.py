@@ -7,10 +7,10 @@ first item that does not fit is cut at exactly the remaining budget and the resp
 ``incomplete`` with ``incomplete_details.reason = "max_output_tokens"``.
 
 The final :class:`Answer` is rendered either as the ``Response`` body or as the typed event
-stream (:mod:`fakeai.producers.llm.responses_stream`), whose ``response.completed`` /
+stream (:mod:`fakeai.producers.text.responses_stream`), whose ``response.completed`` /
 ``response.incomplete`` event carries the very same body. Key order follows OpenAI's answers.
 
-:meth:`ResponsesProducer.produce_scripted` plans a :class:`~fakeai.producers.llm.script.Script`
+:meth:`ResponsesProducer.produce_scripted` plans a :class:`~fakeai.producers.text.script.Script`
 instead of generated content: after the reasoning item (reasoning models), one assistant message
 with an ``output_text`` part (content) and/or a ``refusal`` part, then one ``function_call`` item
 per scripted tool call, under the same ``max_output_tokens`` budget.
@@ -27,13 +27,13 @@ from typing import Any
 from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.llm import responses_stream
-from fakeai.producers.llm.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
-from fakeai.producers.llm.script import Script
-from fakeai.producers.llm.structured import generate_json, response_format_text
-from fakeai.producers.llm.text import LengthSpec, generate
-from fakeai.producers.llm.tokenizer import count_responses_input
-from fakeai.producers.llm.tools import ToolCall, plan_calls
+from fakeai.producers.text import responses_stream
+from fakeai.producers.text.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
+from fakeai.producers.text.script import Script
+from fakeai.producers.text.structured import generate_json, response_format_text
+from fakeai.producers.text.text import LengthSpec, generate
+from fakeai.producers.text.tokenizer import count_responses_input
+from fakeai.producers.text.tools import ToolCall, plan_calls
 from fakeai.spec.operation import Operation
 
 __all__ = ["Answer", "Item", "ResponsesProducer", "build_answer", "factory"]
@@ -199,7 +199,7 @@ def _reasoning_item(
 
 
 def _as_chat_tools(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The request in the chat shape :func:`~fakeai.producers.llm.tools.plan_calls` reads.
+    """The request in the chat shape :func:`~fakeai.producers.text.tools.plan_calls` reads.
 
     Responses function tools are flat (``{"type": "function", "name", "parameters"}``), allowed
     tools too; the last input item stands for the last message: a ``function_call_output``

@@ -26,7 +26,7 @@ from typing import Any
 
 from fakeai.errors import APIError
 from fakeai.ids import new_id
-from fakeai.producers.llm.structured import generate_json
+from fakeai.producers.text.structured import generate_json
 
 __all__ = ["ToolCall", "function_tools", "plan_calls", "wants_calls"]
 

@@ -7,7 +7,7 @@ the tokenizer of the model, and the content RNG.
 Mode: ``settings.mode``, overridden by the header ``x-fakeai-mode`` or a model-name suffix
 ``<model>:<mode>`` (``gpt-4o:echo``); the header wins over the suffix.
 
-Content RNG: from the request's one seed (``ctx.seed``, :mod:`fakeai.seed`), so identical requests give
+Content RNG: from the request's one seed (``ctx.seed``, :mod:`fakeai.parse.seed`), so identical requests give
 identical output, streamed or not, with or without logprobs, unless the client explicitly samples
 (``temperature`` > 0 without a ``seed``); ``x-fakeai-seed`` and ``Prefer: seed`` reseed it.
 """
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fakeai.errors import APIError, ConfigError
-from fakeai.producers.llm.text import MODES, LengthSpec
-from fakeai.producers.llm.tokenizer import Tokenizer, for_model, from_hf_tokenizer_json
+from fakeai.producers.text.text import MODES, LengthSpec
+from fakeai.producers.text.tokenizer import Tokenizer, for_model, from_hf_tokenizer_json
 from fakeai.simulators.base import NO_PROMPT_CACHE, PromptCache
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Non-JSON response bodies: the one entry point the producers use for binary media.
 
-Audio lives in :mod:`media_audio`, images in :mod:`media_image`, video in :mod:`media_video`;
+Audio lives in :mod:`fakeai.media.audio`, images in :mod:`fakeai.media.image`, video in :mod:`fakeai.media.video`;
 this module adds ZIP archives, SDP answers (Realtime WebRTC) and :func:`media_for_content_type`.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from fakeai.ids import new_id_per_char
-from fakeai.producers.media_audio import CONTENT_TYPES as SPEECH_CONTENT_TYPES
-from fakeai.producers.media_audio import speech
-from fakeai.producers.media_image import image, parse_size
-from fakeai.producers.media_video import mp4_video
+from fakeai.media.audio import CONTENT_TYPES as SPEECH_CONTENT_TYPES
+from fakeai.media.audio import speech
+from fakeai.media.image import image, parse_size
+from fakeai.media.video import mp4_video
 
 __all__ = ["image", "media_for_content_type", "mp4_video", "parse_size", "sdp_answer", "speech", "zip_archive"]
 

@@ -12,10 +12,10 @@ import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from fakeai.producers import realism
+from fakeai.generated import realism
 
 if TYPE_CHECKING:
-    from fakeai.producers.generated import GenContext
+    from fakeai.generated.schema import GenContext
 
 INF = math.inf
 SOFT_DEPTH = 8

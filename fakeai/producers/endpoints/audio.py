@@ -26,11 +26,11 @@ from typing import Any
 
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.media.audio import duration_for
+from fakeai.media.formats import speech
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.llm.text import LengthSpec, generate
-from fakeai.producers.llm.tokenizer import Tokenizer, for_model
-from fakeai.producers.media import speech
-from fakeai.producers.media_audio import duration_for
+from fakeai.producers.text.text import LengthSpec, generate
+from fakeai.producers.text.tokenizer import Tokenizer, for_model
 from fakeai.spec.operation import Operation
 
 __all__ = ["SpeechProducer", "TranscriptionProducer", "audio_seconds", "factory", "subtitles"]

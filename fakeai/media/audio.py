@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from fakeai.producers.media_bits import BitWriter, crc8, crc16_rows, crc32_ogg
+from fakeai.media.bits import BitWriter, crc8, crc16_rows, crc32_ogg
 
 SAMPLE_RATE = 24_000
 CHARS_PER_SECOND = 15.0

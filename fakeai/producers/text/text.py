@@ -22,7 +22,7 @@ from importlib import resources
 from itertools import accumulate
 from typing import TypeVar
 
-from fakeai.producers.llm.tokenizer import Tokenizer
+from fakeai.producers.text.tokenizer import Tokenizer
 
 __all__ = ["MODES", "Completion", "LengthSpec", "generate", "split_tokens"]
 
@@ -127,7 +127,7 @@ _corpora: dict[str, _Corpus] = {}
 
 def _load_text() -> str:
     if not _corpus_text:
-        raw = resources.files("fakeai.producers.llm").joinpath("corpus.txt").read_text(encoding="ascii")
+        raw = resources.files("fakeai.producers.text").joinpath("corpus.txt").read_text(encoding="ascii")
         _corpus_text.append(raw.strip() + "\n\n")  # paragraph break where the cycle wraps around
     return _corpus_text[0]
 

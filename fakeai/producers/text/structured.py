@@ -1,7 +1,7 @@
 """JSON content that validates against a user's schema (structured outputs, tool arguments).
 
 A user schema (``response_format.json_schema.schema`` or a function's ``parameters``) is compiled
-by :class:`~fakeai.producers.generated.SchemaWalker` with the schema itself as the document, so
+by :class:`~fakeai.generated.schema.SchemaWalker` with the schema itself as the document, so
 local ``$ref``s (``#/$defs/...``, pydantic's style) resolve. Compiled generators are kept in an LRU
 keyed by a hash of the schema: a load test repeating one schema compiles it once.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from fakeai.errors import APIError, SpecError
-from fakeai.producers.generated import GenContext, SchemaWalker
+from fakeai.generated.schema import GenContext, SchemaWalker
 
 __all__ = ["CACHE_SIZE", "compile_user_schema", "generate_json", "response_format_text"]
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.llm.tokenizer import for_model
+from fakeai.producers.text.tokenizer import for_model
 from fakeai.spec.operation import Operation
 
 __all__ = ["BUCKETS", "EmbeddingsProducer", "embed", "factory", "native_dimensions"]

@@ -12,7 +12,7 @@ import random
 import struct
 from functools import lru_cache
 
-from fakeai.producers.media_bits import BitWriter
+from fakeai.media.bits import BitWriter
 
 FPS = 24
 TIMESCALE = FPS * 512

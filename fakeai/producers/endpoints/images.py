@@ -30,9 +30,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeai.context import Frame, Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
+from fakeai.media.formats import image, parse_size
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.llm.tokenizer import IMAGE_TOKENS_HIGH, for_model
-from fakeai.producers.media import image, parse_size
+from fakeai.producers.text.tokenizer import IMAGE_TOKENS_HIGH, for_model
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import deref
 

@@ -22,12 +22,12 @@ from typing import Any
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.llm.chat import fingerprint, usage_body
-from fakeai.producers.llm.common import Generation, GenerationConfig
-from fakeai.producers.llm.logprobs import legacy_logprobs
-from fakeai.producers.llm.script import Script, scripted_text
-from fakeai.producers.llm.text import Completion, generate
-from fakeai.producers.llm.tokenizer import Tokenizer
+from fakeai.producers.text.chat import fingerprint, usage_body
+from fakeai.producers.text.common import Generation, GenerationConfig
+from fakeai.producers.text.logprobs import legacy_logprobs
+from fakeai.producers.text.script import Script, scripted_text
+from fakeai.producers.text.text import Completion, generate
+from fakeai.producers.text.tokenizer import Tokenizer
 from fakeai.spec.operation import Operation
 
 __all__ = ["CompletionsProducer", "factory", "prompts_of"]

@@ -1,1 +1,0 @@
-"""Text and token layer for model-like generative endpoints."""
