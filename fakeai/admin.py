@@ -9,8 +9,9 @@ Requests are parsed and validated by the same compiled machinery as the OpenAI A
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -20,6 +21,7 @@ from fakeai.context import Output, Timing
 from fakeai.errors import APIError, ConfigError, ScenarioError
 from fakeai.expect import evaluate, verdict
 from fakeai.journal import Filter, dump, mask
+from fakeai.media.formats import image, parse_size
 from fakeai.metrics import CONTENT_TYPE
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.parse.coerce import parse_query
@@ -27,7 +29,7 @@ from fakeai.pipeline import ROUTING, parse_body, read_body
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv
 from fakeai.resources import data_path
-from fakeai.simulators.base import state_of
+from fakeai.simulators.base import Resettable, state_of
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.routing import routing_document
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from fakeai.scenario.engine import ScenarioEngine
 
 BASE_PATH = "/_fakeai"
+IMAGE_NAME = re.compile(r"^([0-9a-f]{1,16})\.(png|jpeg|webp)$")
 SECRET_WORDS = ("key", "token", "secret", "password")
 
 
@@ -56,18 +59,12 @@ class AdminResponse:
     body: Any
     status: int = 200
     content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 Handler = Callable[["FakeAI", AdminRequest], Awaitable[AdminResponse]]
 HANDLERS: Registry[Handler] = Registry("admin handler")  # by operationId in spec/admin.yaml
 handler = HANDLERS.register
-
-
-@runtime_checkable
-class Resettable(Protocol):
-    """A simulator that forgets one namespace (``None`` = all) on ``POST /_fakeai/state/reset``."""
-
-    def reset(self, namespace: str | None) -> None: ...
 
 
 @runtime_checkable
@@ -92,6 +89,8 @@ class AdminAPI:
         self.operations: dict[str, CompiledOperation] = compile_operations(self.operation_list, env, [])
         missing = set(self.operations) ^ set(HANDLERS)
         assert not missing, f"admin.yaml and fakeai.admin.HANDLERS disagree on {sorted(missing)}"
+        # x-fakeai-public: answered without the API key (the image URLs images answers hand out)
+        self.public = frozenset(op.operation_id for op in self.operation_list if op.extensions.get("x-fakeai-public"))
         self.app: FakeAI | None = None
         self.started = 0.0
 
@@ -116,13 +115,20 @@ class AdminAPI:
         except APIError as exc:
             await respond_error(send, exc)
             return
-        output = Output(status=answer.status, body=answer.body, content_type=answer.content_type, source="admin")
+        output = Output(
+            status=answer.status,
+            body=answer.body,
+            content_type=answer.content_type,
+            headers=answer.headers,
+            source="admin",
+        )
         await respond(send, output, Timing(), clock, started, request_id="")
 
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> AdminRequest:
         assert self.app is not None
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        self.app.pipeline.authorize(headers)  # the control plane needs the same API key as the API
+        if compiled.operation.operation_id not in self.public:
+            self.app.pipeline.authorize(headers)  # the control plane needs the same API key as the API
         raw = await read_body(receive, headers, self.app.settings.max_body_bytes)
         path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
         compiled.check_path(path_params)
@@ -325,3 +331,15 @@ def _mask_secrets(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def operation_ids() -> Iterable[str]:
     return HANDLERS.names()
+
+
+@handler("fakeai_getImage")
+async def get_image(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    """The deterministic picture an images answer linked to (``image_url`` in producers/endpoints/images)."""
+    name = request.path_params.get("name", "")
+    match = IMAGE_NAME.match(name)
+    if match is None:
+        raise APIError(404, f"No image at {BASE_PATH}/images/{name}.", code="not_found")
+    width, height = parse_size(request.query.get("size"))
+    data, content_type = image(match.group(2), width, height, seed=int(match.group(1), 16))
+    return AdminResponse(data, content_type=content_type, headers={"cache-control": "public, max-age=86400"})

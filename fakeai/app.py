@@ -1,7 +1,6 @@
 """create_app(): the ONE place the ASGI stack is assembled.
 
     ErrorMiddleware                 every failure -> OpenAI error envelope, never a traceback
-      ImageFiles                    GET /_fakeai/images/...: the pictures images answers link to
       ConnexionMiddleware           Connexion's RoutingMiddleware only: operationId into the scope
         Pipeline                    fakeai.pipeline: parse -> admit -> match -> produce -> check -> simulate
                                     -> respond -> finish
@@ -40,7 +39,6 @@ from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
-from fakeai.producers.endpoints.images import ImageFiles
 from fakeai.reload import Reloader
 from fakeai.resources import data_path
 from fakeai.scenario.engine import ScenarioEngine
@@ -128,7 +126,7 @@ def create_app(
     connexion.add_api(RoutingSpecification(admin.routes), base_path=ADMIN_BASE_PATH, resolver=resolver)  # before ""
     for base_path in sorted(settings.base_paths, key=len, reverse=True):  # most specific mount first
         connexion.add_api(RoutingSpecification(routes), base_path=base_path, resolver=resolver)
-    asgi = ErrorMiddleware(ImageFiles(connexion), events, clock)
+    asgi = ErrorMiddleware(connexion, events, clock)
     asgi.on_startup.append(_warm_tokenizers)
     journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
     metrics = Metrics().subscribe(events).watch(chain)

@@ -128,3 +128,26 @@ async def test_same_request_same_picture(client: Any, app: FakeAI) -> None:
     second = await client.images.generate(model="gpt-image-1", prompt=PROMPT, quality="low")
     assert first.data[0].b64_json == second.data[0].b64_json
     assert app.operations["createImage"].sources[0] == "llm"
+
+
+async def test_image_urls_are_public_and_the_rest_of_the_admin_api_is_not() -> None:
+    """``fakeai_getImage`` is a routed admin operation marked x-fakeai-public: an images answer's URL opens
+    without the API key (like OpenAI's signed blob URLs), while other admin operations still need it."""
+    from fakeai.app import create_app
+    from fakeai.config import Settings
+    from fakeai.testing import async_client
+
+    app = create_app(Settings(api_keys=("sk-test-key",)))
+    async with async_client(app, api_key="sk-test-key") as authed:
+        answer = await authed.images.generate(model="dall-e-2", prompt=PROMPT, size="512x512")
+        assert answer.data[0].url is not None
+        bare = authed._client
+        fetched = await bare.get(answer.data[0].url, headers={"Authorization": ""})
+        assert fetched.status_code == 200 and _png_size(fetched.content) == (512, 512)
+        assert fetched.headers["cache-control"] == "public, max-age=86400"
+        again = await bare.get(answer.data[0].url, headers={"Authorization": ""})
+        assert again.content == fetched.content
+        journal = await bare.get("http://fakeai.test/_fakeai/journal", headers={"Authorization": ""})
+        assert journal.status_code == 401
+        bad_size = await bare.get(answer.data[0].url.split("?")[0] + "?size=big", headers={"Authorization": ""})
+        assert bad_size.status_code == 400 and bad_size.json()["error"]["param"] == "size"

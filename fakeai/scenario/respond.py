@@ -17,7 +17,7 @@ import orjson
 
 from fakeai.context import Output, Refusal, RequestContext
 from fakeai.errors import ERROR_TYPES, SERVER_ERROR_MESSAGE, APIError, error_body
-from fakeai.producers.text.common import ident
+from fakeai.ids import new_id
 from fakeai.producers.text.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
 from fakeai.scenario.match import Fail
@@ -158,7 +158,7 @@ def render_script(reply: Reply, env: Mapping[str, Any], rng: random.Random) -> S
     for index, (name, arguments, call_id) in enumerate(reply.tool_calls):
         args = render(arguments, env, reply.where)
         text = args if isinstance(args, str) else orjson.dumps(args).decode()
-        call = render(call_id, env, reply.where) if call_id is not None else ident(rng, "call_")
+        call = render(call_id, env, reply.where) if call_id is not None else new_id(rng, "call_", 24)
         calls.append(ToolCall(str(call) or f"call_{index}", str(render(name, env, reply.where)), text))
     refusal = render(reply.refusal, env, reply.where) if reply.refusal is not None else None
     return Script(

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from fakeai.events import Events
 
 
+@runtime_checkable
 class Simulator(Protocol):
     name: str
 

@@ -47,7 +47,7 @@ def build(names: Sequence[str], env: SimulatorEnv, extra: Sequence[Any] = ()) ->
     """
     factories = [factory_for(name) for name in names]  # every unknown name fails before anything is built
     built: list[Simulator] = [factory(env) for factory in factories]
-    built += [item if hasattr(item, "simulate") else item(env) for item in extra]
+    built += [item if isinstance(item, Simulator) else item(env) for item in extra]
     for item in built:
         env.simulators.setdefault(getattr(item, "name", type(item).__name__), item)
     return built

@@ -11,22 +11,18 @@ Model families behave as the real API does:
 * ``dall-e-2`` (and unknown models, with any ``WxH`` size): squares 256/512/1024.
 
 ``dall-e`` answers default to ``response_format: url``: the URL points back at this fakeai
-(``<scheme>://<Host header>/_fakeai/images/<seed>.<fmt>?size=WxH``) and :class:`ImageFiles`
-serves the same deterministic picture there. Images are seeded by the request, so the same
-request gives the same pictures.
+(``<scheme>://<Host header>/_fakeai/images/<seed>.<fmt>?size=WxH``) and the admin operation
+``fakeai_getImage`` (spec/admin.yaml) serves the same deterministic picture there. Images are seeded
+by the request, so the same request gives the same pictures.
 """
 
 from __future__ import annotations
 
 import base64
-import re
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
-
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeai.context import Frame, Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
@@ -36,7 +32,7 @@ from fakeai.producers.text.tokenizer import IMAGE_TOKENS_HIGH, for_model
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import deref
 
-__all__ = ["IMAGE_ROUTE", "ImageFiles", "ImagesProducer", "factory", "image_url"]
+__all__ = ["IMAGE_ROUTE", "ImagesProducer", "factory", "image_url"]
 
 IMAGE_ROUTE = "/_fakeai/images/"
 OPERATIONS = {"createImage": "generation", "createImageEdit": "edit", "createImageVariation": "variation"}
@@ -54,7 +50,6 @@ _REVISIONS = (
     "A vivid digital painting showing {p}, rich in colour and texture, framed with a shallow depth of field.",
     "A photorealistic scene depicting {p}, captured at golden hour with crisp detail and gentle shadows.",
 )
-_NAME = re.compile(r"^([0-9a-f]{1,16})\.(png|jpeg|webp)$")
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK64 = (1 << 64) - 1
 
@@ -69,7 +64,7 @@ def _family(model: str) -> str:
 
 
 def image_url(ctx: RequestContext, seed: int, fmt: str, size: str) -> str:
-    """The URL under which :class:`ImageFiles` serves image ``seed`` of ``size`` in ``fmt``."""
+    """The URL under which ``fakeai_getImage`` serves image ``seed`` of ``size`` in ``fmt``."""
     host = ctx.headers.get("host") or f"{ctx.settings.host}:{ctx.settings.port}"
     scheme = ctx.headers.get("x-forwarded-proto", "http").split(",")[0].strip() or "http"
     return f"{scheme}://{host}{IMAGE_ROUTE}{seed:016x}.{fmt}?size={size}"
@@ -193,32 +188,6 @@ def _auto_edit_size(uploads: Sequence[UploadedFile]) -> str:
     if width > height * 1.2:
         return "1536x1024"
     return "1024x1536" if height > width * 1.2 else "1024x1024"
-
-
-class ImageFiles:
-    """ASGI layer in front of the API: ``GET /_fakeai/images/<seed>.<fmt>?size=WxH`` serves the picture
-    an images answer linked to (no auth, like OpenAI's signed blob URLs). Anything else passes on."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(IMAGE_ROUTE):
-            await self.app(scope, receive, send)
-            return
-        match = _NAME.match(scope["path"][len(IMAGE_ROUTE) :])
-        if match is None or scope["method"] not in ("GET", "HEAD"):
-            raise APIError(404, f"No image at {scope['path']}.", code="not_found")
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        width, height = parse_size((query.get("size") or ["1024x1024"])[0])
-        data, content_type = image(match.group(2), width, height, seed=int(match.group(1), 16))
-        headers = [
-            (b"content-type", content_type.encode()),
-            (b"content-length", str(len(data)).encode()),
-            (b"cache-control", b"public, max-age=86400"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": data if scope["method"] == "GET" else b""})
 
 
 def factory(operation: Operation, env: CompileEnv) -> ImagesProducer | None:

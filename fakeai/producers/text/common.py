@@ -40,7 +40,6 @@ __all__ = [
     "GenerationConfig",
     "content_text",
     "draw_reasoning_tokens",
-    "ident",
     "last_user_text",
     "split_mode_suffix",
 ]
@@ -190,10 +189,3 @@ def draw_reasoning_tokens(rng: random.Random, completion_tokens: int) -> int:
     (OpenAI's reasoning counts are usually multiples of 64)."""
     raw = max(64, int(completion_tokens * rng.uniform(1.0, 4.0)) + rng.randrange(0, 256))
     return (raw + 63) // 64 * 64
-
-
-def ident(rng: random.Random, prefix: str, length: int = 24) -> str:
-    """An OpenAI-looking id: ``prefix`` + ``length`` letters/digits from ``rng``."""
-    from fakeai.ids import new_id
-
-    return new_id(rng, prefix, length)
