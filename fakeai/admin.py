@@ -28,7 +28,7 @@ from fakeai.parse.coerce import parse_query
 from fakeai.pipeline import ROUTING, parse_body, read_body
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv
-from fakeai.resources import data_path
+from fakeai.bundled import data_path
 from fakeai.simulators.base import Resettable, state_of
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations

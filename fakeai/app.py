@@ -40,7 +40,7 @@ from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.reload import Reloader
-from fakeai.resources import data_path
+from fakeai.bundled import data_path
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.base import NO_PROMPT_CACHE, SimulatorEnv
 from fakeai.simulators.registry import build as build_simulators

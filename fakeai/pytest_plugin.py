@@ -179,7 +179,7 @@ class FakeAIFixture:
         return path.read_text(encoding="utf-8"), str(path), path.name.removesuffix(".yaml").removesuffix(".yml")
 
     def _find(self, name: str) -> Path:
-        from fakeai.resources import data_path
+        from fakeai.bundled import data_path
 
         for candidate in (Path(name), self.here / name, data_path("scenarios") / name):
             if candidate.is_file():

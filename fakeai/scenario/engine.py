@@ -241,7 +241,7 @@ def resolve_path(path: str) -> str:
     """A scenario file as given, or else the bundled example of that name (``--scenario flaky.yaml``)."""
     from pathlib import Path
 
-    from fakeai.resources import data_path
+    from fakeai.bundled import data_path
 
     if Path(path).exists():
         return path

@@ -17,7 +17,7 @@ import orjson
 import yaml
 
 from fakeai.errors import SpecError
-from fakeai.resources import data_path
+from fakeai.bundled import data_path
 from fakeai.spec import normalize as _normalize
 from fakeai.spec.overlay import apply_overlay, load_overlays
 
