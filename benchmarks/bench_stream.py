@@ -31,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_http import free_port, start  # noqa: E402
+from benchmarks.bench_http import free_port, pin_client, start  # noqa: E402
 
 CONTENT = b'"content":"'
 EMPTY = b'"content":""'
@@ -254,6 +254,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["timing", "throughput"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    pin_client()  # servers on one core (bench_http.start), this client on another
     report: dict[str, Any] = {}
     if args.only != "throughput":
         report["timing"] = timing(args)
