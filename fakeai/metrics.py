@@ -102,6 +102,13 @@ class Metrics:
     def on_invalid(self, event: ResponseInvalid) -> None:
         self._child(self.invalid, event.operation_id).inc()
 
+    def reset(self) -> None:
+        """Forget every count (a test suite reusing one app between tests; Prometheus counters never go back)."""
+        metrics = (self.requests, self.rejected, self.latency, self.ttft, self.tokens, self.rules, self.faults)
+        for metric in (*metrics, self.invalid):
+            metric.clear()
+        self._children.clear()
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

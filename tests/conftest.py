@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
 from fakeai.app import FakeAI, create_app
 from fakeai.config import Settings
+from fakeai.simulators.base import state_of
 from fakeai.testing import async_client
 
 SHARED_SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
@@ -24,10 +27,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 _APPS: dict[str, FakeAI] = {}
+_BASELINE: dict[str, Any] = {}  # per cached app: what the reset below cannot restore, as built
+_HANDED_OUT: set[str] = set()  # cached apps the running test asked for
 
 
 def make_app(**changes: Any) -> FakeAI:
-    """A cached app per distinct settings (compiling the official spec takes ~0.5 s)."""
+    """A cached app per distinct settings (compiling the official spec takes ~0.5 s), reset after each test
+    that used it (see :func:`reset`)."""
     settings = (
         Settings(validate_responses="strict").merge(changes, "test")
         if changes
@@ -36,9 +42,43 @@ def make_app(**changes: Any) -> FakeAI:
     key = repr(settings)
     if key not in _APPS:
         _APPS[key] = create_app(settings)
+        _BASELINE[key] = not_reset(_APPS[key])
+    _HANDED_OUT.add(key)
     app = _APPS[key]
     app.violations.clear()
     return app
+
+
+async def reset(app: FakeAI) -> None:
+    """What a test left behind in ``app``, forgotten: the control plane's own ``POST /_fakeai/state/reset``
+    (scenario state, sequences and counters, the resource store, every Resettable simulator) and
+    ``DELETE /_fakeai/journal``; then the Prometheus counters and the self-check violations."""
+    key = app.settings.api_keys[0] if app.settings.api_keys else "sk-test"
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://fakeai.test") as http:
+        for method, path in (("POST", "/_fakeai/state/reset"), ("DELETE", "/_fakeai/journal")):
+            answer = await http.request(method, path, headers={"authorization": f"Bearer {key}"})
+            assert answer.status_code == 200, (path, answer.text)
+    app.metrics.reset()
+    app.violations.clear()
+
+
+def not_reset(app: FakeAI) -> Any:
+    """State :func:`reset` does not restore (scenarios loaded at runtime, latency set at runtime, simulator
+    state it missed): when it differs from the app as built, the app is dropped from the cache instead."""
+    loaded = {name: id(scenario) for name, scenario in (app.scenarios.scenarios if app.scenarios else {}).items()}
+    return loaded, [(getattr(s, "name", type(s).__name__), state_of(s)) for s in app.simulators]
+
+
+@pytest.fixture(autouse=True)
+def _reset_shared_apps() -> Iterator[None]:
+    """No state leaks from one test to the next through the apps :func:`make_app` shares."""
+    _HANDED_OUT.clear()
+    yield
+    for key in sorted(_HANDED_OUT):
+        asyncio.run(reset(_APPS[key]))
+        if not_reset(_APPS[key]) != _BASELINE[key]:
+            del _APPS[key], _BASELINE[key]
+    _HANDED_OUT.clear()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``fakeai drift`` on the published OpenAI documents: hand-checked findings and run time.
+"""``fakeai drift`` on the published OpenAI documents: hand-checked findings.
 
 Every expectation here was checked by hand against the YAML (see the comment on each test).
 Skipped when ``../shared/specs`` (beside the checkout) is absent.
@@ -6,7 +6,6 @@ Skipped when ``../shared/specs`` (beside the checkout) is absent.
 
 from __future__ import annotations
 
-import time
 from functools import cache
 from pathlib import Path
 
@@ -91,8 +90,9 @@ def test_summary_counts_of_each_pair() -> None:
     assert sum(c.kind == "operation.added" for c in changes(V2025, V2026_05)) == 242 - 148
 
 
-def test_full_documents_compare_in_seconds() -> None:
-    old, new = load_document(SPECS / V2025), load_document(SPECS / V2026_08)
-    started = time.perf_counter()
-    compare_documents(old, new)
-    assert time.perf_counter() - started < 10
+def test_full_documents_compare_across_two_releases() -> None:
+    """A year apart (2025-04 -> 2026-08): the whole documents compare, with what both steps in between found.
+    (How fast is a benchmark, not a test: ``benchmarks/``.)"""
+    found = changes(V2025, V2026_08)
+    assert any(c.severity is Severity.BREAKING for c in found)
+    assert sum(c.kind == "operation.added" for c in found) > 10

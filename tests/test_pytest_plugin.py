@@ -130,6 +130,7 @@ def test_isolation_between_tests(nested: pytest.Pytester) -> None:
     nested.runpytest_inprocess(*PLUGIN).assert_outcomes(passed=5)
 
 
+@pytest.mark.slow  # ~15 s: a pytest subprocess with two xdist workers; test_isolation_between_tests is the fast sibling
 def test_isolation_under_xdist(nested: pytest.Pytester) -> None:
     pytest.importorskip("xdist")
     nested.makepyfile(ISOLATION)

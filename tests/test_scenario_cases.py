@@ -9,7 +9,6 @@ scenarios get their own tests below.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,9 @@ import openai
 import pytest
 from ruamel.yaml import YAML
 
+from fakeai.app import create_app
+from fakeai.clock import FakeClock
+from fakeai.config import Settings
 from fakeai.testing import async_client
 from tests.conftest import make_app
 
@@ -125,17 +127,18 @@ async def test_flaky_example_with_sdk_retries_always_succeeds_eventually() -> No
 
 
 async def test_slow_stream_example_delays_first_token_and_scripted_answers() -> None:
-    app = make_app(scenarios=[str(SCENARIOS / "slow-stream.yaml")])
+    clock = FakeClock()
+    settings = Settings(validate_responses="strict", scenarios=(str(SCENARIOS / "slow-stream.yaml"),))
+    app = create_app(settings, clock=clock)
     client = async_client(app)
-    started = time.monotonic()
     stream = await client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": "x"}], stream=True
     )
     chunks = [c async for c in stream]
-    assert time.monotonic() - started >= 0.2
+    assert clock.elapsed >= 0.2  # slow_first_token: 0.2 s (and maybe a stall), slept on the fake clock
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).startswith("Once upon a time")
-    started = time.monotonic()
+    started = clock.monotonic()
     answer = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
-    assert time.monotonic() - started >= 0.15
+    assert clock.monotonic() - started == pytest.approx(0.15)  # delay_ms: 150, on the fake clock
     assert answer.choices[0].message.content == "This answer took a while."
     assert not app.violations

@@ -70,6 +70,13 @@ class GPUSimulator:
         self.generated_tokens += completion
         self.requests += 1
 
+    def reset(self, namespace: str | None) -> None:
+        """``POST /_fakeai/state/reset`` without a namespace zeroes the counters (GPUs are not per namespace)."""
+        if namespace is None:
+            self.answered.clear()
+            self.generated_tokens = 0
+            self.requests = 0
+
     # -- derived at read time -------------------------------------------------------------------
     def utilization(self) -> float:
         return 1.0 - math.exp(-len(self.running) / max(float(self.options["saturation"]), 1e-9))

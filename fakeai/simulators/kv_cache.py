@@ -177,12 +177,13 @@ class KVCacheSimulator:
                 self.refs[block] = refs - 1
 
     def reset(self, namespace: str | None) -> None:
-        """A namespace (or everything) starts cold: its chain seed changes; old blocks age out by LRU."""
+        """A namespace (or everything, counters too) starts cold: its chain seed changes; old blocks age out by LRU."""
         if namespace is None:
             self.epoch += 1
             for block in self.evictable:
                 del self.refs[block]
             self.evictable.clear()
+            self.hit_tokens = self.query_tokens = self.evictions = 0
         else:
             self.epochs[namespace] = self.epochs.get(namespace, 0) + 1
 
