@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fakeai.bundled import data_path
 from fakeai.config import Settings
 from fakeai.context import Output, Timing
 from fakeai.errors import APIError, ConfigError, ScenarioError
@@ -28,7 +29,6 @@ from fakeai.parse.coerce import parse_query
 from fakeai.pipeline import ROUTING, parse_body, read_body
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv
-from fakeai.bundled import data_path
 from fakeai.simulators.base import Resettable, state_of
 from fakeai.spec.load import load_document
 from fakeai.spec.operation import Operation, iter_operations

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeai.admin import BASE_PATH as ADMIN_BASE_PATH
 from fakeai.admin import AdminAPI
+from fakeai.bundled import data_path
 from fakeai.check import ResponseCheck
 from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
@@ -40,14 +41,14 @@ from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.reload import Reloader
-from fakeai.bundled import data_path
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.base import NO_PROMPT_CACHE, SimulatorEnv
 from fakeai.simulators.registry import build as build_simulators
-from fakeai.spec.load import load_document
+from fakeai.spec.load import load_specs
 from fakeai.spec.operation import iter_operations
 from fakeai.spec.routing import routing_document
 from fakeai.spec.validate import Validators
+from fakeai.spec.vendors import mount_groups, route_table
 from fakeai.store import ResourceStore
 from fakeai.streaming import StreamReset, respond_error
 
@@ -89,7 +90,7 @@ def create_app(
     started = time.perf_counter()
     settings = settings or Settings()
     clock = clock or (FixedClock(settings.fixed_time) if settings.fixed_time is not None else SystemClock())
-    document = document if document is not None else load_document(settings.spec)
+    document = document if document is not None else load_specs(settings.spec)
     operations = list(iter_operations(document))
     events = Events()
     sim_env = SimulatorEnv(settings, clock, events)
@@ -120,12 +121,15 @@ def create_app(
         check=check,
     )
     admin = AdminAPI(settings)
-    connexion = RoutingMiddleware(admin.in_front_of(pipeline))
-    routes = routing_document(operations, title=str((document.get("info") or {}).get("title", "fakeai")))
+    connexion = RoutingMiddleware(_SpecParamNames.wrap(admin.in_front_of(pipeline), operations))
+    title = str((document.get("info") or {}).get("title", "fakeai"))
     resolver = Resolver(function_resolver=lambda _operation_id: _unused_handler)
     connexion.add_api(RoutingSpecification(admin.routes), base_path=ADMIN_BASE_PATH, resolver=resolver)  # before ""
-    for base_path in sorted(settings.base_paths, key=len, reverse=True):  # most specific mount first
-        connexion.add_api(RoutingSpecification(routes), base_path=base_path, resolver=resolver)
+    # each spec under its servers[0] path and "" (or settings.base_paths); most specific mount first
+    for base_path, mounted in mount_groups(route_table(document, operations, settings.base_paths)):
+        connexion.add_api(
+            RoutingSpecification(routing_document(mounted, title)), base_path=base_path, resolver=resolver
+        )
     asgi = ErrorMiddleware(connexion, events, clock)
     asgi.on_startup.append(_warm_tokenizers)
     journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
@@ -164,6 +168,31 @@ class RoutingSpecification(OpenAPISpecification):  # type: ignore[misc]
     @classmethod
     def _validate_spec(cls, spec: Any) -> None:
         return None
+
+
+class _SpecParamNames:
+    """Starlette path parameters cannot contain '-': Connexion routes ``{deployment-id}`` (Azure) as
+    ``deployment_id``. This puts the spec's names back, and is only installed when a spec needs it."""
+
+    def __init__(self, app: ASGIApp, names: dict[str, str]) -> None:
+        self.app = app
+        self.names = names
+
+    @classmethod
+    def wrap(cls, app: ASGIApp, operations: Sequence[Any]) -> ASGIApp:
+        names = {
+            p.name.replace("-", "_"): p.name
+            for op in operations
+            for p in op.parameters
+            if p.location == "path" and "-" in p.name
+        }
+        return cls(app, names) if names else app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = scope.get("path_params")
+        if params:
+            scope["path_params"] = {self.names.get(k, k): v for k, v in params.items()}
+        await self.app(scope, receive, send)
 
 
 def _unused_handler() -> None:

@@ -1,7 +1,7 @@
 """Thin command line: argv -> Settings -> serve (or a subcommand).
 
-    fakeai [serve] [--spec FILE] [--scenario FILE ...] [--host H] [--port P] [--seed N] ...
-    fakeai routes [--spec FILE]        how each operation will be answered
+    fakeai [serve] [--spec FILE|NAME ...] [--scenario FILE ...] [--host H] [--port P] [--seed N] ...
+    fakeai routes [--spec FILE|NAME]   each operation: its URL paths, spec, producer
     fakeai check FILE ...              validate scenario files offline      (fakeai/scenario/check.py)
     fakeai drift OLD NEW               classify spec changes                (fakeai/drift.py)
     fakeai record --upstream URL ...   record real traffic as a scenario    (fakeai/record.py)
@@ -54,7 +54,15 @@ HELP: dict[str, str] = {  # a plugin's help is the first line of its docstring
 
 # flag -> (Settings field, argparse options); every one of them must reach the app (tests/test_cli.py)
 SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--spec": ("spec", {"metavar": "FILE", "help": "OpenAPI 3.0/3.1 document (YAML/JSON); default: embedded OpenAI"}),
+    "--spec": (
+        "spec",
+        {
+            "metavar": "FILE|NAME",
+            "action": "append",
+            "help": "OpenAPI 3.0/3.1 file, or a named spec: openai (default), anthropic, azure, groq, deepseek, xai, "
+            "together, cohere, avs://<protocol>/<provider> (repeatable: several specs on one server)",
+        },
+    ),
     "--scenario": ("scenarios", {"metavar": "FILE", "action": "append", "help": "scenario YAML file (repeatable)"}),
     "--replay-strict": (
         "replay_strict",
@@ -141,14 +149,24 @@ class ServerCommand:
 
 def routes(settings: Settings) -> int:
     from fakeai.app import create_app
+    from fakeai.spec.vendors import ORIGINAL_ID, route_table, spec_names, spec_of
 
     app = create_app(settings)
+    table = route_table(app.document, [c.operation for c in app.operations.values()], settings.base_paths)
+    urls: dict[str, list[str]] = {}
+    for route in table:
+        urls.setdefault(route.original.operation_id, []).append(route.mount + route.operation.path)
+    specs = spec_names(app.document)
     counts: dict[str, int] = {}
     for compiled in app.operations.values():
         op = compiled.operation
         source = compiled.sources[0]
         counts[source] = counts.get(source, 0) + 1
-        print(f"{op.method:7} {op.path:60} {op.operation_id:45} {source}")
+        name = spec_of(app.document, op.path)
+        vendor = specs.get(name, {}).get("vendor") or name or "-"
+        operation_id = str(op.extensions.get(ORIGINAL_ID, op.operation_id))
+        served = ", ".join(urls.get(op.operation_id, ())) or "(shadowed by an earlier spec)"
+        print(f"{op.method:7} {vendor:18} {operation_id:45} {source:10} {served}")
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     print(f"\n{len(app.operations)} operations: {summary}")
     return 0
@@ -165,7 +183,7 @@ def serve(settings: Settings) -> int:
         len(app.operations),
         settings.host,
         settings.port,
-        ", ".join(p or "/" for p in settings.base_paths),
+        ", ".join(p or "/" for p in _mounts(app.document, settings)),
         app.startup_seconds,
     )
     if settings.workers > 1:
@@ -188,6 +206,15 @@ def serve(settings: Settings) -> int:
         app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False, lifespan="on"
     )
     return 0
+
+
+def _mounts(document: dict[str, Any], settings: Settings) -> list[str]:
+    from fakeai.spec.vendors import mounts_of, spec_names
+
+    found: list[str] = []
+    for entry in spec_names(document).values():
+        found += [m for m in mounts_of(entry.get("prefix"), settings.base_paths) if m not in found]
+    return found
 
 
 def _settings_dict(settings: Settings) -> dict[str, Any]:

@@ -20,18 +20,21 @@ from fakeai.errors import ConfigError, closest
 VALIDATION_PROFILES = ("strict", "permissive", "off")
 RESPONSE_CHECKS = ("off", "log", "strict")
 GENERATION_MODES = ("lorem", "echo", "fixed")
+UNKNOWN_IDS = ("well-formed", "404")
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every knob of a running fakeai. Field docs are shown by ``fakeai --help``."""
 
-    spec: str | None = None  # path to an OpenAPI 3.0/3.1 document; None = embedded official OpenAI spec
+    # OpenAPI 3.0/3.1 file(s) or named specs (openai, anthropic, azure, groq, ..., avs://openai/groq); several
+    # specs are served on one server; None = the official OpenAI spec
+    spec: str | tuple[str, ...] | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     seed: int = 0  # global seed mixed into every request's RNG
     log_level: str = "info"
-    base_paths: tuple[str, ...] = ("/v1", "")  # serve the API under each prefix
+    base_paths: tuple[str, ...] | None = None  # serve the API under each prefix; None = servers[0] path and ""
     api_keys: tuple[str, ...] = ()  # when set, other bearer tokens get 401
     max_body_bytes: int = 64 * 1024 * 1024  # larger request bodies get 413
     validation: str = "strict"  # strict | permissive | off
@@ -58,7 +61,15 @@ class Settings:
     journal_size: int = 10_000  # requests the journal keeps (GET /_fakeai/journal); oldest dropped first
     journal_body_bytes: int = 16 * 1024  # larger request/response bodies are journaled as a preview
     reload_scenarios: bool = True  # poll scenario files and hot-reload edits (keeps the old one if invalid)
+    # resource model: extra declaration files (lifecycles, links), lifecycle speed (0 = instant), and whether an
+    # unknown id is always a 404 ("404") or only when this server could have issued it ("well-formed")
+    resources: tuple[str, ...] = ()
+    lifecycle_scale: float = 1.0
+    unknown_ids: str = "well-formed"
     extra: Mapping[str, Any] = field(default_factory=dict)  # plugin settings, free-form
+    models: tuple[str, ...] = ()  # extra model catalog files (spec/models.yaml shape), after the bundled one
+    strict_models: bool = False  # a model outside the catalog is OpenAI's 404 model_not_found
+    bindings: tuple[str, ...] = ()  # extra bindings files (spec/bindings/*.yaml shape), after the bundled ones
 
     def merge(self, changes: Mapping[str, Any], source: str) -> Settings:
         """A copy with ``changes`` applied; unknown names and bad values raise ConfigError."""
@@ -73,20 +84,32 @@ class Settings:
         merged.check(source)
         return merged
 
+    @property
+    def specs(self) -> tuple[str, ...]:
+        """The specs to serve, in order (first wins a route two specs both define); () = official OpenAI."""
+        return (self.spec,) if isinstance(self.spec, str) else tuple(self.spec or ())
+
     def check(self, source: str) -> None:
-        choices = {"validation": VALIDATION_PROFILES, "validate_responses": RESPONSE_CHECKS, "mode": GENERATION_MODES}
+        choices = {
+            "validation": VALIDATION_PROFILES,
+            "validate_responses": RESPONSE_CHECKS,
+            "mode": GENERATION_MODES,
+            "unknown_ids": UNKNOWN_IDS,
+        }
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{source}: {name} must be one of {', '.join(allowed)}; got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{source}: port must be 0-65535; got {self.port}")
+        if self.lifecycle_scale < 0:
+            raise ConfigError(f"{source}: lifecycle_scale must be >= 0 (0 = lifecycles finish at once)")
         if self.max_body_bytes <= 0:
             raise ConfigError(f"{source}: max_body_bytes must be positive")
         for glob, values in self.latency_models.items():
             if not isinstance(values, Mapping) or not values or set(values) - {"ttft", "itl"}:
                 raise ConfigError(f"{source}: latency_models[{glob!r}] must be a mapping with ttft and/or itl")
-        for prefix in self.base_paths:
+        for prefix in self.base_paths or ():
             if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
                 raise ConfigError(f"{source}: base path {prefix!r} must start with '/' and not end with '/'")
 
@@ -95,6 +118,12 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
     """Coerce strings from env/CLI to the field's type (judged by the default's type)."""
     if value is None:
         return None
+    if name == "spec":  # one spec (str) or several: a list, or "openai,anthropic" from the environment
+        items = [str(v).strip() for v in value] if isinstance(value, (list, tuple)) else str(value).split(",")
+        specs = tuple(v.strip() for v in items if v.strip())
+        return specs[0] if len(specs) == 1 else specs or None
+    if name == "base_paths" and current is None:
+        current = ()
     if isinstance(current, bool):
         if isinstance(value, bool):
             return value
@@ -109,6 +138,11 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: {name} must be an integer; got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be a number; got {value!r}") from None
     if isinstance(current, tuple):
         if isinstance(value, str):
             return (

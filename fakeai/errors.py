@@ -1,7 +1,8 @@
 """The FakeAI error tree and the one builder of OpenAI error bodies.
 
 Startup problems raise :class:`FakeAIError` subclasses whose messages name the file, the line or
-YAML path and a hint. Everything a client sees goes through :func:`error_body`.
+YAML path and a hint. Everything a client sees goes through :func:`error_body` (OpenAI's envelope) or,
+for the operations a bindings file declares ``errors: anthropic`` for, :func:`vendor_error_body`.
 """
 
 from __future__ import annotations
@@ -87,6 +88,51 @@ SERVER_ERROR_MESSAGE = "The server had an error while processing your request. S
 def error_body(message: str, *, type: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     """OpenAI's error envelope: ``{"error": {"message", "type", "param", "code"}}``."""
     return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+# The error envelopes a bindings file may declare (``errors:``); OpenAI's is the default.
+ENVELOPES = ("openai", "anthropic")
+# status -> Anthropic error type (docs.anthropic.com/en/api/errors; the types its spec's ErrorResponse allows)
+ANTHROPIC_TYPES: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "invalid_request_error",  # the API says request_too_large, which its spec's ErrorResponse does not list
+    429: "rate_limit_error",
+    500: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_ANTHROPIC_KINDS = frozenset(ANTHROPIC_TYPES.values())
+
+
+def anthropic_error_body(status: int, message: str, request_id: str, type: str | None = None) -> dict[str, Any]:
+    """Anthropic's envelope: ``{"type": "error", "error": {"type", "message"}, "request_id"}``. ``type`` is
+    kept when it is one of Anthropic's and not just OpenAI's default for the status; else it follows the status."""
+    kind = type if type in _ANTHROPIC_KINDS and type != ERROR_TYPES.get(status) else None
+    kind = kind or ANTHROPIC_TYPES.get(status) or ("invalid_request_error" if status < 500 else "api_error")
+    return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id or None}
+
+
+def vendor_error_body(error: APIError, envelope: str, request_id: str = "") -> dict[str, Any]:
+    """``error`` in the envelope an operation's binding declares (``openai`` or ``anthropic``)."""
+    if envelope == "anthropic":
+        return anthropic_error_body(error.status, error.message, request_id, error.type)
+    return error.body()
+
+
+def reshape_error_body(body: Any, status: int, envelope: str, request_id: str = "") -> Any:
+    """An OpenAI error body built elsewhere (a scenario's scripted error, a rate-limit refusal) in
+    ``envelope``; other bodies unchanged."""
+    if envelope == "openai" or not isinstance(body, dict) or not isinstance(body.get("error"), dict):
+        return body
+    inner = body["error"]
+    if envelope == "anthropic" and body.get("type") != "error":
+        return anthropic_error_body(status, str(inner.get("message") or ""), request_id, inner.get("type"))
+    return body
 
 
 def not_found(method: str, path: str) -> APIError:

@@ -14,7 +14,8 @@ operationId in the ASGI scope; everything after it is here, in this order:
 
 Plugins insert hooks at named positions (:class:`Position`, after Connexion's ``MiddlewarePosition``):
 ``hook(ctx, value) -> value`` with the stage's result as ``value``. Errors raised as
-:class:`~fakeai.errors.APIError` in any stage before respond answer in OpenAI's envelope.
+:class:`~fakeai.errors.APIError` in any stage before respond answer in the operation's error envelope:
+OpenAI's, unless its bindings file (``spec/bindings/*.yaml``) declares another (``errors: anthropic``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ from starlette.types import Receive, Scope, Send
 from fakeai.clock import Clock
 from fakeai.config import Settings
 from fakeai.context import NO_DECISION, Decision, Output, RequestContext, Timing, UploadedFile
-from fakeai.errors import APIError, invalid_api_key, not_found
+from fakeai.errors import APIError, invalid_api_key, not_found, reshape_error_body
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
 from fakeai.parse.coerce import nest, parse_json, parse_query
 from fakeai.parse.seed import new_request_id, request_seed
+from fakeai.producers.bindings import env_files, envelope_of
 from fakeai.scenario.faults import inject
 from fakeai.scenario.prefer import parse_prefer
 from fakeai.scenario.respond import example_output, refusal_output, reply_output
@@ -109,6 +111,11 @@ class Pipeline:
             position: list((hooks or {}).get(position, ())) for position in Position
         }
         self.api_keys = frozenset(settings.api_keys)
+        self.envelopes = {  # operations answering errors in another vendor's envelope (compiled once)
+            op_id: envelope
+            for op_id, op in operations.items()
+            if (envelope := envelope_of(op.operation, op.env.document, env_files(op.env))) != "openai"
+        }
 
     def insert(self, position: Position, hook: Hook) -> None:
         self.hooks[position].append(hook)
@@ -123,7 +130,7 @@ class Pipeline:
                 raise not_found(scope["method"], scope["path"])
             ctx = self._run(Position.AFTER_PARSE, None, await self.parse(scope, receive, compiled))
         except APIError as exc:
-            await respond_error(send, exc)
+            await self.respond_error(send, exc, op_id, ctx)
             self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
         self.events.emit(RequestReceived(ctx))
@@ -133,10 +140,11 @@ class Pipeline:
             try:
                 decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
                 produced = self._run(Position.AFTER_PRODUCE, ctx, produce(compiled, ctx, decision))
+                produced = self.vendor_shape(ctx, produced)
                 produced = self.check(compiled, produced) if self.check is not None else produced
                 timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
             except APIError as exc:
-                await respond_error(send, exc)
+                await self.respond_error(send, exc, op_id, ctx)
                 self.events.emit(self.rejected(scope, exc, op_id, ctx))
                 return
             output = produced
@@ -217,6 +225,25 @@ class Pipeline:
             simulator.finish(ctx, output)
 
     # ---- helpers ---------------------------------------------------------------------------------
+    async def respond_error(self, send: Send, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> None:
+        """``exc`` in the operation's error envelope (OpenAI's unchanged: no request id in it)."""
+        envelope = self.envelopes.get(op_id, "openai") if op_id else "openai"
+        if envelope == "openai":
+            await respond_error(send, exc)
+            return
+        await respond_error(send, exc, envelope, ctx.request_id if ctx is not None else new_request_id())
+
+    def vendor_shape(self, ctx: RequestContext, output: Output) -> Output:
+        """Another vendor's operation: its ``request-id`` header, and error answers decided elsewhere (scenario
+        errors, rate limits) in its envelope."""
+        envelope = self.envelopes.get(ctx.operation_id)
+        if envelope is None:
+            return output
+        body = output.body
+        if output.status >= 400:
+            body = reshape_error_body(body, output.status, envelope, ctx.request_id)
+        return replace(output, body=body, headers={**output.headers, "request-id": ctx.request_id})
+
     def _run(self, position: Position, ctx: RequestContext | None, value: Any) -> Any:
         for hook in self.hooks[position]:
             value = hook(ctx if ctx is not None else value, value)
@@ -235,8 +262,10 @@ class Pipeline:
     def authorize(self, headers: Mapping[str, str]) -> None:
         if not self.api_keys:
             return
+        # the bearer token (OpenAI), else Azure's api-key header, else Anthropic's x-api-key
         auth = headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else (headers.get("api-key") or None)
+        bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+        token = bearer or headers.get("api-key") or headers.get("x-api-key") or None
         if token not in self.api_keys:
             raise invalid_api_key(token or None)
 

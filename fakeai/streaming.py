@@ -14,7 +14,7 @@ from starlette.types import Send
 
 from fakeai.clock import Clock
 from fakeai.context import Frame, Output, Timing
-from fakeai.errors import APIError
+from fakeai.errors import APIError, vendor_error_body
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS
 BASE_HEADERS = ((b"openai-version", b"2020-10-01"),)
@@ -107,9 +107,12 @@ def _join(frames: Sequence[Frame]) -> bytes:
     return encode_frame(frames[0]) if len(frames) == 1 else b"".join([encode_frame(frame) for frame in frames])
 
 
-async def respond_error(send: Send, error: APIError) -> None:
-    payload = orjson.dumps(error.body())
-    headers = _headers("application/json", error.headers, "", len(payload))
+async def respond_error(send: Send, error: APIError, envelope: str = "openai", request_id: str = "") -> None:
+    """``error`` in the operation's envelope (OpenAI's unless its binding says otherwise); Anthropic's carries
+    the request id in the body and in a ``request-id`` header, as the real API does."""
+    payload = orjson.dumps(vendor_error_body(error, envelope, request_id))
+    extra = {**error.headers, "request-id": request_id} if envelope == "anthropic" and request_id else error.headers
+    headers = _headers("application/json", extra, request_id, len(payload))
     await send({"type": "http.response.start", "status": error.status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})
 

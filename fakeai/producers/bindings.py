@@ -1,38 +1,374 @@
-"""Model-like producers for the generative endpoints, bound by operationId.
+"""Which operations behave like a model, declared in data: ``spec/bindings/*.yaml``.
 
-``BINDINGS`` maps an operationId to a ``factory(operation, env) -> Producer | None``, by import string
-(loaded only when an operation with that id is compiled). Third parties bind more operationIds with
-entry points in the ``fakeai.bindings`` group (name = the operationId). Python per operationId because
-these endpoints behave like a model (tokens, streaming, usage), which the spec cannot say.
+A bindings file says which documents it applies to (``applies_to``: an ``info.title``, or any of a set of
+operationIds present), the error envelope of that API (``errors: openai | anthropic``), and per operation
+(keyed by operationId, or ``"POST /v1/messages"``) its ``behaviour``, the request ``fields`` that carry the
+model, messages, tools, max tokens, stop sequences and stream flag, and which ``scripted`` answer keys a
+scenario may use::
+
+    vendor: anthropic
+    applies_to: {title: [Anthropic API], operations: [messages_post]}
+    errors: anthropic
+    fields: {model: model, max_tokens: max_tokens, stop: stop_sequences}   # defaults for the operations
+    operations:
+      messages_post: {behaviour: messages, scripted: [content, tool_calls, json]}
+
+A behaviour is a name in :data:`BINDINGS` (``name -> factory(operation, env) -> Producer | None``, by import
+string, loaded only when an operation bound to it is compiled); third parties add behaviours with entry points
+in the ``fakeai.bindings`` group and bindings files with ``Settings.bindings`` (later files win per operation).
+Files are validated at startup against :data:`SCHEMA`; a mistake is a :class:`~fakeai.errors.SpecError`
+naming ``file:line:column`` and the closest valid name. Everything is compiled once per document.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+
+from fakeai.bundled import data_path
+from fakeai.errors import ENVELOPES, SpecError, closest
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, Producer, ProducerFactory
 from fakeai.spec.operation import Operation
 
-BINDINGS: Registry[ProducerFactory] = Registry(
+__all__ = [
+    "BINDINGS",
+    "SCHEMA",
+    "Binding",
+    "BindingsFile",
     "binding",
+    "binding_for",
+    "binding_of",
+    "bindings_for",
+    "bundled_files",
+    "envelope_of",
+    "llm_factory",
+    "load_file",
+    "scripted_keys",
+]
+
+BINDINGS: Registry[ProducerFactory] = Registry(
+    "behaviour",
     group="fakeai.bindings",
     builtins={
-        "createChatCompletion": "fakeai.producers.text.chat:factory",
-        "createCompletion": "fakeai.producers.text.completions:factory",
-        "createResponse": "fakeai.producers.text.responses:factory",
-        "createEmbedding": "fakeai.producers.endpoints.embeddings:factory",
-        "createModeration": "fakeai.producers.endpoints.moderations:factory",
-        "createImage": "fakeai.producers.endpoints.images:factory",
-        "createImageEdit": "fakeai.producers.endpoints.images:factory",
-        "createImageVariation": "fakeai.producers.endpoints.images:factory",
-        "createSpeech": "fakeai.producers.endpoints.audio:factory",
-        "createTranscription": "fakeai.producers.endpoints.audio:factory",
-        "createTranslation": "fakeai.producers.endpoints.audio:factory",
+        "chat": "fakeai.producers.text.chat:factory",
+        "completions": "fakeai.producers.text.completions:factory",
+        "responses": "fakeai.producers.text.responses:factory",
+        "messages": "fakeai.producers.text.messages:factory",
+        "count_tokens": "fakeai.producers.text.messages:count_tokens_factory",
+        "embeddings": "fakeai.producers.endpoints.embeddings:factory",
+        "moderation": "fakeai.producers.endpoints.moderations:factory",
+        "images": "fakeai.producers.endpoints.images:factory",
+        "audio": "fakeai.producers.endpoints.audio:factory",
     },
 )
-binding = BINDINGS.register  # @binding("createFoo") def factory(operation, env) -> Producer | None
+binding = BINDINGS.register  # @binding("my_behaviour") def factory(operation, env) -> Producer | None
+
+FIELD_ROLES = ("model", "messages", "system", "tools", "tool_choice", "max_tokens", "stop", "stream", "thinking")
+SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
+_FIELDS = {
+    "type": "object",
+    "properties": {role: {"type": "string", "minLength": 1} for role in FIELD_ROLES},
+    "additionalProperties": False,
+}
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["applies_to", "operations"],
+    "additionalProperties": False,
+    "properties": {
+        "vendor": {"type": "string"},
+        "applies_to": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "properties": {"title": _NAMES, "operations": _NAMES},
+        },
+        "errors": {"enum": list(ENVELOPES)},
+        "fields": _FIELDS,
+        "operations": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["behaviour"],
+                "additionalProperties": False,
+                "properties": {
+                    "behaviour": {"type": "string", "minLength": 1},
+                    "errors": {"enum": list(ENVELOPES)},
+                    "fields": _FIELDS,
+                    "scripted": {"type": "array", "items": {"enum": list(SCRIPT_KEYS)}, "uniqueItems": True},
+                },
+            },
+        },
+    },
+}
+_VALIDATOR = jsonschema_rs.Draft202012Validator(SCHEMA)
+YamlPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """How one operation behaves: the behaviour's name, its error envelope, its request fields."""
+
+    behaviour: str
+    errors: str = "openai"
+    fields: Mapping[str, str] = field(default_factory=dict)  # role (model, max_tokens, stop...) -> body field
+    scripted: frozenset[str] = frozenset()  # scenario answer keys the behaviour renders
+    where: str = ""  # file:line it was declared at
+
+    def name_of(self, role: str, default: str | None = None) -> str:
+        """The request field carrying ``role`` (``"stop"`` -> ``"stop_sequences"`` for Anthropic)."""
+        return self.fields.get(role) or default or role
+
+
+@dataclass(frozen=True, slots=True)
+class BindingsFile:
+    source: str
+    titles: frozenset[str]
+    markers: frozenset[str]  # operationIds: the file applies when any of them is in the document
+    errors: str
+    operations: Mapping[str, Binding]  # operationId or "METHOD /path" -> binding
+
+    def applies_to(self, document: Mapping[str, Any], operation_ids: frozenset[str]) -> bool:
+        title = (document.get("info") or {}).get("title")
+        return title in self.titles or bool(self.markers & operation_ids)
+
+
+def bundled_files() -> list[Path]:
+    folder = data_path("spec") / "bindings"
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+_lock = threading.Lock()
+_files: dict[tuple[str, float], BindingsFile] = {}
+_documents: dict[tuple[int, tuple[str, ...]], tuple[Mapping[str, Any], _Compiled]] = {}
+_MAX_DOCUMENTS = 16
+
+
+def load_file(path: str | Path) -> BindingsFile:
+    """A bindings file, parsed and validated (cached by path and modification time)."""
+    source = str(path)
+    try:
+        stamp = Path(source).stat().st_mtime
+        key = (source, stamp)
+        with _lock:
+            found = _files.get(key)
+        if found is not None:
+            return found
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"bindings file {source}: cannot read it: {exc.strerror or exc}") from None
+    loaded = parse(text, source)
+    with _lock:
+        _files[key] = loaded
+    return loaded
+
+
+def parse(text: str, source: str) -> BindingsFile:
+    """YAML text -> :class:`BindingsFile`; any problem is a SpecError at ``source:line:column``."""
+    try:
+        tree = YAML(typ="rt").load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{source}{at}: invalid YAML: {problem}") from None
+    positions: dict[YamlPath, tuple[int, int]] = {}
+    data = _plain(tree, (), positions)
+
+    def where(path: YamlPath) -> str:
+        while path and path not in positions:
+            path = path[:-1]
+        line, column = positions.get(path, (1, 1))
+        return f"{source}:{line}:{column}"
+
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}:1:1: a bindings file is a mapping with 'applies_to:' and 'operations:'")
+    problems = [_describe(error, data, where) for error in _VALIDATOR.iter_errors(data)]
+    if problems:
+        raise SpecError("\n".join(dict.fromkeys(problems[:10])))
+    known = BINDINGS.names()
+    errors = data.get("errors", "openai")
+    defaults = data.get("fields") or {}
+    operations: dict[str, Binding] = {}
+    for key, spec in data["operations"].items():
+        behaviour = spec["behaviour"]
+        if behaviour not in BINDINGS:
+            spot: YamlPath = ("operations", key, "behaviour")
+            raise SpecError(
+                f"{where(spot)}: operations.{key}.behaviour: unknown behaviour {behaviour!r}"
+                f"{closest(behaviour, known)}; known: {', '.join(known)}"
+            )
+        operations[key] = Binding(
+            behaviour=behaviour,
+            errors=spec.get("errors", errors),
+            fields={**defaults, **(spec.get("fields") or {})},
+            scripted=frozenset(spec.get("scripted") or ()),
+            where=where(("operations", key)),
+        )
+    applies = data["applies_to"]
+    return BindingsFile(
+        source, frozenset(applies.get("title") or ()), frozenset(applies.get("operations") or ()), errors, operations
+    )
+
+
+def _describe(error: Any, data: Mapping[str, Any], where: Any) -> str:
+    path = tuple(error.instance_path)
+    dotted = ".".join(str(p) for p in path)
+    prefix = f"{dotted}: " if dotted else ""
+    instance = error.instance
+    if type(error.kind).__name__ == "AdditionalProperties" and isinstance(instance, dict):
+        allowed = _allowed_keys(path)
+        lines = [
+            f"{where((*path, key))}: {prefix}unknown key {key!r}{closest(str(key), allowed)}; "
+            f"expected one of: {', '.join(allowed)}"
+            for key in instance
+            if key not in allowed
+        ]
+        if lines:
+            return "\n".join(lines)
+    return f"{where(path)}: {prefix}{error.message}"
+
+
+def _allowed_keys(path: YamlPath) -> list[str]:
+    if not path:
+        return list(SCHEMA["properties"])
+    if path[-1] == "fields":
+        return list(FIELD_ROLES)
+    if path[0] == "applies_to":
+        return ["title", "operations"]
+    if path[0] == "operations" and len(path) == 2:
+        return ["behaviour", "errors", "fields", "scripted"]
+    return []
+
+
+def _plain(node: Any, path: YamlPath, positions: dict[YamlPath, tuple[int, int]]) -> Any:
+    """ruamel's round-trip tree -> plain data, remembering where every key and item was written."""
+    if isinstance(node, CommentedMap):
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            child = (*path, str(key))
+            try:
+                line, column = node.lc.key(key)
+                positions[child] = (line + 1, column + 1)
+            except (KeyError, TypeError):
+                pass
+            result[str(key)] = _plain(value, child, positions)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            child = (*path, index)
+            try:
+                line, column = node.lc.item(index)
+                positions[child] = (line + 1, column + 1)
+            except (KeyError, TypeError, IndexError):
+                pass
+            items.append(_plain(value, child, positions))
+        return items
+    if node is None or isinstance(node, (bool, int, float)):
+        return node
+    return str(node)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    operations: Mapping[str, Binding]
+    errors: str  # the envelope of the last file that applies (every operation of the document answers in it)
+
+
+def _compiled(document: Mapping[str, Any], files: Sequence[str]) -> _Compiled:
+    """The bundled files that apply to ``document``, then ``files`` (user files, applying when they match the
+    document too; a later file wins for the same operation). Compiled once per document."""
+    key = (id(document), tuple(files))
+    with _lock:
+        cached = _documents.get(key)
+    if cached is not None and cached[0] is document:
+        return cached[1]
+    operation_ids = frozenset(
+        op["operationId"]
+        for item in (document.get("paths") or {}).values()
+        if isinstance(item, Mapping)
+        for op in item.values()
+        if isinstance(op, Mapping) and isinstance(op.get("operationId"), str)
+    )
+    table: dict[str, Binding] = {}
+    errors = "openai"
+    for path in [*bundled_files(), *map(Path, files)]:
+        loaded = load_file(path)
+        if loaded.applies_to(document, operation_ids):
+            table.update(loaded.operations)
+            errors = loaded.errors
+    compiled = _Compiled(table, errors)
+    with _lock:
+        if len(_documents) >= _MAX_DOCUMENTS:
+            _documents.pop(next(iter(_documents)))
+        _documents[key] = (document, compiled)  # holding the document keeps its id from being reused
+    return compiled
+
+
+def bindings_for(document: Mapping[str, Any], files: Sequence[str] = ()) -> Mapping[str, Binding]:
+    """Every binding of ``document``, by operationId or ``"METHOD /path"``."""
+    return _compiled(document, files).operations
+
+
+def binding_for(operation: Operation, document: Mapping[str, Any], files: Sequence[str] = ()) -> Binding | None:
+    table = bindings_for(document, files)
+    return table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+
+
+def binding_of(
+    operation: Operation, document: Mapping[str, Any] | None = None, files: Sequence[str] = ()
+) -> str | None:
+    """The behaviour ``operation`` is bound to (``fakeai routes`` shows it), or None. Without ``document``,
+    the first bundled or given file that names the operation answers."""
+    if document is not None:
+        found = binding_for(operation, document, files)
+        return found.behaviour if found is not None else None
+    for path in [*bundled_files(), *map(Path, files)]:
+        table = load_file(path).operations
+        found = table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+        if found is not None:
+            return found.behaviour
+    return None
+
+
+def scripted_keys(operation: Operation, files: Sequence[str] = ()) -> frozenset[str]:
+    """The scenario answer keys (content, tool_calls, json, refusal) the operation's behaviour renders, as the
+    last bundled or given file naming the operation declares them (``scripted:``)."""
+    for path in reversed([*bundled_files(), *map(Path, files)]):
+        table = load_file(path).operations
+        found = table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+        if found is not None:
+            return found.scripted
+    return frozenset()
+
+
+def envelope_of(operation: Operation, document: Mapping[str, Any], files: Sequence[str] = ()) -> str:
+    """The error envelope clients of ``operation`` expect: its binding's, else its document's (OpenAI's by default)."""
+    found = binding_for(operation, document, files)
+    return found.errors if found is not None else _compiled(document, files).errors
+
+
+def env_files(env: CompileEnv) -> tuple[str, ...]:
+    return tuple(getattr(env.settings, "bindings", ()) or ())
 
 
 def llm_factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    if operation.operation_id not in BINDINGS:
-        return None
-    return BINDINGS.get(operation.operation_id)(operation, env)
+    """The ``llm`` producer: the factory of the operation's declared behaviour. An entry point named after an
+    operationId (the extension point before bindings files) still binds that operation."""
+    found = binding_for(operation, env.document, env_files(env))
+    if found is not None:
+        return BINDINGS.get(found.behaviour)(operation, env)
+    if operation.operation_id in BINDINGS:
+        return BINDINGS.get(operation.operation_id)(operation, env)
+    return None

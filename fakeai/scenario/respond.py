@@ -18,10 +18,11 @@ import orjson
 from fakeai.context import Output, Refusal, RequestContext
 from fakeai.errors import ERROR_TYPES, SERVER_ERROR_MESSAGE, APIError, error_body
 from fakeai.ids import new_id
+from fakeai.producers.bindings import scripted_keys
 from fakeai.producers.text.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
 from fakeai.scenario.match import Fail
-from fakeai.scenario.render import ProduceScripted, scripted_output
+from fakeai.scenario.render import SCRIPTABLE, ProduceScripted, scripted_output
 from fakeai.scenario.template import Value, compile_value, render
 
 SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
@@ -179,6 +180,19 @@ def example_output(ctx: RequestContext, title: str) -> Output:
     return Output(status=ctx.operation.status, body=body, source="example")
 
 
+def _declared_scripted(
+    ctx: RequestContext, script: Script, reply: Reply, produce: ProduceScripted | None
+) -> Output | None:
+    """Operations outside ``render.SCRIPTABLE`` whose bindings file declares the keys (``scripted:``), e.g.
+    Anthropic's ``messages_post``: rendered by the operation's producer; None leaves it to ``scripted_output``."""
+    if produce is None or ctx.operation_id in SCRIPTABLE:
+        return None
+    if not reply.script_keys <= scripted_keys(ctx.operation, getattr(ctx.settings, "bindings", ())):
+        return None
+    output = produce(ctx, script)
+    return replace(output, source="scenario") if output is not None else None
+
+
 def reply_output(
     ctx: RequestContext, reply: Reply, env: Mapping[str, Any], produce_scripted: ProduceScripted | None = None
 ) -> Output:
@@ -198,7 +212,9 @@ def reply_output(
         output = Output(status=reply.status or ctx.operation.status, body=body, source="scenario")
     else:
         script = render_script(reply, env, ctx.rng)
-        output = scripted_output(ctx, script, reply.script_keys, reply.where, produce_scripted)
+        output = _declared_scripted(ctx, script, reply, produce_scripted) or scripted_output(
+            ctx, script, reply.script_keys, reply.where, produce_scripted
+        )
     extra = (
         {str(k).lower(): str(v) for k, v in render(reply.headers, env, reply.where).items()} if reply.headers else {}
     )

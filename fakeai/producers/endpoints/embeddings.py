@@ -161,4 +161,5 @@ def _token_lists(raw: Any, model: str) -> list[list[int]]:
 
 
 def factory(operation: Operation, env: CompileEnv) -> EmbeddingsProducer | None:
-    return EmbeddingsProducer() if operation.operation_id == "createEmbedding" else None
+    """Bound by declaration (spec/bindings/*.yaml: behaviour embeddings), whatever the operationId."""
+    return EmbeddingsProducer()
