@@ -122,7 +122,7 @@ async def test_responses_and_completions_report_cached_tokens() -> None:
     assert first.usage.input_tokens_details.cached_tokens == 0
     assert second.usage.input_tokens_details.cached_tokens % 128 == 0
     assert second.usage.input_tokens_details.cached_tokens > 4000
-    legacy = [await client.completions.create(model="gpt-3.5-turbo-instruct", prompt=LONG) for _ in range(2)]
+    legacy = [await client.completions.create(model="davinci-002", prompt=LONG) for _ in range(2)]
     assert legacy[0].usage.prompt_tokens_details is None  # legacy completions only report details on a hit
     assert legacy[1].usage.prompt_tokens_details.cached_tokens > 4000
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fakeai.catalog import Catalog, check_context
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
@@ -104,8 +105,9 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 class ChatProducer:
     source = "llm"
 
-    def __init__(self, config: GenerationConfig) -> None:
+    def __init__(self, config: GenerationConfig, catalog: Catalog | None = None) -> None:
         self.config = config
+        self.catalog = catalog  # context windows (None: no check)
 
     def choose(
         self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int, script: Script | None = None
@@ -179,10 +181,12 @@ class ChatProducer:
 
     def _answer(self, ctx: RequestContext, body: Mapping[str, Any], script: Script | None) -> Output:
         gen = self.config.for_request(ctx)
-        n = body.get("n")
-        choices = [self.choose(ctx, gen, body, i, script) for i in range(n if isinstance(n, int) and n > 0 else 1)]
         tools = body.get("tools") if isinstance(body.get("tools"), list) else None
         prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer)
+        limit = token_limit(body, strict=ctx.settings.validation == "strict")
+        check_context(self.catalog, gen.base_model, prompt, limit, "chat")
+        n = body.get("n")
+        choices = [self.choose(ctx, gen, body, i, script) for i in range(n if isinstance(n, int) and n > 0 else 1)]
         reasoning = sum(c.reasoning_tokens for c in choices)
         completion = sum(c.visible_tokens for c in choices) + reasoning
         usage = usage_body(prompt, completion, reasoning, gen.cached_prompt_tokens(prompt))
@@ -320,7 +324,7 @@ def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    return ChatProducer(GenerationConfig.from_env(env))
+    return ChatProducer(GenerationConfig.from_env(env), Catalog.from_settings(env.settings))
 
 
 def token_limit(body: Mapping[str, Any], strict: bool = True) -> int | None:

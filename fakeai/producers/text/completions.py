@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fakeai.catalog import Catalog, check_context
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
@@ -82,8 +83,9 @@ def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
 class CompletionsProducer:
     source = "llm"
 
-    def __init__(self, config: GenerationConfig) -> None:
+    def __init__(self, config: GenerationConfig, catalog: Catalog | None = None) -> None:
         self.config = config
+        self.catalog = catalog  # context windows (None: no check)
 
     def _one(
         self, gen: Generation, body: Mapping[str, Any], prompt: str, stream: int, index: int, script: Script | None
@@ -121,6 +123,9 @@ class CompletionsProducer:
     def _answer(self, ctx: RequestContext, body: Mapping[str, Any], script: Script | None) -> Output:
         gen = self.config.for_request(ctx)
         prompts = prompts_of(body.get("prompt"), gen.tokenizer)
+        limit = body.get("max_tokens", DEFAULT_MAX_TOKENS if script is None else None)
+        asked = limit if isinstance(limit, int) and not isinstance(limit, bool) else None
+        check_context(self.catalog, gen.base_model, max(count for _, count in prompts), asked, "completions")
         n = _count(body.get("n"))
         candidates = max(n, _count(body.get("best_of")))
         choices: list[_Choice] = []
@@ -195,4 +200,4 @@ def _frames(
 
 
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
-    return CompletionsProducer(GenerationConfig.from_env(env))
+    return CompletionsProducer(GenerationConfig.from_env(env), Catalog.from_settings(env.settings))

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fakeai.catalog import Catalog, check_context
 from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
@@ -71,8 +72,9 @@ class Answer:
 class ResponsesProducer:
     source = "llm"
 
-    def __init__(self, config: GenerationConfig) -> None:
+    def __init__(self, config: GenerationConfig, catalog: Catalog | None = None) -> None:
         self.config = config
+        self.catalog = catalog  # context windows (None: no check)
 
     def produce(self, ctx: RequestContext) -> Output:
         return self._answer(ctx, None)
@@ -84,7 +86,10 @@ class ResponsesProducer:
     def _answer(self, ctx: RequestContext, script: Script | None) -> Output:
         body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
         gen = self.config.for_request(ctx)
-        answer = build_answer(body, gen, ctx.now, script)
+        tokens = _input_tokens(body, gen)
+        limit = body.get("max_output_tokens")
+        check_context(self.catalog, gen.base_model, tokens, limit if isinstance(limit, int) else None, "responses")
+        answer = build_answer(body, gen, ctx.now, script, input_tokens=tokens)
         if ctx.wants_stream:
             options = body.get("stream_options")
             obfuscate = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
@@ -97,7 +102,7 @@ class ResponsesProducer:
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
     if operation.operation_id != OPERATION_ID:
         return None
-    return ResponsesProducer(GenerationConfig.from_env(env))
+    return ResponsesProducer(GenerationConfig.from_env(env), Catalog.from_settings(env.settings))
 
 
 # --- planning the output -----------------------------------------------------------------------
@@ -115,7 +120,9 @@ class _Ids:
         return hex_id(self.rng, prefix + self.head, 104) + self.tail
 
 
-def build_answer(body: Mapping[str, Any], gen: Generation, now: float, script: Script | None = None) -> Answer:
+def build_answer(
+    body: Mapping[str, Any], gen: Generation, now: float, script: Script | None = None, input_tokens: int | None = None
+) -> Answer:
     created = int(now)
     ids = _Ids(gen.rng(ID_STREAM), created)
     rng = gen.rng()
@@ -141,7 +148,7 @@ def build_answer(body: Mapping[str, Any], gen: Generation, now: float, script: S
             cut = items[-1].body["status"] == "incomplete"
     output_tokens = sum(item.tokens for item in items)
     reasoning_tokens = items[0].tokens if items and items[0].body["type"] == "reasoning" else 0
-    input_tokens = _input_tokens(body, gen)
+    input_tokens = _input_tokens(body, gen) if input_tokens is None else input_tokens
     usage = {
         "input_tokens": input_tokens,
         # cache_write_tokens: spec 2026-08+, SDK 3.5x
