@@ -129,18 +129,24 @@ PRODUCERS: Registry[ProducerFactory] = Registry(
     group="fakeai.producers",
     builtins={
         "template": "fakeai.producers.template:template_factory",
+        "models": "fakeai.producers.models:models_factory",
         "files": "fakeai.producers.files:files_factory",
         "stored": "fakeai.producers.stored:stored_factory",
         "llm": "fakeai.producers.bindings:llm_factory",
+        "resources": "fakeai.resources.producer:resources_factory",
         "example": "fakeai.producers.example:example_factory",
         "generated": "fakeai.producers.default:generated_factory",
     },
 )
 FALLBACK_PRODUCER = "generated"
+# asked after plugins and create_app(producers=...): they answer nearly every operation, so a plugin that
+# claims an operation must be asked before them (the resource model, spec examples, generated data)
+GENERIC_PRODUCERS = ("resources", "example", FALLBACK_PRODUCER)
 producer = PRODUCERS.register  # @producer("name") def factory(operation, env) -> Producer | None
 
 
 def producer_factories(extra: Sequence[Any] = ()) -> list[Any]:
-    """Every producer factory in the order they are asked (the generated fallback last)."""
-    named = [PRODUCERS.get(name) for name in PRODUCERS.names() if name != FALLBACK_PRODUCER]
-    return [*named, *extra, PRODUCERS.get(FALLBACK_PRODUCER)]
+    """Every producer factory in the order they are asked: the specific built-ins (templates, the model
+    catalog, files, stored responses, model-like bindings), plugins, ``extra``, then the generic ones."""
+    named = [PRODUCERS.get(name) for name in PRODUCERS.names() if name not in GENERIC_PRODUCERS]
+    return [*named, *extra, *(PRODUCERS.get(name) for name in GENERIC_PRODUCERS)]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fakeai.context import Effect
@@ -19,6 +20,7 @@ from fakeai.context import Effect
 class Record:
     body: dict[str, Any]  # the API object as answered (e.g. an OpenAI File)
     data: bytes = b""  # payload, e.g. the uploaded file's bytes
+    meta: Mapping[str, Any] = field(default_factory=dict)  # resource model: parents, lifecycle state since
 
 
 class ResourceStore:
@@ -63,6 +65,10 @@ class ResourceStore:
     def items(self, namespace: str, kind: str) -> list[Record]:
         """Records of one kind in creation order."""
         return [r for (ns, k, _), r in list(self._records.items()) if ns == namespace and k == kind]
+
+    def entries(self, namespace: str, kind: str) -> list[tuple[str, Record]]:
+        """(id, record) pairs of one kind in creation order."""
+        return [(i, r) for (ns, k, i), r in list(self._records.items()) if ns == namespace and k == kind]
 
     def clear(self, namespace: str | None = None) -> None:
         with self._lock:

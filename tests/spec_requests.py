@@ -135,3 +135,31 @@ async def send(http: Any, op: Operation, request: BuiltRequest) -> Any:
         kwargs["content"] = SDP_OFFER
         kwargs["headers"] = {"content-type": "application/sdp"}
     return await http.request(request.method, request.url, **kwargs)
+
+
+def is_missing_resource(app: Any, op: Operation, request: BuiltRequest, response: Any) -> bool:
+    """A 404 that is right: the operation works on one resource (retrieve, update, delete, an action, its
+    content) and the request named a well-formed id this server never issued, answered in OpenAI's envelope."""
+    from fakeai.resources.model import is_well_formed
+    from fakeai.resources.producer import built_for
+
+    built = built_for(app.store)
+    if response.status_code != 404 or built is None:
+        return False
+    graph, model, _ = built
+    same_route = [
+        c.operation.operation_id
+        for c in app.operations.values()
+        if (c.operation.method, c.operation.path) == (op.method, op.path.split("?")[0])
+    ]
+    role = next((graph.role(i) for i in [op.operation_id, *same_route] if graph.role(i)), None)  # one route, 2 ids
+    if role is None or role.item_param is None:
+        return False
+    segments = op.path.split("?")[0].split("/")
+    ident = request.url.split("?")[0].split("/")[segments.index("{" + role.item_param + "}") - len(segments)]
+    error = response.json().get("error") or {}
+    return (
+        is_well_formed(ident, model.kinds[role.kind].prefix)
+        and ident in str(error.get("message"))
+        and error.get("type") == "invalid_request_error"
+    )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai
+import pytest
+
 from fakeai.app import FakeAI
 from fakeai.store import Record, ResourceStore
 from fakeai.testing import async_client
@@ -21,8 +24,9 @@ async def test_upload_then_retrieve_list_download_delete(app: FakeAI) -> None:
     assert listed == [created.id]
     deleted = await client.files.delete(created.id)
     assert deleted.deleted is True and deleted.id == created.id
-    other = await client.files.retrieve(created.id)  # unknown again: generated, id echoed
-    assert (other.id == created.id and other.filename != "notes.jsonl") or other.bytes != 18
+    with pytest.raises(openai.NotFoundError) as gone:  # deleted: OpenAI's 404
+        await client.files.retrieve(created.id)
+    assert gone.value.status_code == 404 and created.id in gone.value.message
 
 
 async def test_list_filters_and_paginates(app: FakeAI) -> None:

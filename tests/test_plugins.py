@@ -91,12 +91,14 @@ def test_producer_order_is_builtins_plugins_extra_then_generated(monkeypatch: py
     names = [f.__name__ for f in factories]
     assert names == [
         "template_factory",
+        "models_factory",
         "files_factory",
         "stored_factory",
         "llm_factory",
-        "example_factory",
         "batch_factory",
         "extra",
+        "resources_factory",
+        "example_factory",
         "generated_factory",
     ]
 

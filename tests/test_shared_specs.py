@@ -10,7 +10,7 @@ from fakeai.config import Settings
 from fakeai.generated.schema import SchemaWalker
 from fakeai.spec.operation import iter_operations
 from tests.conftest import shared_spec
-from tests.spec_requests import build_request, send
+from tests.spec_requests import build_request, is_missing_resource, send
 
 SPECS = {"openai-2025-04-29.yaml": 148, "openai-2026-05-13.yaml": 242, "openai-2026-08-21.yaml": 288}
 
@@ -26,7 +26,7 @@ async def test_shared_spec_answers_every_operation(name: str) -> None:
         for op in iter_operations(app.document):
             request = build_request(op, walker, seed=3)
             response = await send(http, op, request)
-            if not 200 <= response.status_code < 300:
+            if not 200 <= response.status_code < 300 and not is_missing_resource(app, op, request, response):
                 failures.append(f"{op.operation_id}: {response.status_code} {response.text[:200]}")
     assert not failures, failures
     assert not app.violations, app.violations[:5]

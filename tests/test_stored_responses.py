@@ -19,7 +19,8 @@ async def test_created_response_is_retrieved_then_deleted(app: FakeAI) -> None:
     assert await client.responses.delete(created.id) is None
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         again = await http.get(f"/v1/responses/{created.id}", headers={"x-fakeai-namespace": "stored-1"})
-    assert again.json()["output"] != created.model_dump()["output"]  # no longer stored: generated
+    assert again.status_code == 404  # deleted: OpenAI's 404, never a generated stand-in
+    assert again.json()["error"]["message"] == f"No response found with id '{created.id}'."
 
 
 async def test_streamed_response_is_stored_and_store_false_is_not(app: FakeAI) -> None:
@@ -28,16 +29,17 @@ async def test_streamed_response_is_stored_and_store_false_is_not(app: FakeAI) -
         final = await stream.get_final_response()
     assert (await client.responses.retrieve(final.id)).output_text == final.output_text
     ephemeral = await client.responses.create(model="gpt-4o", input="Do not keep", store=False, max_output_tokens=16)
-    again = await client.responses.retrieve(ephemeral.id)
-    assert again.id == ephemeral.id and again.output_text != ephemeral.output_text
+    with pytest.raises(openai.NotFoundError):  # store: false -> never kept
+        await client.responses.retrieve(ephemeral.id)
 
 
 async def test_other_namespace_does_not_see_it(app: FakeAI) -> None:
     mine = async_client(app, headers={"x-fakeai-namespace": "stored-3"})
     theirs = async_client(app, headers={"x-fakeai-namespace": "stored-4"})
     created = await mine.responses.create(model="gpt-4o", input="private", max_output_tokens=16)
-    seen = await theirs.responses.retrieve(created.id)
-    assert seen.output_text != created.output_text
+    with pytest.raises(openai.NotFoundError):
+        await theirs.responses.retrieve(created.id)
+    assert (await mine.responses.retrieve(created.id)).output_text == created.output_text
 
 
 @pytest.mark.parametrize("given", ["Count these tokens, please.", [{"role": "user", "content": "Hello there"}]])

@@ -1,0 +1,210 @@
+"""What a spec cannot say about its resources, declared in YAML (``spec/resources/*.yaml``, ``--resources FILE``).
+
+A file applies to a document when one of its ``applies_when.operations`` is in it. Per kind (named by object
+type, see :mod:`fakeai.resources.graph`) it may correct the inference (``collection``, ``id_prefix``), say how a
+missing id is worded (``not_found``), which generated fields stay empty until a lifecycle sets them (``unset``),
+which fields are computed (``derive``: named functions in :data:`DERIVE`), and a ``lifecycle``: states with
+timed transitions (``after`` seconds, on the injected clock, times ``scale``), the timestamp field each state
+stamps, and actions (``cancel``...) with the states they apply from. Every problem is a ConfigError with the
+file, the line and a hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fakeai.errors import ConfigError
+
+KNOWN_TOP = {"applies_when", "scale", "kinds"}
+KNOWN_KIND = {"collection", "id_prefix", "not_found", "unset", "derive", "lifecycle", "id_from", "list_missing"}
+KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
+KNOWN_STATE = {"after", "next", "stamp", "set"}
+KNOWN_ACTION = {"from", "to", "stamp", "set", "error"}
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    name: str
+    after: float | None = None  # seconds in this state before ``next``
+    next: str | None = None
+    stamp: str | None = None  # field set to the time the record entered this state
+    set: Mapping[str, Any] = field(default_factory=dict)  # fields set on entering (``{id}`` style placeholders)
+
+
+ACTION_ERROR = "Cannot {verb} a {object} with status {status}."
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    verb: str
+    to: str
+    sources: tuple[str, ...] = ()  # states it applies from; others answer 400 with ``error``
+    stamp: str | None = None
+    set: Mapping[str, Any] = field(default_factory=dict)
+    error: str = ACTION_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    field: str
+    initial: str
+    states: Mapping[str, State]
+    actions: Mapping[str, Action]
+
+
+@dataclass(frozen=True, slots=True)
+class KindDecl:
+    name: str
+    source: str  # file:line, for messages
+    collection: str | None = None
+    id_prefix: str | None = None
+    id_from: str | None = None  # the request field whose value is the new object's id (vector-store files)
+    not_found: str | None = None
+    unset: tuple[str, ...] = ()
+    derive: tuple[str, ...] = ()
+    lifecycle: Lifecycle | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    scale: float = 1.0
+    kinds: Mapping[str, KindDecl] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that remembers the line of every mapping (``__line__``), for messages."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping: dict[str, Any] = {str(k): v for k, v in loader.construct_mapping(node, deep=True).items()}
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _fail(path: str, node: Any, message: str, hint: str = "") -> ConfigError:
+    line = node.get("__line__", "?") if isinstance(node, dict) else "?"
+    return ConfigError(f"{path}:{line}: {message}" + (f" ({hint})" if hint else ""))
+
+
+def _check_keys(path: str, node: Any, known: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(node, dict):
+        raise ConfigError(f"{path}: {what} must be a mapping, got {type(node).__name__}")
+    unknown = sorted(k for k in node if k != "__line__" and k not in known)
+    if unknown:
+        raise _fail(path, node, f"unknown key {unknown[0]!r} in {what}", f"known: {', '.join(sorted(known))}")
+    return node
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _lifecycle(path: str, name: str, node: Any) -> Lifecycle:
+    node = _check_keys(path, node, KNOWN_LIFECYCLE, f"lifecycle of {name}")
+    states_node = node.get("states")
+    if not isinstance(states_node, dict) or len(states_node) <= 1:
+        raise _fail(path, node, f"lifecycle of {name} needs a 'states' mapping", "e.g. states: {queued: {...}}")
+    states: dict[str, State] = {}
+    for state_name, spec in states_node.items():
+        if state_name == "__line__":
+            continue
+        spec = _check_keys(path, spec if spec is not None else {}, KNOWN_STATE, f"state {state_name} of {name}")
+        after = spec.get("after")
+        if after is not None and (not isinstance(after, (int, float)) or after < 0):
+            raise _fail(path, spec, f"state {state_name}: 'after' must be seconds >= 0, got {after!r}")
+        if (after is None) != (spec.get("next") is None):
+            raise _fail(path, spec, f"state {state_name}: 'after' and 'next' go together")
+        states[state_name] = State(
+            state_name, after, spec.get("next"), spec.get("stamp"), _clean(spec.get("set") or {})
+        )
+    for state in states.values():
+        if state.next is not None and state.next not in states:
+            raise _fail(path, states_node, f"state {state.name}: next {state.next!r} is not a state of {name}")
+    initial = node.get("initial")
+    if initial not in states:
+        raise _fail(path, node, f"lifecycle of {name}: initial {initial!r} is not one of its states")
+    actions: dict[str, Action] = {}
+    for verb, spec in (node.get("actions") or {}).items():
+        if verb == "__line__":
+            continue
+        spec = _check_keys(path, spec, KNOWN_ACTION, f"action {verb} of {name}")
+        to = str(spec.get("to"))
+        sources = tuple(spec.get("from") or ())
+        for state_name in (to, *sources):
+            if state_name not in states:
+                raise _fail(path, spec, f"action {verb}: {state_name!r} is not a state of {name}")
+        error = str(spec.get("error", ACTION_ERROR))
+        actions[verb] = Action(verb, to, sources, spec.get("stamp"), _clean(spec.get("set") or {}), error)
+    if not isinstance(node.get("field"), str):
+        raise _fail(path, node, f"lifecycle of {name} needs 'field' (the status property)")
+    return Lifecycle(node["field"], initial, states, actions)
+
+
+def load_file(path: str, derive_names: set[str]) -> tuple[float, dict[str, KindDecl], list[str]]:
+    """One declarations file -> (scale, kinds, operations it applies when present)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read resource declarations: {exc.strerror}") from None
+    try:
+        doc = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else path
+        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    doc = _check_keys(path, doc, KNOWN_TOP, "a resource declarations file")
+    scale = doc.get("scale", 1.0)
+    if not isinstance(scale, (int, float)) or scale < 0:
+        raise _fail(path, doc, f"scale must be a number >= 0, got {scale!r}")
+    applies = _clean(doc.get("applies_when") or {})
+    operations = list(applies.get("operations") or []) if isinstance(applies, dict) else []
+    kinds: dict[str, KindDecl] = {}
+    for name, spec in (doc.get("kinds") or {}).items():
+        if name == "__line__":
+            continue
+        spec = _check_keys(path, spec if spec is not None else {}, KNOWN_KIND, f"kind {name}")
+        for fn in spec.get("derive") or ():
+            if fn not in derive_names:
+                hint = f"known: {', '.join(sorted(derive_names))}"
+                raise _fail(path, spec, f"kind {name}: unknown derive function {fn!r}", hint)
+        lifecycle = _lifecycle(path, name, spec["lifecycle"]) if "lifecycle" in spec else None
+        kinds[name] = KindDecl(
+            name=name,
+            source=f"{path}:{spec.get('__line__', '?')}",
+            collection=spec.get("collection"),
+            id_prefix=spec.get("id_prefix"),
+            id_from=spec.get("id_from"),
+            not_found=spec.get("not_found"),
+            unset=tuple(spec.get("unset") or ()),
+            derive=tuple(spec.get("derive") or ()),
+            lifecycle=lifecycle,
+        )
+    return float(scale), kinds, operations
+
+
+def load(paths: list[str], operation_ids: set[str], derive_names: set[str]) -> Declarations:
+    """The files that apply to a document (by its operationIds), later files overriding earlier kinds."""
+    kinds: dict[str, KindDecl] = {}
+    scale = 1.0
+    used = []
+    for path in paths:
+        file_scale, file_kinds, applies = load_file(path, derive_names)
+        if applies and not operation_ids.intersection(applies):
+            continue
+        scale = file_scale
+        kinds.update(file_kinds)
+        used.append(path)
+    return Declarations(scale, kinds, tuple(used))

@@ -1,0 +1,63 @@
+"""Computed fields that declarations name (``derive: [...]`` in spec/resources/*.yaml).
+
+Each function gets the store, the namespace, the kind, the body being answered (to fill in) and its record;
+it reads other records, never writes them. Counts always agree with the statuses they count.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fakeai.resources.model import TOMBSTONE, CompiledKind, derive
+from fakeai.store import Record, ResourceStore
+
+FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
+
+
+@derive("vector_store_file_counts")
+def vector_store_file_counts(
+    store: ResourceStore, namespace: str, kind: CompiledKind, body: dict[str, Any], record: Record
+) -> None:
+    """A vector store's ``file_counts`` from the ``vector_store.file`` records filed under it."""
+    prefix = f"{body.get('id')}/"
+    counts = dict.fromkeys(FILE_STATUSES, 0)
+    for key, child in store.entries(namespace, "vector_store.file"):
+        if key.startswith(prefix) and not child.meta.get(TOMBSTONE):
+            status = _current_status(child, kind)
+            counts[status] = counts.get(status, 0) + 1
+    counts["total"] = sum(counts[s] for s in FILE_STATUSES)
+    if isinstance(body.get("file_counts"), dict):
+        body["file_counts"] = counts
+
+
+def _current_status(child: Record, kind: CompiledKind) -> str:
+    status = child.body.get("status")
+    return status if isinstance(status, str) and status in FILE_STATUSES else "in_progress"
+
+
+@derive("files_batch_counts")
+def files_batch_counts(
+    store: ResourceStore, namespace: str, kind: CompiledKind, body: dict[str, Any], record: Record
+) -> None:
+    """A file batch's ``file_counts``: every file of the request, all in the batch's own status."""
+    request = record.meta.get("request") or {}
+    files = request.get("file_ids") or request.get("files") or []
+    total = len(files) if isinstance(files, list) else 0
+    status = body.get("status") if body.get("status") in FILE_STATUSES else "in_progress"
+    counts = dict.fromkeys(FILE_STATUSES, 0)
+    counts[str(status)] = total
+    counts["total"] = total
+    if isinstance(body.get("file_counts"), dict):
+        body["file_counts"] = counts
+
+
+@derive("batch_request_counts")
+def batch_request_counts(
+    store: ResourceStore, namespace: str, kind: CompiledKind, body: dict[str, Any], record: Record
+) -> None:
+    """A batch's ``request_counts`` from its input file: one request per non-empty JSONL line."""
+    source = store.get(namespace, "file", str(body.get("input_file_id", "")))
+    lines = [line for line in (source.data if source else b"").splitlines() if line.strip()]
+    total = len(lines)
+    done = body.get("status") in ("finalizing", "completed")
+    body["request_counts"] = {"total": total, "completed": total if done else 0, "failed": 0}

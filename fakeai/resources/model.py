@@ -1,0 +1,353 @@
+"""Stateful answers for every operation the resource graph classifies (create, list, retrieve, ...).
+
+Create stores the object the client sees (the schema generator's body with the request's fields echoed,
+a fresh id with the kind's prefix, the parents' ids, the lifecycle's initial status); retrieve returns it;
+update merges; delete removes (later reads are 404); list pages through what is stored (``after``,
+``before``, ``limit``, ``order``, ``has_more``, ``first_id``/``last_id``) and is empty when nothing is.
+Lifecycles advance lazily when a record is read, on the injected clock (``ctx.now``): every transition
+that is due is applied at the time it was due, with its timestamps, so reads agree however often they
+poll. Producers never write: every change is an :class:`~fakeai.context.Effect`.
+
+Unknown ids: an id this server could have issued (the kind's prefix and at least 12 more id characters)
+or one that was deleted is OpenAI's 404. A placeholder such as ``file_id`` or ``asst_abc123`` falls through
+to generated data (the SDKs' own test suites call endpoints with such ids and expect a 200);
+``unknown_ids: "404"`` in the settings makes every unknown id a 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from fakeai.context import Effect, Output, RequestContext
+from fakeai.errors import APIError
+from fakeai.ids import new_id
+from fakeai.plugins import Registry
+from fakeai.resources.declare import KindDecl, Lifecycle
+from fakeai.resources.graph import Kind
+from fakeai.spec.pointer import deref
+from fakeai.store import Record, ResourceStore
+
+WELL_FORMED = 12  # id characters after the prefix from which an unknown id is "one we would have issued"
+TOMBSTONE = "deleted"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+Derive = Callable[[ResourceStore, str, "CompiledKind", dict[str, Any], Record], None]
+DERIVE: Registry[Derive] = Registry("derive function")
+derive = DERIVE.register
+
+
+@dataclass(slots=True)
+class CompiledKind:
+    """A kind with its declarations applied, ready for requests."""
+
+    kind: Kind
+    decl: KindDecl | None
+    scale: float
+    nullable: frozenset[str]  # top-level fields whose schema allows null
+    required: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        return self.kind.name
+
+    @property
+    def prefix(self) -> str:
+        return (self.decl.id_prefix if self.decl and self.decl.id_prefix is not None else None) or self.kind.id_prefix
+
+    @property
+    def lifecycle(self) -> Lifecycle | None:
+        return self.decl.lifecycle if self.decl else None
+
+    def key(self, parents: Mapping[str, str], ident: str) -> str:
+        return "/".join([*(parents.get(p, "") for p in self.kind.parents), ident])
+
+    def not_found(self, ident: str) -> APIError:
+        label = self.name.split("@")[0].split(".")[-1].replace("_", " ")
+        template = (self.decl.not_found if self.decl else None) or "No {object} found with id '{id}'."
+        return APIError(404, fill(template, {"object": label, "id": ident}))
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """``{name}`` placeholders from ``values`` (no attribute access, no format spec: data, not code)."""
+    return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), template)
+
+
+def schema_fields(document: Mapping[str, Any], schema: Any) -> tuple[frozenset[str], frozenset[str]]:
+    """(nullable, required) top-level property names of an item schema."""
+    resolved = deref(document, schema) if schema is not None else None
+    if not isinstance(resolved, Mapping):
+        return frozenset(), frozenset()
+    nullable = set()
+    for name, prop in (resolved.get("properties") or {}).items():
+        prop = deref(document, prop)
+        if isinstance(prop, Mapping) and _allows_null(document, prop):
+            nullable.add(name)
+    return frozenset(nullable), frozenset(resolved.get("required") or ())
+
+
+def _allows_null(document: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    kind = schema.get("type")
+    if kind == "null" or (isinstance(kind, list) and "null" in kind):
+        return True
+    for branch in (*(schema.get("anyOf") or ()), *(schema.get("oneOf") or ())):
+        branch = deref(document, branch)
+        if isinstance(branch, Mapping) and _allows_null(document, branch):
+            return True
+    return False
+
+
+class ResourceModel:
+    """The graph's kinds with their declarations, over one :class:`ResourceStore`."""
+
+    def __init__(self, kinds: Mapping[str, CompiledKind], store: ResourceStore, unknown_ids: str = "well-formed"):
+        self.kinds = kinds
+        self.store = store
+        self.unknown_ids = unknown_ids
+
+    # -- reading -----------------------------------------------------------------------------------
+    def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:
+        """The record as of ``ctx.now`` (lifecycle advanced), and the effect that stores the advance."""
+        key = kind.key(ctx.path_params, ident)
+        record = self.store.get(ctx.namespace, kind.name, key)
+        if record is None or record.meta.get(TOMBSTONE):
+            return record, []
+        advanced = self.advance(ctx, kind, record)
+        if advanced is record:
+            return record, []
+        return advanced, [Effect("put", kind.name, key, advanced)]
+
+    def missing(self, ctx: RequestContext, kind: CompiledKind, ident: str, record: Record | None) -> Output | None:
+        """A 404 for ids we would have issued or that were deleted; None lets generated data answer."""
+        if record is not None and record.meta.get(TOMBSTONE):
+            raise kind.not_found(ident)
+        if self.unknown_ids == "404" or is_well_formed(ident, kind.prefix):
+            raise kind.not_found(ident)
+        return None
+
+    def advance(self, ctx: RequestContext, kind: CompiledKind, record: Record) -> Record:
+        lifecycle = kind.lifecycle
+        if lifecycle is None:
+            return self._derived(ctx, kind, record)
+        body = dict(record.body)
+        since = float(record.meta.get("since", body.get("created_at") or ctx.now))
+        state = lifecycle.states.get(str(body.get(lifecycle.field)))
+        changed = False
+        while state is not None and state.after is not None and state.next is not None:
+            due = since + state.after * kind.scale
+            if due > ctx.now:
+                break
+            state = lifecycle.states[state.next]
+            since = due
+            enter(body, state.name, lifecycle, state.stamp, state.set, due, record)
+            changed = True
+        if not changed:
+            return self._derived(ctx, kind, record)
+        return self._derived(ctx, kind, replace(record, body=body, meta={**record.meta, "since": since}))
+
+    def _derived(self, ctx: RequestContext, kind: CompiledKind, record: Record) -> Record:
+        if not kind.decl or not kind.decl.derive:
+            return record
+        body = dict(record.body)
+        for name in kind.decl.derive:
+            DERIVE.get(name)(self.store, ctx.namespace, kind, body, record)
+        return record if body == record.body else replace(record, body=body)
+
+    # -- operations ----------------------------------------------------------------------------------
+    def create(self, ctx: RequestContext, kind: CompiledKind, body: dict[str, Any]) -> Output:
+        request = ctx.body if isinstance(ctx.body, dict) else {}
+        id_field = kind.decl.id_from if kind.decl else None
+        ident = str(request[id_field]) if id_field and isinstance(request.get(id_field), str) else None
+        prefix = kind.prefix or (kind.name.split(".")[-1][:4] + "_")
+        while ident is None or (
+            not id_field and self.store.get(ctx.namespace, kind.name, kind.key(ctx.path_params, ident))
+        ):
+            # the same request twice makes two objects: draw again while the id is taken (still deterministic)
+            ident = new_id(ctx.rng, prefix, 24)
+        body["id"] = ident
+        for param in kind.kind.parents:
+            if param in body or param in (kind.required | kind.nullable):
+                body[param] = ctx.path_params.get(param, body.get(param))
+        for name in ("created_at", "created"):
+            if isinstance(body.get(name), int):
+                body[name] = int(ctx.now)
+        for name in kind.decl.unset if kind.decl else ():
+            clear(body, name, kind)
+        lifecycle = kind.lifecycle
+        if lifecycle is not None:
+            state = lifecycle.states[lifecycle.initial]
+            enter(body, state.name, lifecycle, state.stamp, state.set, ctx.now, None)
+        lists = {k: v for k, v in request.items() if isinstance(v, list) and len(v) <= 10_000}  # e.g. file_ids
+        record = Record(body, meta={"since": ctx.now, "parents": dict(ctx.path_params), "request": lists})
+        record = self.advance(ctx, kind, record)  # zero-duration states pass at once (scale 0 = instant)
+        key = kind.key(ctx.path_params, ident)
+        return Output(
+            status=ctx.operation.status,
+            body=record.body,
+            source="resource",
+            effects=(Effect("put", kind.name, key, record),),
+        )
+
+    def _taken(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> bool:
+        return self.store.get(ctx.namespace, kind.name, kind.key(ctx.path_params, ident)) is not None
+
+    def retrieve(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> Output | None:
+        record, effects = self.load(ctx, kind, ident)
+        if record is None or record.meta.get(TOMBSTONE):
+            return self.missing(ctx, kind, ident, record)
+        return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
+
+    def update(
+        self, ctx: RequestContext, kind: CompiledKind, ident: str, check: Callable[[str, Any], bool]
+    ) -> Output | None:
+        record, _ = self.load(ctx, kind, ident)
+        if record is None or record.meta.get(TOMBSTONE):
+            return self.missing(ctx, kind, ident, record)
+        request = ctx.body if isinstance(ctx.body, dict) else {}
+        body = dict(record.body)
+        for name, value in request.items():
+            if name in body and check(name, value):
+                body[name] = value
+        updated = replace(record, body=body)
+        key = kind.key(ctx.path_params, ident)
+        return Output(
+            status=ctx.operation.status, body=body, source="resource", effects=(Effect("put", kind.name, key, updated),)
+        )
+
+    def delete(self, ctx: RequestContext, kind: CompiledKind, ident: str, answer: dict[str, Any]) -> Output | None:
+        record, _ = self.load(ctx, kind, ident)
+        if record is None or record.meta.get(TOMBSTONE):
+            return self.missing(ctx, kind, ident, record)
+        answer["id"] = ident
+        if "deleted" in answer:
+            answer["deleted"] = True
+        key = kind.key(ctx.path_params, ident)
+        tombstone = Record({"id": ident}, meta={TOMBSTONE: True})
+        return Output(
+            status=ctx.operation.status,
+            body=answer,
+            source="resource",
+            effects=(Effect("put", kind.name, key, tombstone),),
+        )
+
+    def action(self, ctx: RequestContext, kind: CompiledKind, ident: str, verb: str) -> Output | None:
+        lifecycle = kind.lifecycle
+        action = lifecycle.actions.get(verb) if lifecycle else None
+        if lifecycle is None or action is None:
+            return None  # an action the declarations do not describe: generated data
+        record, _ = self.load(ctx, kind, ident)
+        if record is None or record.meta.get(TOMBSTONE):
+            return self.missing(ctx, kind, ident, record)
+        body = dict(record.body)
+        status = body.get(lifecycle.field)
+        if action.sources and status not in action.sources:
+            values = {"verb": verb, "object": kind.name.split(".")[-1].replace("_", " "), "status": status}
+            raise APIError(400, fill(action.error, values))
+        enter(body, action.to, lifecycle, action.stamp, action.set, ctx.now, record)
+        state = lifecycle.states[action.to]
+        if state.stamp:
+            body[state.stamp] = int(ctx.now)
+        updated = replace(record, body=body, meta={**record.meta, "since": ctx.now})
+        updated = self.advance(ctx, kind, updated)
+        key = kind.key(ctx.path_params, ident)
+        return Output(
+            status=ctx.operation.status,
+            body=updated.body,
+            source="resource",
+            effects=(Effect("put", kind.name, key, updated),),
+        )
+
+    def content(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> Output | None:
+        record, _ = self.load(ctx, kind, ident)
+        if record is None or record.meta.get(TOMBSTONE):
+            return self.missing(ctx, kind, ident, record)
+        return Output(
+            status=ctx.operation.status, body=record.data, content_type="application/octet-stream", source="resource"
+        )
+
+    def listing(self, ctx: RequestContext, kind: CompiledKind, page: dict[str, Any], limits: ListParams) -> Output:
+        prefix = "/".join(ctx.path_params.get(p, "") for p in kind.kind.parents)
+        items: list[dict[str, Any]] = []
+        effects: list[Effect] = []
+        for key, record in self.store.entries(ctx.namespace, kind.name):
+            if record.meta.get(TOMBSTONE) or (prefix and not key.startswith(prefix + "/")):
+                continue
+            ident = str(record.body.get("id", key.rsplit("/", 1)[-1]))
+            current, advance = (
+                self.load(ctx, kind, ident)
+                if kind.lifecycle or (kind.decl and kind.decl.derive)
+                else (
+                    record,
+                    [],
+                )
+            )
+            effects += advance
+            if current is not None:
+                items.append(dict(current.body))
+        for name, value in ctx.query.items():  # filters: a query parameter named like a field (purpose=...)
+            if name not in limits.paging and isinstance(value, (str, int, bool)) and items and name in items[0]:
+                items = [item for item in items if item.get(name) == value]
+        order = ctx.query.get("order", limits.default_order)
+        if order == "desc":
+            items.reverse()
+        ids = [str(item.get("id")) for item in items]
+        after, before = ctx.query.get("after"), ctx.query.get("before")
+        if isinstance(after, str):
+            items = items[ids.index(after) + 1 :] if after in ids else []
+            ids = [str(item.get("id")) for item in items]
+        if isinstance(before, str):
+            items = items[: ids.index(before)] if before in ids else []
+        limit = ctx.query.get("limit", limits.default_limit)
+        limit = limit if isinstance(limit, int) and limit > 0 else limits.default_limit
+        chosen = items[:limit]
+        page["data"] = chosen
+        if "has_more" in page:
+            page["has_more"] = len(items) > len(chosen)
+        for name, at in (("first_id", 0), ("last_id", -1)):
+            if name in page:
+                page[name] = chosen[at]["id"] if chosen else (None if name in limits.nullable else "")
+        if "object" in page:
+            page["object"] = "list"
+        return Output(status=ctx.operation.status, body=page, source="resource", effects=tuple(effects))
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    default_limit: int
+    default_order: str
+    nullable: frozenset[str]  # page fields that may be null (first_id / last_id on some lists)
+    paging: frozenset[str] = frozenset({"after", "before", "limit", "order", "include", "include[]"})
+
+
+def is_well_formed(ident: str, prefix: str) -> bool:
+    """An id this server could have issued: ``prefix`` then at least :data:`WELL_FORMED` id characters."""
+    if not prefix or not ident.startswith(prefix):
+        return False
+    rest = ident[len(prefix) :]
+    return len(rest) >= WELL_FORMED and rest.replace("-", "").replace("_", "").isalnum()
+
+
+def clear(body: dict[str, Any], name: str, kind: CompiledKind) -> None:
+    """A field that has no value yet: null where the schema allows it, else absent where it is optional."""
+    if name in kind.nullable:
+        body[name] = None
+    elif name not in kind.required:
+        body.pop(name, None)
+
+
+def enter(
+    body: dict[str, Any],
+    state: str,
+    lifecycle: Lifecycle,
+    stamp: str | None,
+    values: Mapping[str, Any],
+    at: float,
+    record: Record | None,
+) -> None:
+    body[lifecycle.field] = state
+    if stamp:
+        body[stamp] = int(at)
+    for name, value in values.items():
+        body[name] = fill(value, body) if isinstance(value, str) else value

@@ -1,0 +1,203 @@
+"""The ``resources`` producer: one per operation the resource graph classifies, answering from the model.
+
+Compiled at startup: the graph is inferred from the document once per :class:`CompileEnv` (cached by the
+document's identity), the declarations (``spec/resources/*.yaml`` plus ``Settings.resources``) applied, and
+per operation the generator it needs (the item body for create, the page for list, the answer for delete).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fakeai.bundled import data_path
+from fakeai.context import Output, RequestContext
+from fakeai.generated.merge import absolute_refs
+from fakeai.generated.schema import GenContext
+from fakeai.producers.base import CompileEnv
+from fakeai.producers.default import overrides
+from fakeai.resources import derive as _derive  # noqa: F401 - registers the built-in derive functions
+from fakeai.resources.declare import Declarations, load
+from fakeai.resources.graph import Graph, Role, infer
+from fakeai.resources.model import DERIVE, CompiledKind, ListParams, ResourceModel, schema_fields
+from fakeai.spec.operation import Operation, iter_operations
+from fakeai.spec.pointer import deref
+from fakeai.spec.validate import URN
+
+Gen = Callable[[GenContext], Any]
+_MODELS: weakref.WeakKeyDictionary[Any, tuple[Graph, ResourceModel, Declarations]] = weakref.WeakKeyDictionary()
+
+
+def declaration_files(extra: tuple[str, ...] = ()) -> list[str]:
+    shipped = sorted(str(p) for p in (data_path("spec") / "resources").glob("*.yaml"))
+    return [*shipped, *extra]
+
+
+def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
+    """The graph, model and declarations of ``env``'s document (built once per app: keyed by its store)."""
+    cached = _MODELS.get(env.store)
+    if cached is not None:
+        return cached
+    operations = list(iter_operations(env.document))
+    graph = infer(env.document, operations)
+    decls = load(
+        declaration_files(tuple(env.settings.resources)),
+        {op.operation_id for op in operations},
+        set(DERIVE.names()),
+    )
+    _declare_extra_kinds(env.document, graph, decls, operations)
+    scale = decls.scale * env.settings.lifecycle_scale
+    kinds = {}
+    for name, kind in graph.kinds.items():
+        decl = decls.kinds.get(name)
+        if decl is not None and decl.id_prefix is not None:
+            kind.id_prefix = decl.id_prefix
+        nullable, required = schema_fields(env.document, kind.item_schema)
+        kinds[name] = CompiledKind(kind, decl, scale, nullable, required)
+    model = ResourceModel(kinds, env.store, env.settings.unknown_ids)
+    _MODELS[env.store] = (graph, model, decls)
+    return graph, model, decls
+
+
+def built_for(store: Any) -> tuple[Graph, ResourceModel, Declarations] | None:
+    """The resource graph and model an app compiled over ``store`` (its ``FakeAI.store``), if any."""
+    return _MODELS.get(store)
+
+
+def _declare_extra_kinds(document: Any, graph: Graph, decls: Declarations, operations: list[Operation]) -> None:
+    """Kinds the inference could not name (no ``object`` enum), declared with a ``collection``."""
+    from fakeai.resources.graph import Kind, _param, _segments
+
+    for name, decl in decls.kinds.items():
+        if decl.collection is None or name in graph.kinds:
+            continue
+        collection = decl.collection
+        item = next(
+            (
+                op.path
+                for op in operations
+                if op.path.startswith(collection + "/{") and op.path.count("/") == collection.count("/") + 1
+            ),
+            None,
+        )
+        if item is None:
+            continue
+        item_param = _param(_segments(item)[-1]) or ""
+        parents = tuple(p for p in (_param(s) for s in _segments(collection)) if p)
+        kind = Kind(name, collection, item_param, parents, decl.id_prefix or "")
+        for op in operations:
+            role = _role_for(op, collection, item)
+            if role is None:
+                continue
+            if role.role in ("retrieve", "create") and kind.item_schema is None and op.json_response is not None:
+                kind.item_schema = op.json_response.schema
+            kind.operations.setdefault(role.role, []).append(op.operation_id)
+            graph.roles[op.operation_id] = Role(role.role, name, parents, role.item_param, role.verb)
+        graph.kinds[name] = kind
+
+
+def _role_for(op: Operation, collection: str, item: str) -> Role | None:
+    if op.path == collection:
+        role = {"POST": "create", "GET": "list"}.get(op.method)
+        return Role(role, "", (), None) if role else None
+    if op.path == item:
+        role = {"GET": "retrieve", "POST": "update", "DELETE": "delete"}.get(op.method)
+        return Role(role, "", (), item.rsplit("{", 1)[-1].rstrip("}")) if role else None
+    if op.path.startswith(item + "/") and op.path.count("/") == item.count("/") + 1 and op.method == "POST":
+        return Role("action", "", (), item.rsplit("{", 1)[-1].rstrip("}"), op.path.rsplit("/", 1)[-1])
+    return None
+
+
+class ResourceProducer:
+    source = "resource"
+
+    def __init__(
+        self,
+        model: ResourceModel,
+        kind: CompiledKind,
+        role: Role,
+        body: Gen | None,
+        check: Callable[[str, Any], bool],
+        paging: ListParams | None,
+    ) -> None:
+        self.model = model
+        self.kind = kind
+        self.role = role
+        self.body = body
+        self.check = check
+        self.paging = paging
+
+    def _generated(self, ctx: RequestContext) -> dict[str, Any]:
+        if self.body is None:
+            return {}
+        echo = ctx.body if isinstance(ctx.body, dict) else {}
+        values = overrides(ctx)
+        values.pop("id", None)  # the path's last id is the parent's for creates and lists
+        generated = self.body(GenContext(rng=ctx.rng, now=ctx.now, overrides=values, echo=echo))
+        return dict(generated) if isinstance(generated, dict) else {}
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        role = self.role.role
+        ident = ctx.path_params.get(self.role.item_param or "", "")
+        if role == "create":
+            return self.model.create(ctx, self.kind, self._generated(ctx))
+        if role == "list":
+            assert self.paging is not None
+            return self.model.listing(ctx, self.kind, self._generated(ctx), self.paging)
+        if role == "retrieve":
+            return self.model.retrieve(ctx, self.kind, ident)
+        if role == "update":
+            return self.model.update(ctx, self.kind, ident, self.check)
+        if role == "delete":
+            return self.model.delete(ctx, self.kind, ident, self._generated(ctx))
+        if role == "action":
+            return self.model.action(ctx, self.kind, ident, self.role.verb or "")
+        if role == "content":
+            return self.model.content(ctx, self.kind, ident)
+        return None
+
+
+def _property_check(env: CompileEnv, schema: Any) -> Callable[[str, Any], bool]:
+    resolved = deref(env.document, schema) if schema is not None else None
+    props: Mapping[str, Any] = (resolved or {}).get("properties") or {} if isinstance(resolved, Mapping) else {}
+    cache: dict[str, Any] = {}
+
+    def check(name: str, value: Any) -> bool:
+        if name not in props:
+            return False
+        validator = cache.get(name)
+        if validator is None:
+            validator = cache[name] = env.validators.for_schema(absolute_refs(props[name], URN))
+        return bool(validator.is_valid(value))
+
+    return check
+
+
+def _paging(env: CompileEnv, operation: Operation) -> ListParams:
+    limit, order = 20, "desc"
+    for param in operation.parameters:
+        schema = deref(env.document, param.schema) if param.schema else {}
+        if param.location == "query" and param.name == "limit" and isinstance(schema.get("default"), int):
+            limit = schema["default"]
+        if param.location == "query" and param.name == "order" and isinstance(schema.get("default"), str):
+            order = schema["default"]
+    if operation.operation_id == "listFiles" and not any(p.name == "limit" for p in operation.parameters):
+        limit = 10_000
+    media = operation.json_response
+    nullable, _ = schema_fields(env.document, media.schema if media else None)
+    return ListParams(limit, order, nullable)
+
+
+def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer | None:
+    if env.store is None:
+        return None
+    graph, model, _decls = build(env)
+    role = graph.role(operation.operation_id)
+    if role is None:
+        return None
+    kind = model.kinds[role.kind]
+    media = operation.json_response
+    body = env.walker.compile(media.schema) if media is not None and media.schema is not None else None
+    paging = _paging(env, operation) if role.role == "list" else None
+    return ResourceProducer(model, kind, role, body, _property_check(env, kind.kind.item_schema), paging)

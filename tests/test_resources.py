@@ -1,0 +1,196 @@
+"""The declarative resource model through the official SDK: state that create, retrieve, list, update and
+delete agree on, lifecycles that run on the injected clock, and 404s like OpenAI's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import pytest
+
+from fakeai.app import FakeAI, create_app
+from fakeai.clock import FakeClock
+from fakeai.config import Settings
+from fakeai.errors import ConfigError
+from fakeai.resources.declare import load_file
+from fakeai.resources.model import DERIVE
+from fakeai.resources.producer import built_for
+from fakeai.testing import async_client
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
+
+
+def app_with(clock: FakeClock | None = None, **changes: Any) -> FakeAI:
+    settings = Settings(validate_responses="strict").merge(changes, "test") if changes else None
+    return create_app(settings or Settings(validate_responses="strict"), clock=clock)
+
+
+@pytest.fixture(scope="module")
+def app() -> FakeAI:
+    return app_with(lifecycle_scale=0)
+
+
+async def test_created_assistant_is_what_retrieve_list_update_and_delete_see(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "assistants"}) as client:
+        made = await client.beta.assistants.create(model="gpt-4o", name="Tutor", instructions="Be brief.")
+        other = await client.beta.assistants.create(model="gpt-4o-mini", name="Grader")
+        assert made.id.startswith("asst_") and made.id != other.id
+        assert (made.name, made.model, made.instructions) == ("Tutor", "gpt-4o", "Be brief.")
+        assert await client.beta.assistants.retrieve(made.id) == made
+        listed = [a.id for a in (await client.beta.assistants.list()).data]
+        assert listed == [other.id, made.id]  # newest first: the spec's default order is desc
+        assert [a.id for a in (await client.beta.assistants.list(order="asc", limit=1)).data] == [made.id]
+        renamed = await client.beta.assistants.update(made.id, name="Math Tutor")
+        assert renamed.name == "Math Tutor" and renamed.model == "gpt-4o"
+        assert (await client.beta.assistants.retrieve(made.id)).name == "Math Tutor"
+        gone = await client.beta.assistants.delete(made.id)
+        assert gone.deleted and gone.id == made.id
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.beta.assistants.retrieve(made.id)
+        assert caught.value.body["message"] == f"No assistant found with id '{made.id}'."  # type: ignore[index]
+        assert [a.id for a in (await client.beta.assistants.list()).data] == [other.id]
+
+
+async def test_pages_through_25_assistants_with_auto_pagination(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "paging"}) as client:
+        made = [(await client.beta.assistants.create(model="gpt-4o", name=f"a{i}")).id for i in range(25)]
+        page = await client.beta.assistants.list(limit=10, order="asc")
+        assert page.has_more and [a.id for a in page.data] == made[:10]
+        seen = [a.id async for a in client.beta.assistants.list(limit=10, order="asc")]
+        assert seen == made
+        before = await client.beta.assistants.list(before=made[5], order="asc")
+        assert [a.id for a in before.data] == made[:5]
+
+
+async def test_children_get_their_own_ids_and_stay_under_their_parent(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "threads"}) as client:
+        first, second = await client.beta.threads.create(), await client.beta.threads.create()
+        message = await client.beta.threads.messages.create(first.id, role="user", content="Hello")
+        assert message.id.startswith("msg_") and message.thread_id == first.id
+        assert [m.id for m in (await client.beta.threads.messages.list(first.id)).data] == [message.id]
+        assert (await client.beta.threads.messages.list(second.id)).data == []
+        assistant = await client.beta.assistants.create(model="gpt-4o")
+        run = await client.beta.threads.runs.create(first.id, assistant_id=assistant.id)
+        assert run.id.startswith("run_") and run.id != first.id and run.thread_id == first.id
+
+
+async def test_unknown_ids_this_server_could_have_issued_are_404_placeholders_are_not(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "unknown"}) as client:
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.files.retrieve("file-AAAAAAAAAAAAAAAAAAAAAA")
+        assert caught.value.body["message"] == "No such File object: file-AAAAAAAAAAAAAAAAAAAAAA"  # type: ignore[index]
+        with pytest.raises(openai.NotFoundError):
+            await client.batches.retrieve("batch_0123456789abcdef0123456789abcdef")
+        placeholder = await client.files.retrieve("file_id")  # SDK test suites call endpoints like this
+        assert placeholder.id == "file_id"
+        assert (await client.files.list()).data == []  # nothing uploaded: nothing listed
+
+
+async def test_strict_unknown_ids_are_always_404() -> None:
+    async with async_client(app_with(unknown_ids="404")) as client:
+        with pytest.raises(openai.NotFoundError):
+            await client.files.retrieve("file_id")
+
+
+async def test_deleted_file_is_gone() -> None:
+    async with async_client(app_with()) as client:
+        uploaded = await client.files.create(file=("notes.txt", b"alpha beta"), purpose="assistants")
+        await client.files.delete(uploaded.id)
+        with pytest.raises(openai.NotFoundError):
+            await client.files.retrieve(uploaded.id)
+        assert (await client.files.list()).data == []
+
+
+async def test_batch_lifecycle_runs_on_the_clock_with_consistent_counts() -> None:
+    clock = FakeClock()
+    async with async_client(app_with(clock)) as client:
+        lines = b"".join(
+            b'{"custom_id": "r%d", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n' % i for i in range(5)
+        )
+        source = await client.files.create(file=("in.jsonl", lines), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        assert batch.status == "validating" and batch.completed_at is None and batch.output_file_id is None
+        assert batch.request_counts is not None and batch.request_counts.total == 5
+        assert batch.request_counts.completed == 0
+        clock.elapsed += 1.5
+        running = await client.batches.retrieve(batch.id)
+        assert running.status == "in_progress" and running.in_progress_at == int(clock.start + 1)
+        clock.elapsed += 10
+        done = await client.batches.retrieve(batch.id)
+        assert done.status == "completed" and done.request_counts is not None
+        assert (done.request_counts.total, done.request_counts.completed) == (5, 5)
+        assert done.in_progress_at is not None and done.finalizing_at is not None and done.completed_at is not None
+        assert done.created_at <= done.in_progress_at <= done.finalizing_at <= done.completed_at
+        assert done.completed_at == int(clock.start + 4)  # 1 s validating + 2 s in progress + 1 s finalizing
+        assert [b.status for b in (await client.batches.list()).data] == ["completed"]
+
+
+async def test_batch_cancel_follows_the_declared_action() -> None:
+    clock = FakeClock()
+    async with async_client(app_with(clock)) as client:
+        batch = await client.batches.create(
+            input_file_id="file-x", endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        cancelling = await client.batches.cancel(batch.id)
+        assert cancelling.status == "cancelling" and cancelling.cancelling_at == int(clock.now())
+        clock.elapsed += 2
+        cancelled = await client.batches.retrieve(batch.id)
+        assert cancelled.status == "cancelled"
+        with pytest.raises(openai.BadRequestError) as caught:
+            await client.batches.cancel(batch.id)
+        assert "cancelled" in caught.value.message
+
+
+async def test_fine_tuning_job_reaches_succeeded_with_a_fine_tuned_model() -> None:
+    clock = FakeClock()
+    async with async_client(app_with(clock)) as client:
+        job = await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-abc")
+        assert job.status == "validating_files" and job.fine_tuned_model is None and job.finished_at is None
+        clock.elapsed += 60
+        done = await client.fine_tuning.jobs.retrieve(job.id)
+        assert done.status == "succeeded" and done.fine_tuned_model == f"ft:gpt-4o-mini:fakeai::{job.id}"
+        assert done.finished_at == int(clock.start + 5)
+
+
+async def test_vector_store_upload_and_poll_terminates_with_consistent_counts() -> None:
+    async with async_client(app_with(lifecycle_scale=0.01)) as client:
+        store = await client.vector_stores.create(name="docs")
+        assert store.file_counts.total == 0
+        uploaded = await client.files.create(file=("a.txt", b"the quick brown fox"), purpose="assistants")
+        attached = await client.vector_stores.files.create_and_poll(
+            file_id=uploaded.id, vector_store_id=store.id, poll_interval_ms=20
+        )
+        assert attached.id == uploaded.id and attached.status == "completed"
+        counts = (await client.vector_stores.retrieve(store.id)).file_counts
+        assert (counts.total, counts.completed, counts.in_progress) == (1, 1, 0)
+        batch = await client.vector_stores.file_batches.upload_and_poll(
+            store.id, files=[("b.txt", b"lazy dog"), ("c.txt", b"jumps over")], poll_interval_ms=20
+        )
+        assert batch.status == "completed" and (batch.file_counts.total, batch.file_counts.completed) == (2, 2)
+
+
+async def test_every_declared_kind_exists_and_answers_valid_bodies(app: FakeAI) -> None:
+    built = built_for(app.store)
+    assert built is not None
+    graph, _model, decls = built
+    assert set(decls.kinds) <= set(graph.kinds), set(decls.kinds) - set(graph.kinds)
+    assert len(graph.roles) > 180  # operations answered by the resource model on the official spec
+    assert not app.violations
+
+
+def test_bad_declarations_fail_at_load_with_file_and_line(tmp_path: Any) -> None:
+    bad = tmp_path / "res.yaml"
+    bad.write_text(
+        "kinds:\n  batch:\n    lifecycle:\n      field: status\n      initial: nope\n      states:\n"
+        "        a: {after: 1, next: b}\n        b: {}\n"
+    )
+    with pytest.raises(ConfigError, match=r"res.yaml:4: lifecycle of batch: initial 'nope'"):
+        load_file(str(bad), set(DERIVE.names()))
+    bad.write_text("kinds:\n  batch:\n    derive: [nothing]\n")
+    with pytest.raises(ConfigError, match=r"res.yaml:3: kind batch: unknown derive function 'nothing'.*known:"):
+        load_file(str(bad), set(DERIVE.names()))
+    bad.write_text("kinds:\n  batch:\n    lifecycel: {}\n")
+    with pytest.raises(ConfigError, match=r"res.yaml:3: unknown key 'lifecycel'"):
+        load_file(str(bad), set(DERIVE.names()))
