@@ -91,6 +91,24 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--itl": ("itl", {"metavar": "MS[:PCT]", "help": "inter-token latency"}),
     "--tokens-per-chunk": ("tokens_per_chunk", {"type": int, "help": "tokens per streamed chunk"}),
     "--tokenizer-json": ("tokenizer_json", {"metavar": "FILE", "help": "Hugging Face tokenizer.json"}),
+    "--resources": (
+        "resources",
+        {"metavar": "FILE", "action": "append", "help": "resource declarations YAML: lifecycles, ids (repeatable)"},
+    ),
+    "--lifecycle-scale": ("lifecycle_scale", {"type": float, "help": "multiply lifecycle durations (0 = instant)"}),
+    "--unknown-ids": (
+        "unknown_ids",
+        {"choices": ["well-formed", "404"], "help": "which unknown resource ids are 404 (default well-formed)"},
+    ),
+    "--models": ("models", {"metavar": "FILE", "action": "append", "help": "extra model catalog YAML (repeatable)"}),
+    "--strict-models": (
+        "strict_models",
+        {"action": "store_const", "const": True, "help": "models outside the catalog get 404 model_not_found"},
+    ),
+    "--bindings": (
+        "bindings",
+        {"metavar": "FILE", "action": "append", "help": "behaviour bindings YAML for more operations (repeatable)"},
+    ),
     "--simulator": (
         "simulators",
         {"metavar": "NAME", "action": "append", "help": "simulator to run (repeatable; default latency kv_cache gpu)"},

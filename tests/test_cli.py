@@ -229,3 +229,25 @@ async def test_reasoning_models_and_moderation_words_reach_the_app(tmp_path: Pat
     assert chat.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     flagged = await call(app, "POST", "/v1/moderations", json={"input": "I love pineapple"})
     assert flagged.json()["results"][0]["flagged"] is True
+
+
+async def test_resource_and_catalog_flags_reach_the_app(tmp_path: Path) -> None:
+    """--lifecycle-scale, --unknown-ids, --strict-models, --resources and --models change what the app answers."""
+    extra = tmp_path / "res.yaml"
+    extra.write_text("kinds:\n  assistant:\n    not_found: 'Assistant {id} is not here.'\n")
+    models = tmp_path / "models.yaml"
+    models.write_text(
+        "models:\n  - id: house-model\n    owned_by: us\n    created: 1700000000\n    kind: chat\n    context_window: 8192\n"
+    )
+    argv = ["--lifecycle-scale", "0", "--unknown-ids", "404", "--strict-models"]
+    app = create_app(settings_for([*argv, "--resources", str(extra), "--models", str(models)]))
+    batch = {"input_file_id": "file-x", "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    created = await call(app, "POST", "/v1/batches", json=batch)
+    assert created.json()["status"] == "completed"  # lifecycle_scale 0: every state passes at once
+    missing = await call(app, "GET", "/v1/assistants/asst_1")  # a placeholder id: 404 only with --unknown-ids 404
+    assert missing.status_code == 404 and missing.json()["error"]["message"] == "Assistant asst_1 is not here."
+    assert (await call(app, "GET", "/v1/models/house-model")).json()["owned_by"] == "us"
+    chat = {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}
+    assert (await call(app, "POST", "/v1/chat/completions", json=chat)).status_code == 404
+    default = create_app(settings_for([]))
+    assert (await call(default, "GET", "/v1/assistants/asst_1")).status_code == 200
