@@ -237,7 +237,8 @@ async def test_resource_and_catalog_flags_reach_the_app(tmp_path: Path) -> None:
     extra.write_text("kinds:\n  assistant:\n    not_found: 'Assistant {id} is not here.'\n")
     models = tmp_path / "models.yaml"
     models.write_text(
-        "models:\n  - id: house-model\n    owned_by: us\n    created: 1700000000\n    kind: chat\n    context_window: 8192\n"
+        "models:\n  - id: house-model\n    owned_by: us\n    created: 1700000000\n"
+        "    kind: chat\n    context_window: 8192\n"
     )
     argv = ["--lifecycle-scale", "0", "--unknown-ids", "404", "--strict-models"]
     app = create_app(settings_for([*argv, "--resources", str(extra), "--models", str(models)]))
