@@ -41,6 +41,7 @@ from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
 from fakeai.reload import Reloader
+from fakeai.resources.work import WORK
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.base import NO_PROMPT_CACHE, SimulatorEnv
 from fakeai.simulators.registry import build as build_simulators
@@ -119,6 +120,7 @@ def create_app(
         matcher=scenarios,
         store=env.store,
         check=check,
+        work={name: WORK.get(name) for name in WORK.names()},
     )
     admin = AdminAPI(settings)
     connexion = RoutingMiddleware(_SpecParamNames.wrap(admin.in_front_of(pipeline), operations))

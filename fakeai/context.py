@@ -94,12 +94,15 @@ class Output:
 class Effect:
     """One state change an answer implies, committed by the simulate stage (the only writer of the store).
 
-    ``action``: ``put`` (``record`` under ``kind``/``id``) or ``delete``."""
+    ``action``: ``put`` (``record`` under ``kind``/``id``), ``delete``, or ``work``: run the named work
+    (``fakeai.resources.work``: a batch's lines, an assistant run) on the record, with the pipeline's internal
+    runner; its own effects are committed the same way."""
 
     action: str
     kind: str
     id: str
     record: Any = None  # fakeai.store.Record for ``put``
+    work: str | None = None  # the work's name, for ``work``
 
 
 @dataclass(frozen=True, slots=True)

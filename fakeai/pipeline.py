@@ -23,8 +23,9 @@ from __future__ import annotations
 import enum
 import logging
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -32,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from fakeai.clock import Clock
 from fakeai.config import Settings
-from fakeai.context import NO_DECISION, Decision, Output, RequestContext, Timing, UploadedFile
+from fakeai.context import NO_DECISION, Decision, Effect, Output, RequestContext, Timing, UploadedFile
 from fakeai.errors import APIError, invalid_api_key, not_found, reshape_error_body
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
@@ -96,6 +97,7 @@ class Pipeline:
         store: ResourceStore | None = None,
         check: Callable[[CompiledOperation, Output], Output] | None = None,
         hooks: Mapping[Position, Sequence[Hook]] | None = None,
+        work: Mapping[str, Work] | None = None,
     ) -> None:
         self.settings = settings
         self.operations = operations
@@ -110,6 +112,8 @@ class Pipeline:
         self.hooks: dict[Position, list[Hook]] = {
             position: list((hooks or {}).get(position, ())) for position in Position
         }
+        self.work: Mapping[str, Work] = work or {}
+        self.routes = _route_table(operations)
         self.api_keys = frozenset(settings.api_keys)
         self.envelopes = {  # operations answering errors in another vendor's envelope (compiled once)
             op_id: envelope
@@ -211,14 +215,74 @@ class Pipeline:
     def simulate(self, ctx: RequestContext, decision: Decision, output: Output) -> Timing:
         """State first (the answer's effects, the scenario's memory), then timings from the simulator chain."""
         if output.effects and self.store is not None:
-            for effect in output.effects:
-                self.store.apply(ctx.namespace, effect)
+            self.commit(ctx.namespace, output.effects, ctx.now)
         if decision is not NO_DECISION:
             self.matcher.commit(ctx, decision, output)
         timing = Timing()
         for simulator in self.simulators:
             timing = simulator.simulate(ctx, output, timing)
         return timing
+
+    def commit(self, namespace: str, effects: Sequence[Effect], now: float, depth: int = 0) -> None:
+        """Apply an answer's effects in order; ``work`` effects run and commit theirs (never more than 2 deep)."""
+        assert self.store is not None
+        for effect in effects:
+            if effect.action != "work":
+                self.store.apply(namespace, effect)
+            elif depth < 2 and effect.work is not None and effect.work in self.work:
+                more = self.work[effect.work](self, self.store, namespace, effect, now)
+                self.commit(namespace, more, now, depth + 1)
+
+    def run_internal(self, namespace: str, method: str, path: str, body: Any, now: float) -> InternalAnswer:
+        """Answer one request made by fakeai itself (a batch's line, an assistant run's model call) through the
+        same parse checks, scenarios, producers, self-check and state as a client's; no timing, no socket."""
+        found = self.route(method, path)
+        if found is None:
+            error = not_found(method, path)
+            return InternalAnswer(error.status, error.body(), new_request_id())
+        compiled, path_params = found
+        request_id = new_request_id()
+        try:
+            parsed = compiled.parse_body("application/json", body, {})
+            seed = request_seed(self.settings.seed, compiled.operation.operation_id, path, b"", parsed, {}, "", None)
+            ctx = RequestContext(
+                operation=compiled.operation,
+                method=method,
+                path=path,
+                path_params=path_params,
+                query={},
+                headers={"x-fakeai-namespace": namespace} if namespace else {},
+                body=parsed,
+                files={},
+                seed=seed,
+                rng=random.Random(seed),
+                now=now,
+                settings=self.settings,
+                namespace=namespace,
+                request_id=request_id,
+            )
+            decision = self.match(ctx)
+            output = self.vendor_shape(ctx, produce(compiled, ctx, decision))
+            output = self.check(compiled, output) if self.check is not None else output
+            if output.effects and self.store is not None:
+                self.commit(namespace, [e for e in output.effects if e.action != "work"], now, depth=2)
+            if decision is not NO_DECISION:
+                self.matcher.commit(ctx, decision, output)
+        except APIError as exc:
+            return InternalAnswer(exc.status, exc.body(), request_id)
+        return InternalAnswer(output.status, output.body, request_id)
+
+    def route(self, method: str, path: str) -> tuple[CompiledOperation, dict[str, str]] | None:
+        """The operation a request line names (``/v1/chat/completions``), with or without a base path."""
+        for prefix in ("", "/v1", "/openai/v1", "/openai"):
+            if prefix and not path.startswith(prefix + "/"):
+                continue
+            rest = path[len(prefix) :]
+            for route in self.routes.get(method.upper(), ()):
+                match = route.pattern.match(rest)
+                if match is not None:
+                    return route.compiled, {route.names[k]: v for k, v in match.groupdict().items()}
+        return None
 
     def finish(self, ctx: RequestContext, output: Output | None) -> None:
         for simulator in self.finishing:
@@ -268,6 +332,47 @@ class Pipeline:
         token = bearer or headers.get("api-key") or headers.get("x-api-key") or None
         if token not in self.api_keys:
             raise invalid_api_key(token or None)
+
+
+@dataclass(frozen=True, slots=True)
+class InternalAnswer:
+    status: int
+    body: Any
+    request_id: str
+
+
+class Runner(Protocol):
+    """What work may ask of the pipeline: answer a request fakeai makes itself."""
+
+    def run_internal(self, namespace: str, method: str, path: str, body: Any, now: float) -> InternalAnswer: ...
+
+
+Work = Callable[[Runner, ResourceStore, str, Effect, float], Sequence[Effect]]
+
+
+def _route_table(operations: Mapping[str, CompiledOperation]) -> dict[str, list[Route]]:
+    """Path templates as regexes per method, literal paths first (``/threads/runs`` before ``/threads/{id}``)."""
+    table: dict[str, list[Route]] = {}
+    for compiled in sorted(operations.values(), key=lambda c: c.operation.path.count("{")):
+        names: dict[str, str] = {}
+        parts = []
+        for segment in compiled.operation.path.split("?")[0].split("/"):
+            if segment.startswith("{") and segment.endswith("}"):
+                group = f"p{len(names)}"
+                names[group] = segment[1:-1]
+                parts.append(f"(?P<{group}>[^/]+)")
+            else:
+                parts.append(re.escape(segment))
+        route = Route(re.compile("^" + "/".join(parts) + "$"), names, compiled)
+        table.setdefault(compiled.operation.method, []).append(route)
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    pattern: re.Pattern[str]
+    names: Mapping[str, str]  # regex group -> the spec's path parameter name
+    compiled: CompiledOperation
 
 
 def produce(compiled: CompiledOperation, ctx: RequestContext, decision: Decision) -> Output:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import openai
+import orjson
 import pytest
 
 from fakeai.app import FakeAI, create_app
@@ -18,6 +19,11 @@ from fakeai.resources.producer import built_for
 from fakeai.testing import async_client
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
+
+
+def chat_line(custom_id: str, text: str, **body: Any) -> dict[str, Any]:
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], "max_tokens": 8, **body}
+    return {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": request}
 
 
 def app_with(clock: FakeClock | None = None, **changes: Any) -> FakeAI:
@@ -104,9 +110,7 @@ async def test_deleted_file_is_gone() -> None:
 async def test_batch_lifecycle_runs_on_the_clock_with_consistent_counts() -> None:
     clock = FakeClock()
     async with async_client(app_with(clock)) as client:
-        lines = b"".join(
-            b'{"custom_id": "r%d", "method": "POST", "url": "/v1/chat/completions", "body": {}}\n' % i for i in range(5)
-        )
+        lines = b"".join(orjson.dumps(chat_line(f"r{i}", f"Question {i}")) + b"\n" for i in range(5))
         source = await client.files.create(file=("in.jsonl", lines), purpose="batch")
         batch = await client.batches.create(
             input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h"
@@ -118,13 +122,53 @@ async def test_batch_lifecycle_runs_on_the_clock_with_consistent_counts() -> Non
         running = await client.batches.retrieve(batch.id)
         assert running.status == "in_progress" and running.in_progress_at == int(clock.start + 1)
         clock.elapsed += 10
+        finalizing = await client.batches.retrieve(batch.id)  # this read finds it due: the lines run now
+        assert finalizing.status == "finalizing" and finalizing.finalizing_at == int(clock.start + 3)
+        clock.elapsed += 1
         done = await client.batches.retrieve(batch.id)
         assert done.status == "completed" and done.request_counts is not None
         assert (done.request_counts.total, done.request_counts.completed) == (5, 5)
         assert done.in_progress_at is not None and done.finalizing_at is not None and done.completed_at is not None
         assert done.created_at <= done.in_progress_at <= done.finalizing_at <= done.completed_at
-        assert done.completed_at == int(clock.start + 4)  # 1 s validating + 2 s in progress + 1 s finalizing
+        assert done.completed_at == int(clock.now())  # 1 s finalizing after the work ran (at the read)
         assert [b.status for b in (await client.batches.list()).data] == ["completed"]
+        assert done.output_file_id is not None and done.error_file_id is None
+        rows = [orjson.loads(r) for r in (await client.files.content(done.output_file_id)).read().splitlines()]
+        assert [r["custom_id"] for r in rows] == [f"r{i}" for i in range(5)]
+        assert all(r["response"]["status_code"] == 200 and r["error"] is None for r in rows)
+        answers = [r["response"]["body"] for r in rows]
+        assert all(a["object"] == "chat.completion" and a["usage"]["completion_tokens"] <= 8 for a in answers)
+        single = await client.chat.completions.create(**chat_line("x", "Question 3")["body"])
+        assert answers[3]["choices"][0]["message"]["content"] == single.choices[0].message.content  # same producer
+
+
+async def test_batch_lines_that_fail_go_to_the_error_file_and_count_as_failed() -> None:
+    async with async_client(app_with(lifecycle_scale=0)) as client:
+        good = orjson.dumps(chat_line("ok", "Hello"))
+        invalid = orjson.dumps({"custom_id": "no-model", "method": "POST", "url": "/v1/chat/completions", "body": {}})
+        source = await client.files.create(file=("in.jsonl", good + b"\n{broken\n" + invalid + b"\n"), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        done = await client.batches.retrieve(batch.id)  # lifecycle_scale 0: the work ran with the first answer
+        assert done.status == "completed" and done.request_counts is not None
+        assert (done.request_counts.total, done.request_counts.completed, done.request_counts.failed) == (3, 1, 2)
+        assert done.output_file_id is not None and done.error_file_id is not None
+        output = [orjson.loads(r) for r in (await client.files.content(done.output_file_id)).read().splitlines()]
+        assert [(r["custom_id"], r["response"]["status_code"]) for r in output] == [("ok", 200), ("no-model", 400)]
+        assert output[1]["response"]["body"]["error"]["param"] == "model"
+        errors = [orjson.loads(r) for r in (await client.files.content(done.error_file_id)).read().splitlines()]
+        assert len(errors) == 1 and errors[0]["response"] is None and "line 2" in errors[0]["error"]["message"].lower()
+
+
+async def test_batch_with_a_missing_input_file_fails() -> None:
+    async with async_client(app_with(lifecycle_scale=0)) as client:
+        batch = await client.batches.create(
+            input_file_id="file-nothere", endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        failed = await client.batches.retrieve(batch.id)
+        assert failed.status == "failed" and failed.failed_at is not None and failed.errors is not None
+        assert failed.errors.data is not None and failed.errors.data[0].param == "input_file_id"
 
 
 async def test_batch_cancel_follows_the_declared_action() -> None:
@@ -194,3 +238,60 @@ def test_bad_declarations_fail_at_load_with_file_and_line(tmp_path: Any) -> None
     bad.write_text("kinds:\n  batch:\n    lifecycel: {}\n")
     with pytest.raises(ConfigError, match=r"res.yaml:3: unknown key 'lifecycel'"):
         load_file(str(bad), set(DERIVE.names()))
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+async def test_assistant_run_answers_with_the_chat_producer_in_the_thread() -> None:
+    app = app_with(lifecycle_scale=0.01)
+    async with async_client(app) as client:
+        assistant = await client.beta.assistants.create(model="gpt-4o", instructions="Be brief.")
+        thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hello there"}])
+        first = (await client.beta.threads.messages.list(thread.id)).data
+        assert [(m.role, m.content[0].text.value) for m in first] == [("user", "Hello there")]  # type: ignore[union-attr]
+        run = await client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=10
+        )
+        assert run.status == "completed" and run.model == "gpt-4o" and run.instructions == "Be brief."
+        assert run.usage is not None and run.usage.total_tokens == run.usage.prompt_tokens + run.usage.completion_tokens
+        assert run.started_at is not None and run.completed_at is not None and run.started_at <= run.completed_at
+        messages = (await client.beta.threads.messages.list(thread.id, order="asc")).data
+        assert [m.role for m in messages] == ["user", "assistant"]
+        reply = messages[1]
+        assert reply.run_id == run.id and reply.assistant_id == assistant.id and reply.content[0].text.value  # type: ignore[union-attr]
+        steps = (await client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id)).data
+        assert [s.type for s in steps] == ["message_creation"]
+        assert steps[0].step_details.message_creation.message_id == reply.id  # type: ignore[union-attr]
+    assert not app.violations
+
+
+async def test_assistant_run_with_a_function_tool_requires_action_then_completes() -> None:
+    app = app_with(lifecycle_scale=0.01)
+    async with async_client(app) as client:
+        assistant = await client.beta.assistants.create(model="gpt-4o", tools=[WEATHER])  # type: ignore[list-item]
+        thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Weather in Paris?"}])
+        run = await client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=10
+        )
+        assert run.status == "requires_action" and run.required_action is not None
+        calls = run.required_action.submit_tool_outputs.tool_calls
+        assert [c.function.name for c in calls] == ["get_weather"]
+        assert isinstance(orjson.loads(calls[0].function.arguments)["city"], str)  # valid against the parameters
+        assert (await client.beta.threads.messages.list(thread.id)).data[0].role == "user"  # no reply yet
+        done = await client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id,
+            thread_id=thread.id,
+            tool_outputs=[{"tool_call_id": calls[0].id, "output": "22C and sunny"}],
+            poll_interval_ms=10,
+        )
+        assert done.status == "completed" and done.required_action is None
+        messages = (await client.beta.threads.messages.list(thread.id, order="asc")).data
+        assert [m.role for m in messages] == ["user", "assistant"] and messages[1].run_id == run.id
+    assert not app.violations

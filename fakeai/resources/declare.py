@@ -21,9 +21,21 @@ import yaml
 from fakeai.errors import ConfigError
 
 KNOWN_TOP = {"applies_when", "scale", "kinds"}
-KNOWN_KIND = {"collection", "id_prefix", "not_found", "unset", "derive", "lifecycle", "id_from", "list_missing"}
+KNOWN_KIND = {
+    "collection",
+    "id_prefix",
+    "not_found",
+    "unset",
+    "derive",
+    "lifecycle",
+    "id_from",
+    "echo",
+    "nested",
+    "defaults",
+    "inherit",
+}
 KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
-KNOWN_STATE = {"after", "next", "stamp", "set"}
+KNOWN_STATE = {"after", "next", "stamp", "set", "work"}
 KNOWN_ACTION = {"from", "to", "stamp", "set", "error"}
 
 
@@ -34,6 +46,7 @@ class State:
     next: str | None = None
     stamp: str | None = None  # field set to the time the record entered this state
     set: Mapping[str, Any] = field(default_factory=dict)  # fields set on entering (``{id}`` style placeholders)
+    work: str | None = None  # work run on entering (fakeai.resources.work); the state holds until it is done
 
 
 ACTION_ERROR = "Cannot {verb} a {object} with status {status}."
@@ -68,6 +81,10 @@ class KindDecl:
     unset: tuple[str, ...] = ()
     derive: tuple[str, ...] = ()
     lifecycle: Lifecycle | None = None
+    echo: Mapping[str, str] = field(default_factory=dict)  # request field -> transform into the answer's shape
+    nested: Mapping[str, str] = field(default_factory=dict)  # request list field -> child kind created from it
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # values when the request does not give them
+    inherit: tuple[str, str, tuple[str, ...]] | None = None  # (link field, linked kind, fields) taken from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +129,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _lifecycle(path: str, name: str, node: Any) -> Lifecycle:
+def _lifecycle(path: str, name: str, node: Any, work_names: set[str]) -> Lifecycle:
     node = _check_keys(path, node, KNOWN_LIFECYCLE, f"lifecycle of {name}")
     states_node = node.get("states")
     if not isinstance(states_node, dict) or len(states_node) <= 1:
@@ -127,9 +144,12 @@ def _lifecycle(path: str, name: str, node: Any) -> Lifecycle:
             raise _fail(path, spec, f"state {state_name}: 'after' must be seconds >= 0, got {after!r}")
         if (after is None) != (spec.get("next") is None):
             raise _fail(path, spec, f"state {state_name}: 'after' and 'next' go together")
-        states[state_name] = State(
-            state_name, after, spec.get("next"), spec.get("stamp"), _clean(spec.get("set") or {})
-        )
+        work = spec.get("work")
+        if work is not None and work not in work_names:
+            hint = f"known: {', '.join(sorted(work_names))}"
+            raise _fail(path, spec, f"state {state_name}: unknown work {work!r}", hint)
+        values = _clean(spec.get("set") or {})
+        states[state_name] = State(state_name, after, spec.get("next"), spec.get("stamp"), values, work)
     for state in states.values():
         if state.next is not None and state.next not in states:
             raise _fail(path, states_node, f"state {state.name}: next {state.next!r} is not a state of {name}")
@@ -153,8 +173,11 @@ def _lifecycle(path: str, name: str, node: Any) -> Lifecycle:
     return Lifecycle(node["field"], initial, states, actions)
 
 
-def load_file(path: str, derive_names: set[str]) -> tuple[float, dict[str, KindDecl], list[str]]:
+def load_file(
+    path: str, derive_names: set[str], work_names: set[str] | None = None, echo_names: set[str] | None = None
+) -> tuple[float, dict[str, KindDecl], list[str]]:
     """One declarations file -> (scale, kinds, operations it applies when present)."""
+    work_names = work_names or set()
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -180,7 +203,24 @@ def load_file(path: str, derive_names: set[str]) -> tuple[float, dict[str, KindD
             if fn not in derive_names:
                 hint = f"known: {', '.join(sorted(derive_names))}"
                 raise _fail(path, spec, f"kind {name}: unknown derive function {fn!r}", hint)
-        lifecycle = _lifecycle(path, name, spec["lifecycle"]) if "lifecycle" in spec else None
+        lifecycle = _lifecycle(path, name, spec["lifecycle"], work_names) if "lifecycle" in spec else None
+        echo = _clean(spec.get("echo") or {})
+        for field_name, transform in echo.items():
+            if echo_names is not None and transform not in echo_names:
+                hint = f"known: {', '.join(sorted(echo_names))}"
+                raise _fail(path, spec, f"kind {name}: unknown echo transform {transform!r} for {field_name}", hint)
+        inherit_node = spec.get("inherit")
+        inherit = None
+        if inherit_node is not None:
+            keys = _check_keys(path, inherit_node, {"from", "kind", "fields"}, f"inherit of {name}")
+            if not isinstance(keys.get("from"), str) or not isinstance(keys.get("kind"), str):
+                raise _fail(path, inherit_node, f"kind {name}: inherit needs 'from' (a link field) and 'kind'")
+            inherit = (keys["from"], keys["kind"], tuple(str(f) for f in keys.get("fields") or ()))
+        nested = _clean(spec.get("nested") or {})
+        if not isinstance(nested, dict) or not all(isinstance(v, str) for v in nested.values()):
+            raise _fail(
+                path, spec, f"kind {name}: nested maps a request field to a kind", "e.g. {messages: thread.message}"
+            )
         kinds[name] = KindDecl(
             name=name,
             source=f"{path}:{spec.get('__line__', '?')}",
@@ -191,17 +231,27 @@ def load_file(path: str, derive_names: set[str]) -> tuple[float, dict[str, KindD
             unset=tuple(spec.get("unset") or ()),
             derive=tuple(spec.get("derive") or ()),
             lifecycle=lifecycle,
+            echo=echo,
+            nested=nested,
+            defaults=_clean(spec.get("defaults") or {}),
+            inherit=inherit,
         )
     return float(scale), kinds, operations
 
 
-def load(paths: list[str], operation_ids: set[str], derive_names: set[str]) -> Declarations:
+def load(
+    paths: list[str],
+    operation_ids: set[str],
+    derive_names: set[str],
+    work_names: set[str] | None = None,
+    echo_names: set[str] | None = None,
+) -> Declarations:
     """The files that apply to a document (by its operationIds), later files overriding earlier kinds."""
     kinds: dict[str, KindDecl] = {}
     scale = 1.0
     used = []
     for path in paths:
-        file_scale, file_kinds, applies = load_file(path, derive_names)
+        file_scale, file_kinds, applies = load_file(path, derive_names, work_names, echo_names)
         if applies and not operation_ids.intersection(applies):
             continue
         scale = file_scale

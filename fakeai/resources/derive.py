@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakeai.resources.model import TOMBSTONE, CompiledKind, derive
+from fakeai.resources.model import TOMBSTONE, CompiledKind, derive, echo
 from fakeai.store import Record, ResourceStore
 
 FILE_STATUSES = ("in_progress", "completed", "failed", "cancelled")
@@ -55,9 +55,25 @@ def files_batch_counts(
 def batch_request_counts(
     store: ResourceStore, namespace: str, kind: CompiledKind, body: dict[str, Any], record: Record
 ) -> None:
-    """A batch's ``request_counts`` from its input file: one request per non-empty JSONL line."""
+    """A batch's ``request_counts`` from its input file: one request per non-empty JSONL line (until the
+    batch work has run and counted the real answers)."""
+    if record.meta.get("counted"):
+        return
     source = store.get(namespace, "file", str(body.get("input_file_id", "")))
     lines = [line for line in (source.data if source else b"").splitlines() if line.strip()]
     total = len(lines)
-    done = body.get("status") in ("finalizing", "completed")
-    body["request_counts"] = {"total": total, "completed": total if done else 0, "failed": 0}
+    body["request_counts"] = {"total": total, "completed": 0, "failed": 0}
+
+
+@echo("assistant_text_content")
+def assistant_text_content(value: Any) -> list[dict[str, Any]]:
+    """An Assistants message's request ``content`` (a string, or parts with ``text``) as the answer's parts."""
+    parts = value if isinstance(value, list) else [{"type": "text", "text": value}]
+    out: list[dict[str, Any]] = []
+    for part in parts:
+        text = part.get("text") if isinstance(part, dict) else part
+        if isinstance(text, str):
+            out.append({"type": "text", "text": {"value": text, "annotations": []}})
+        elif isinstance(part, dict) and part.get("type") in ("image_file", "image_url"):
+            out.append(part)
+    return out

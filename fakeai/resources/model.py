@@ -23,6 +23,7 @@ from typing import Any
 
 from fakeai.context import Effect, Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.generated.schema import GenContext
 from fakeai.ids import new_id
 from fakeai.plugins import Registry
 from fakeai.resources.declare import KindDecl, Lifecycle
@@ -32,7 +33,12 @@ from fakeai.store import Record, ResourceStore
 
 WELL_FORMED = 12  # id characters after the prefix from which an unknown id is "one we would have issued"
 TOMBSTONE = "deleted"
+WORKED = "worked"  # meta: the states whose work has run
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+Echo = Callable[[Any], Any]
+ECHO: Registry[Echo] = Registry("echo transform")  # request value -> the answer's value (``echo:`` in YAML)
+echo = ECHO.register
 
 Derive = Callable[[ResourceStore, str, "CompiledKind", dict[str, Any], Record], None]
 DERIVE: Registry[Derive] = Registry("derive function")
@@ -102,10 +108,17 @@ def _allows_null(document: Mapping[str, Any], schema: Mapping[str, Any]) -> bool
 class ResourceModel:
     """The graph's kinds with their declarations, over one :class:`ResourceStore`."""
 
-    def __init__(self, kinds: Mapping[str, CompiledKind], store: ResourceStore, unknown_ids: str = "well-formed"):
+    def __init__(
+        self,
+        kinds: Mapping[str, CompiledKind],
+        store: ResourceStore,
+        unknown_ids: str = "well-formed",
+        generators: Mapping[str, Callable[[GenContext], Any]] | None = None,
+    ) -> None:
         self.kinds = kinds
         self.store = store
         self.unknown_ids = unknown_ids
+        self.generators = generators or {}  # kind -> its create answer's generator (for nested creates)
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:
@@ -115,9 +128,8 @@ class ResourceModel:
         if record is None or record.meta.get(TOMBSTONE):
             return record, []
         advanced = self.advance(ctx, kind, record)
-        if advanced is record:
-            return record, []
-        return advanced, [Effect("put", kind.name, key, advanced)]
+        effects = [] if advanced is record else [Effect("put", kind.name, key, advanced)]
+        return advanced, list(self.with_work(kind, key, advanced, effects))
 
     def missing(self, ctx: RequestContext, kind: CompiledKind, ident: str, record: Record | None) -> Output | None:
         """A 404 for ids we would have issued or that were deleted; None lets generated data answer."""
@@ -128,67 +140,108 @@ class ResourceModel:
         return None
 
     def advance(self, ctx: RequestContext, kind: CompiledKind, record: Record) -> Record:
+        return self._advance(ctx.now, ctx.namespace, kind, record)
+
+    def _advance(self, now: float, namespace: str, kind: CompiledKind, record: Record) -> Record:
         lifecycle = kind.lifecycle
         if lifecycle is None:
-            return self._derived(ctx, kind, record)
+            return self._derived(namespace, kind, record)
         body = dict(record.body)
-        since = float(record.meta.get("since", body.get("created_at") or ctx.now))
+        since = float(record.meta.get("since", body.get("created_at") or now))
         state = lifecycle.states.get(str(body.get(lifecycle.field)))
         changed = False
+        worked = record.meta.get(WORKED, ())
         while state is not None and state.after is not None and state.next is not None:
+            if state.work is not None and state.name not in worked:
+                break  # the state's work has not run yet: it holds (the work's effect comes with this answer)
             due = since + state.after * kind.scale
-            if due > ctx.now:
+            if due > now:
                 break
             state = lifecycle.states[state.next]
             since = due
             enter(body, state.name, lifecycle, state.stamp, state.set, due, record)
             changed = True
         if not changed:
-            return self._derived(ctx, kind, record)
-        return self._derived(ctx, kind, replace(record, body=body, meta={**record.meta, "since": since}))
+            return self._derived(namespace, kind, record)
+        return self._derived(namespace, kind, replace(record, body=body, meta={**record.meta, "since": since}))
 
-    def _derived(self, ctx: RequestContext, kind: CompiledKind, record: Record) -> Record:
+    def _derived(self, namespace: str, kind: CompiledKind, record: Record) -> Record:
         if not kind.decl or not kind.decl.derive:
             return record
         body = dict(record.body)
         for name in kind.decl.derive:
-            DERIVE.get(name)(self.store, ctx.namespace, kind, body, record)
+            DERIVE.get(name)(self.store, namespace, kind, body, record)
         return record if body == record.body else replace(record, body=body)
 
     # -- operations ----------------------------------------------------------------------------------
     def create(self, ctx: RequestContext, kind: CompiledKind, body: dict[str, Any]) -> Output:
         request = ctx.body if isinstance(ctx.body, dict) else {}
+        record, _key, effects = self.make(ctx.namespace, kind, request, ctx.path_params, ctx.rng, ctx.now, body)
+        return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
+
+    def make(
+        self,
+        namespace: str,
+        kind: CompiledKind,
+        request: Mapping[str, Any],
+        parents: Mapping[str, str],
+        rng: Any,
+        now: float,
+        body: dict[str, Any],
+    ) -> tuple[Record, str, list[Effect]]:
+        """A new object of ``kind`` (``body`` generated from its schema, the request echoed into it), the
+        objects its request nests (a thread's ``messages``), and the effects that store them."""
         id_field = kind.decl.id_from if kind.decl else None
         ident = str(request[id_field]) if id_field and isinstance(request.get(id_field), str) else None
         prefix = kind.prefix or (kind.name.split(".")[-1][:4] + "_")
-        while ident is None or (
-            not id_field and self.store.get(ctx.namespace, kind.name, kind.key(ctx.path_params, ident))
-        ):
+        while ident is None or (not id_field and self.store.get(namespace, kind.name, kind.key(parents, ident))):
             # the same request twice makes two objects: draw again while the id is taken (still deterministic)
-            ident = new_id(ctx.rng, prefix, 24)
+            ident = new_id(rng, prefix, 24)
         body["id"] = ident
         for param in kind.kind.parents:
             if param in body or param in (kind.required | kind.nullable):
-                body[param] = ctx.path_params.get(param, body.get(param))
+                body[param] = parents.get(param, body.get(param))
         for name in ("created_at", "created"):
             if isinstance(body.get(name), int):
-                body[name] = int(ctx.now)
-        for name in kind.decl.unset if kind.decl else ():
+                body[name] = int(now)
+        decl = kind.decl
+        for name, value in (decl.defaults if decl else {}).items():
+            if name not in request:
+                body[name] = value
+        if decl is not None and decl.inherit is not None:  # e.g. a run takes its assistant's model and tools
+            link, source_kind, names = decl.inherit
+            linked = self.store.get(namespace, source_kind, str(request.get(link, "")))
+            source = linked.body if linked is not None else {}
+            for name in names:
+                if name not in request and name in source:
+                    body[name] = source[name]
+        for name, transform in (decl.echo if decl else {}).items():
+            if name in request:
+                body[name] = ECHO.get(transform)(request[name])
+        for name in decl.unset if decl else ():
             clear(body, name, kind)
         lifecycle = kind.lifecycle
         if lifecycle is not None:
             state = lifecycle.states[lifecycle.initial]
-            enter(body, state.name, lifecycle, state.stamp, state.set, ctx.now, None)
+            enter(body, state.name, lifecycle, state.stamp, state.set, now, None)
         lists = {k: v for k, v in request.items() if isinstance(v, list) and len(v) <= 10_000}  # e.g. file_ids
-        record = Record(body, meta={"since": ctx.now, "parents": dict(ctx.path_params), "request": lists})
-        record = self.advance(ctx, kind, record)  # zero-duration states pass at once (scale 0 = instant)
-        key = kind.key(ctx.path_params, ident)
-        return Output(
-            status=ctx.operation.status,
-            body=record.body,
-            source="resource",
-            effects=(Effect("put", kind.name, key, record),),
-        )
+        record = Record(body, meta={"since": now, "parents": dict(parents), "request": lists})
+        record = self._advance(now, namespace, kind, record)  # zero-duration states pass at once (scale 0)
+        key = kind.key(parents, ident)
+        effects = list(self.with_work(kind, key, record, [Effect("put", kind.name, key, record)]))
+        for field_name, child_name in (decl.nested if decl else {}).items():
+            child = self.kinds.get(child_name)
+            generate = self.generators.get(child_name)
+            items = request.get(field_name)
+            if child is None or generate is None or not isinstance(items, list):
+                continue
+            child_parents = {**parents, kind.kind.item_param: ident, **dict.fromkeys(child.kind.parents[-1:], ident)}
+            for item in items[:1000]:
+                if isinstance(item, dict):
+                    made = generate(GenContext(rng=rng, now=now, overrides={}, echo=item))
+                    child_body = dict(made) if isinstance(made, dict) else {}
+                    effects += self.make(namespace, child, item, child_parents, rng, now, child_body)[2]
+        return record, key, effects
 
     def _taken(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> bool:
         return self.store.get(ctx.namespace, kind.name, kind.key(ctx.path_params, ident)) is not None
@@ -198,6 +251,14 @@ class ResourceModel:
         if record is None or record.meta.get(TOMBSTONE):
             return self.missing(ctx, kind, ident, record)
         return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
+
+    def with_work(self, kind: CompiledKind, key: str, record: Record, effects: list[Effect]) -> tuple[Effect, ...]:
+        """``effects`` plus the work the record's current state still needs (run by the simulate stage)."""
+        lifecycle = kind.lifecycle
+        state = lifecycle.states.get(str(record.body.get(lifecycle.field))) if lifecycle else None
+        if state is not None and state.work is not None and state.name not in record.meta.get(WORKED, ()):
+            return (*effects, Effect("work", kind.name, key, record, work=state.work))
+        return tuple(effects)
 
     def update(
         self, ctx: RequestContext, kind: CompiledKind, ident: str, check: Callable[[str, Any], bool]
@@ -249,14 +310,16 @@ class ResourceModel:
         state = lifecycle.states[action.to]
         if state.stamp:
             body[state.stamp] = int(ctx.now)
-        updated = replace(record, body=body, meta={**record.meta, "since": ctx.now})
-        updated = self.advance(ctx, kind, updated)
+        worked = tuple(w for w in record.meta.get(WORKED, ()) if w != action.to)  # entered again: work again
+        request = ctx.body if isinstance(ctx.body, dict) else {}
+        meta = {**record.meta, "since": ctx.now, WORKED: worked, f"action:{verb}": request}
+        updated = self.advance(ctx, kind, replace(record, body=body, meta=meta))
         key = kind.key(ctx.path_params, ident)
         return Output(
             status=ctx.operation.status,
             body=updated.body,
             source="resource",
-            effects=(Effect("put", kind.name, key, updated),),
+            effects=self.with_work(kind, key, updated, [Effect("put", kind.name, key, updated)]),
         )
 
     def content(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> Output | None:

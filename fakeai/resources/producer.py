@@ -20,7 +20,8 @@ from fakeai.producers.default import overrides
 from fakeai.resources import derive as _derive  # noqa: F401 - registers the built-in derive functions
 from fakeai.resources.declare import Declarations, load
 from fakeai.resources.graph import Graph, Role, infer
-from fakeai.resources.model import DERIVE, CompiledKind, ListParams, ResourceModel, schema_fields
+from fakeai.resources.model import DERIVE, ECHO, CompiledKind, ListParams, ResourceModel, schema_fields
+from fakeai.resources.work import WORK
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.pointer import deref
 from fakeai.spec.validate import URN
@@ -45,6 +46,8 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         declaration_files(tuple(env.settings.resources)),
         {op.operation_id for op in operations},
         set(DERIVE.names()),
+        set(WORK.names()),
+        set(ECHO.names()),
     )
     _declare_extra_kinds(env.document, graph, decls, operations)
     scale = decls.scale * env.settings.lifecycle_scale
@@ -55,7 +58,13 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
             kind.id_prefix = decl.id_prefix
         nullable, required = schema_fields(env.document, kind.item_schema)
         kinds[name] = CompiledKind(kind, decl, scale, nullable, required)
-    model = ResourceModel(kinds, env.store, env.settings.unknown_ids)
+    generators = {}
+    for name, kind in graph.kinds.items():
+        create = next((op for op in operations if op.operation_id in kind.operations.get("create", [])), None)
+        media = create.json_response if create is not None else None
+        if media is not None and media.schema is not None:
+            generators[name] = env.walker.compile(media.schema)
+    model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
     _MODELS[env.store] = (graph, model, decls)
     return graph, model, decls
 

@@ -1,0 +1,248 @@
+"""Real work behind lifecycles (``work: <name>`` on a state in spec/resources/*.yaml).
+
+A state with work holds until its work has run. The resource model asks for it with an ``Effect("work")``;
+the pipeline's simulate stage runs it with a :class:`~fakeai.pipeline.Runner`, which answers requests fakeai
+makes itself through the same producers, scenarios and self-check as a client's. Work reads the store and
+returns effects (never writes): the updated record (with its state's name in ``meta["worked"]``) and the
+objects it made (output files, messages).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from fakeai.context import Effect
+from fakeai.ids import new_id
+from fakeai.plugins import Registry
+from fakeai.resources.model import WORKED
+from fakeai.store import Record, ResourceStore
+
+if TYPE_CHECKING:
+    from fakeai.pipeline import Runner
+
+Work = Callable[["Runner", ResourceStore, str, Effect, float], Sequence[Effect]]
+WORK: Registry[Work] = Registry("work")
+work = WORK.register
+
+MAX_BATCH_LINES = 50_000  # OpenAI's limit per batch
+
+
+def stable_rng(*parts: str) -> random.Random:
+    """A generator seeded by names (ids of what a work made follow from the ids it worked on)."""
+    digest = hashlib.blake2b("\x00".join(parts).encode(), digest_size=8).digest()
+    return random.Random(int.from_bytes(digest, "big"))
+
+
+def done(record: Record, body: dict[str, Any], state: str, now: float, **meta: Any) -> Record:
+    """The record after its state's work, done at ``now``: the state's own duration counts from here (the
+    work happened when a read found the state due, so later timestamps never precede what it made)."""
+    worked = (*record.meta.get(WORKED, ()), state)
+    return replace(record, body=body, meta={**record.meta, WORKED: worked, "since": now, **meta})
+
+
+def file_record(ident: str, name: str, purpose: str, data: bytes, now: float) -> Record:
+    body = {
+        "id": ident,
+        "object": "file",
+        "bytes": len(data),
+        "created_at": int(now),
+        "filename": name,
+        "purpose": purpose,
+        "status": "processed",
+    }
+    return Record(body, data)
+
+
+@work("batch")
+def run_batch(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """Every line of the input file through the operation its ``url`` names: an output file with each
+    answer (``custom_id``, ``response.status_code``, ``response.body``), an error file for lines that could
+    not run, and exact ``request_counts``. A missing input file fails the batch."""
+    record: Record = effect.record
+    batch = dict(record.body)
+    state = str(batch.get("status"))
+    source = store.get(namespace, "file", str(batch.get("input_file_id", "")))
+    if source is None:
+        batch.update(status="failed", failed_at=int(now), request_counts={"total": 0, "completed": 0, "failed": 0})
+        message = f"The input file {batch.get('input_file_id')} does not exist."
+        error = {"code": "invalid_input_file", "message": message, "param": "input_file_id", "line": None}
+        batch["errors"] = {"object": "list", "data": [error]}
+        return [Effect("put", effect.kind, effect.id, done(record, batch, state, now))]
+    rng = stable_rng(str(batch.get("id")), "lines")
+    outputs: list[bytes] = []
+    errors: list[bytes] = []
+    completed = failed = 0
+    lines = [line for line in source.data.splitlines() if line.strip()][:MAX_BATCH_LINES]
+    endpoint = str(batch.get("endpoint", ""))
+    for number, line in enumerate(lines, start=1):
+        line_id = new_id(rng, "batch_req_", 32)
+        try:
+            request = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            request = None
+        problem = _line_problem(request, endpoint, number)
+        custom_id = request.get("custom_id") if isinstance(request, dict) else None
+        if problem is not None:
+            failed += 1
+            error = {"code": "invalid_request", "message": problem}
+            errors.append(orjson.dumps({"id": line_id, "custom_id": custom_id, "response": None, "error": error}))
+            continue
+        assert isinstance(request, dict)
+        body = {k: v for k, v in (request.get("body") or {}).items() if k not in ("stream", "stream_options")}
+        answer = runner.run_internal(namespace, "POST", str(request["url"]), body, now)
+        response = {"status_code": answer.status, "request_id": answer.request_id, "body": answer.body}
+        outputs.append(orjson.dumps({"id": line_id, "custom_id": custom_id, "response": response, "error": None}))
+        if answer.status < 400:
+            completed += 1
+        else:
+            failed += 1
+    batch_id = str(batch.get("id"))
+    effects: list[Effect] = []
+    files = stable_rng(batch_id, "files")
+    for kind, rows in (("output", outputs), ("error", errors)):
+        ident = new_id(files, "file-", 22)
+        if rows:
+            data = b"\n".join(rows) + b"\n"
+            effects.append(
+                Effect("put", "file", ident, file_record(ident, f"{batch_id}_{kind}.jsonl", "batch_output", data, now))
+            )
+            batch[f"{kind}_file_id"] = ident
+    batch["request_counts"] = {"total": len(lines), "completed": completed, "failed": failed}
+    effects.insert(0, Effect("put", effect.kind, effect.id, done(record, batch, state, now, counted=True)))
+    return effects
+
+
+def _line_problem(request: Any, endpoint: str, number: int) -> str | None:
+    if not isinstance(request, dict):
+        return f"Line {number} is not a JSON object."
+    for name in ("custom_id", "method", "url"):
+        if not isinstance(request.get(name), str):
+            return f"Line {number} is missing the required string field '{name}'."
+    if request["method"].upper() != "POST":
+        return f"Line {number}: only POST requests can be batched, got {request['method']}."
+    url = request["url"].split("?")[0]
+    if endpoint and url != endpoint and "/v1" + url != endpoint:
+        return f"Line {number}: the url {url} does not match the batch's endpoint {endpoint}."
+    if not isinstance(request.get("body", {}), dict):
+        return f"Line {number}: 'body' must be a JSON object."
+    return None
+
+
+# -- assistants runs ------------------------------------------------------------------------------------
+@work("assistant_run")
+def run_assistant(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """One turn of an assistant on a thread, answered by the chat operation (scenarios apply): function tools
+    -> ``requires_action`` with the tool calls; ``submit_tool_outputs`` -> the answer that uses them; the reply
+    is a message in the thread and a ``message_creation`` run step, the run's ``usage`` is the chat usage."""
+    record: Record = effect.record
+    run = dict(record.body)
+    state = str(run.get("status"))
+    thread_id, run_id = str(run.get("thread_id")), str(run.get("id"))
+    assistant = store.get(namespace, "assistant", str(run.get("assistant_id", "")))
+    settings = assistant.body if assistant is not None else {}
+    model = run.get("model") or settings.get("model") or "gpt-4o"
+    instructions = run.get("instructions") or settings.get("instructions")
+    tools = [t for t in (run.get("tools") or settings.get("tools") or []) if isinstance(t, dict)]
+    functions = [{"type": "function", "function": t["function"]} for t in tools if t.get("type") == "function"]
+    messages: list[dict[str, Any]] = [{"role": "system", "content": instructions}] if instructions else []
+    for _key, earlier in sorted(
+        ((k, m) for k, m in store.entries(namespace, "thread.message") if k.startswith(thread_id + "/")),
+        key=lambda item: item[1].meta.get("since", 0.0),
+    ):
+        text = message_text(earlier.body)
+        if text:
+            messages.append({"role": str(earlier.body.get("role", "user")), "content": text})
+    submitted = record.meta.get("action:submit_tool_outputs") or {}
+    calls = record.meta.get("tool_calls") or []
+    request: dict[str, Any] = {"model": model, "messages": messages}
+    if calls and submitted:
+        outputs = {o.get("tool_call_id"): o.get("output", "") for o in submitted.get("tool_outputs") or []}
+        messages.append({"role": "assistant", "content": None, "tool_calls": calls})
+        messages.extend(
+            {"role": "tool", "tool_call_id": c["id"], "content": str(outputs.get(c["id"], ""))} for c in calls
+        )
+    elif functions and run.get("tool_choice") != "none":
+        request.update(tools=functions, tool_choice="required")
+    answer = runner.run_internal(namespace, "POST", "/chat/completions", request, now)
+    body = answer.body if isinstance(answer.body, dict) else {}
+    if answer.status >= 400 or not body.get("choices"):
+        error = (body.get("error") or {}) if isinstance(body, dict) else {}
+        run.update(status="failed", failed_at=int(now), required_action=None)
+        run["last_error"] = {"code": "server_error", "message": str(error.get("message", "The model call failed."))}
+        return [Effect("put", effect.kind, effect.id, done(record, run, state, now))]
+    reply = body["choices"][0]["message"]
+    usage = body.get("usage") or {}
+    run_usage = {k: int(usage.get(k, 0)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    if reply.get("tool_calls") and not submitted:
+        calls = [{"id": c["id"], "type": "function", "function": c["function"]} for c in reply["tool_calls"]]
+        run.update(status="requires_action", usage=None)
+        run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+        return [Effect("put", effect.kind, effect.id, done(record, run, state, now, tool_calls=calls))]
+    rng = stable_rng(run_id, str(len(messages)))
+    message_id, step_id = new_id(rng, "msg_", 24), new_id(rng, "step_", 24)
+    message: dict[str, Any] = {
+        "id": message_id,
+        "object": "thread.message",
+        "created_at": int(now),
+        "thread_id": thread_id,
+        "status": "completed",
+        "incomplete_details": None,
+        "completed_at": int(now),
+        "incomplete_at": None,
+        "role": "assistant",
+        "content": [{"type": "text", "text": {"value": str(reply.get("content") or ""), "annotations": []}}],
+        "assistant_id": run.get("assistant_id"),
+        "run_id": run_id,
+        "attachments": [],
+        "metadata": {},
+    }
+    step = {
+        "id": step_id,
+        "object": "thread.run.step",
+        "created_at": int(now),
+        "assistant_id": run.get("assistant_id"),
+        "thread_id": thread_id,
+        "run_id": run_id,
+        "type": "message_creation",
+        "status": "completed",
+        "step_details": {"type": "message_creation", "message_creation": {"message_id": message_id}},
+        "last_error": None,
+        "expired_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": int(now),
+        "metadata": {},
+        "usage": run_usage,
+    }
+    run.update(usage=run_usage, required_action=None)
+    parents = {"thread_id": thread_id}
+    return [
+        Effect("put", effect.kind, effect.id, done(record, run, state, now)),
+        Effect(
+            "put",
+            "thread.message",
+            f"{thread_id}/{message_id}",
+            Record(message, meta={"since": now, "parents": parents}),
+        ),
+        Effect("put", "thread.run.step", f"{thread_id}/{run_id}/{step_id}", Record(step, meta={"since": now})),
+    ]
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """The text of an Assistants message (its text parts joined)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    parts = []
+    for part in content if isinstance(content, list) else ():
+        text = part.get("text") if isinstance(part, dict) else None
+        value = text.get("value") if isinstance(text, dict) else text
+        if isinstance(value, str):
+            parts.append(value)
+    return "\n".join(parts)
