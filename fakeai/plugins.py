@@ -133,6 +133,7 @@ PRODUCERS: Registry[ProducerFactory] = Registry(
         "files": "fakeai.producers.files:files_factory",
         "stored": "fakeai.producers.stored:stored_factory",
         "llm": "fakeai.producers.bindings:llm_factory",
+        "search": "fakeai.resources.search:search_factory",
         "resources": "fakeai.resources.producer:resources_factory",
         "example": "fakeai.producers.example:example_factory",
         "generated": "fakeai.producers.default:generated_factory",

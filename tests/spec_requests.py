@@ -146,6 +146,11 @@ def is_missing_resource(app: Any, op: Operation, request: BuiltRequest, response
     built = built_for(app.store)
     if response.status_code != 404 or built is None:
         return False
+    error = response.json().get("error") or {}
+    linked = request.json.get(error.get("param")) if isinstance(request.json, dict) and error.get("param") else None
+    linked = linked.get("id") if isinstance(linked, dict) else linked
+    if isinstance(linked, str) and linked in str(error.get("message")):
+        return True  # the request links to a resource that does not exist (previous_response_id, conversation)
     graph, model, _ = built
     same_route = [
         c.operation.operation_id
@@ -157,7 +162,6 @@ def is_missing_resource(app: Any, op: Operation, request: BuiltRequest, response
         return False
     segments = op.path.split("?")[0].split("/")
     ident = request.url.split("?")[0].split("/")[segments.index("{" + role.item_param + "}") - len(segments)]
-    error = response.json().get("error") or {}
     return (
         is_well_formed(ident, model.kinds[role.kind].prefix)
         and ident in str(error.get("message"))

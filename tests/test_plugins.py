@@ -95,6 +95,7 @@ def test_producer_order_is_builtins_plugins_extra_then_generated(monkeypatch: py
         "files_factory",
         "stored_factory",
         "llm_factory",
+        "search_factory",
         "batch_factory",
         "extra",
         "resources_factory",

@@ -58,3 +58,13 @@ async def test_input_token_counts_are_exact(app: FakeAI, given: object) -> None:
 async def test_unknown_response_id_still_answers(client: openai.AsyncOpenAI) -> None:
     fetched = await client.responses.retrieve("resp_unknown123")
     assert fetched.id == "resp_unknown123"
+
+
+async def test_stored_response_keeps_its_input_items_and_instructions(app: FakeAI) -> None:
+    client = async_client(app, headers={"x-fakeai-namespace": "stored-5"})
+    created = await client.responses.create(
+        model="gpt-4o", input="Keep my words.", instructions="Be kind.", max_output_tokens=16
+    )
+    record = app.store.get("stored-5", "response", created.id)
+    assert record is not None and record.meta["instructions"] == "Be kind."
+    assert [item["content"] for item in record.meta["input"]] == [[{"type": "input_text", "text": "Keep my words."}]]

@@ -2,9 +2,13 @@
 
 :func:`record_response` (the ``createResponse`` recorder, compiled into the operation) turns each answer
 (non-streamed body, or the final ``response.completed``/``incomplete`` event of a stream) into a ``put``
-effect, unless the request said ``store: false``; the simulate stage commits it. ``getResponse`` /
-``deleteResponse`` then answer from the store;
-unknown ids fall through to generated data with the id echoed. Everything is per namespace.
+effect, unless the request said ``store: false``; the simulate stage commits it. The record's ``meta`` keeps
+the request's input items (with ids), ``instructions``, ``previous_response_id`` and ``conversation``: what
+:mod:`fakeai.producers.text.history` needs for later turns and ``listInputItems``. An answer in a conversation
+also appends its input and output items to it (kind ``conversation.item``), as ``createConversation`` does with
+its initial ``items``. ``getResponse`` / ``deleteResponse`` / ``listInputItems`` then answer from the store;
+unknown ids fall through to generated data with the id echoed, except ids this server could have issued
+(404). Everything is per namespace.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fakeai.context import Effect, Output, RequestContext
+from fakeai.errors import APIError
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer, store_producer
+from fakeai.producers.text import history
+from fakeai.resources.model import TOMBSTONE, is_well_formed
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -36,17 +43,45 @@ def final_response(output: Output) -> dict[str, Any] | None:
 
 
 def record_response(ctx: RequestContext, output: Output) -> tuple[Effect, ...]:
-    """``createResponse``: store the answered response (the store's one way in is an effect)."""
-    if isinstance(ctx.body, dict) and ctx.body.get("store") is False:
-        return ()
+    """``createResponse``: store the answered response with its input items (the store's one way in is an
+    effect); in a conversation, append the input and output items to it."""
     response = final_response(output)
     if response is None or not isinstance(response.get("id"), str):
         return ()
-    return (Effect("put", KIND, response["id"], Record(response)),)
+    body: dict[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+    own = history.input_items(body.get("input"), response["id"])
+    conversation = response.get("conversation")
+    conversation_id = conversation.get("id") if isinstance(conversation, dict) else None
+    effects: tuple[Effect, ...] = ()
+    if isinstance(conversation_id, str):  # echoed by the producer only for a conversation it found
+        output_items = [item for item in response.get("output") or () if isinstance(item, dict)]
+        effects = history.item_effects(conversation_id, [*own, *output_items])
+    if body.get("store") is False:
+        return effects
+    meta = {
+        "input": own,
+        "instructions": body.get("instructions"),
+        "previous_response_id": body.get("previous_response_id"),
+        "conversation": conversation_id,
+    }
+    return (Effect("put", KIND, response["id"], Record(response, meta=meta)), *effects)
+
+
+def record_conversation(ctx: RequestContext, output: Output) -> tuple[Effect, ...]:
+    """``createConversation``: its initial ``items`` become the conversation's first items."""
+    created = output.body if isinstance(output.body, dict) else {}
+    ident = created.get("id")
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    if not isinstance(ident, str) or not isinstance(body.get("items"), list):
+        return ()
+    return history.item_effects(ident, history.input_items(body["items"], ident))
 
 
 Recorder = Callable[[RequestContext, Output], "tuple[Effect, ...]"]
-RECORDERS: dict[str, Recorder] = {"createResponse": record_response}  # operationId -> the effects of its answers
+RECORDERS: dict[str, Recorder] = {  # operationId -> the effects of its answers
+    "createResponse": record_response,
+    "createConversation": record_conversation,
+}
 
 
 def get_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
@@ -62,6 +97,33 @@ def delete_response(store: ResourceStore, ctx: RequestContext) -> Output | None:
     effect = Effect("delete", KIND, ident)
     return Output(
         status=ctx.operation.status, body=b"", content_type="application/json", source="store", effects=(effect,)
+    )
+
+
+def list_input_items(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    """The input items the stored response was answered with (earlier turns first), one page of them."""
+    ident = ctx.path_params.get("response_id", "")
+    record = store.get(ctx.namespace, KIND, ident)
+    if record is None:
+        if ctx.settings.unknown_ids == "404" or is_well_formed(ident, "resp_"):
+            raise APIError(404, f"No response found with id '{ident}'.")
+        return None
+    items = history.seen_by(store, ctx.namespace, record)
+    return Output(status=ctx.operation.status, body=history.page(items, ctx.query), source="store")
+
+
+def create_conversation_items(store: ResourceStore, ctx: RequestContext) -> Output | None:
+    """Items added to a stored conversation, answered as the list of what was added; other ids fall through."""
+    conversation = ctx.path_params.get("conversation_id", "")
+    found = store.get(ctx.namespace, history.CONVERSATION, conversation)
+    body = ctx.body if isinstance(ctx.body, dict) else {}
+    if found is None or found.meta.get(TOMBSTONE) or not isinstance(body.get("items"), list):
+        return None
+    known = len(history.conversation_items(store, ctx.namespace, conversation))
+    items = history.input_items(body["items"], f"{conversation}/{known}/{ctx.seed}")
+    page = history.page(items, {"order": "asc", "limit": len(items) or 1})
+    return Output(
+        status=ctx.operation.status, body=page, source="store", effects=history.item_effects(conversation, items)
     )
 
 
@@ -87,6 +149,8 @@ HANDLERS: Registry[StoreHandler] = Registry(
     builtins={
         "getResponse": get_response,
         "deleteResponse": delete_response,
+        "listInputItems": list_input_items,
+        "createConversationItems": create_conversation_items,
         "Getinputtokencounts": input_tokens,
     },
 )

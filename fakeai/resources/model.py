@@ -119,6 +119,7 @@ class ResourceModel:
         self.store = store
         self.unknown_ids = unknown_ids
         self.generators = generators or {}  # kind -> its create answer's generator (for nested creates)
+        self.operations: dict[str, Any] = {}  # operationId -> Operation of the document
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:

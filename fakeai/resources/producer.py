@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fakeai.bundled import data_path
@@ -65,6 +66,7 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         if media is not None and media.schema is not None:
             generators[name] = env.walker.compile(media.schema)
     model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
+    model.operations = {op.operation_id: op for op in operations}
     _MODELS[env.store] = (graph, model, decls)
     return graph, model, decls
 
@@ -129,6 +131,7 @@ class ResourceProducer:
         body: Gen | None,
         check: Callable[[str, Any], bool],
         paging: ListParams | None,
+        view: Gen | None = None,
     ) -> None:
         self.model = model
         self.kind = kind
@@ -136,6 +139,26 @@ class ResourceProducer:
         self.body = body
         self.check = check
         self.paging = paging
+        self.view = view  # generator of this operation's item schema, when it is not the stored one
+
+    def _viewed(self, ctx: RequestContext, output: Output | None, page: bool) -> Output | None:
+        """The stored object seen through this operation's own schema when it differs from the one it was
+        created with (a role assignment retrieved as a role): its fields kept where they fit, the rest generated."""
+        if output is None or self.view is None or not isinstance(output.body, dict):
+            return output
+        view = self.view
+
+        def seen(stored: Any) -> Any:
+            if not isinstance(stored, dict):
+                return stored
+            made = view(GenContext(rng=ctx.rng, now=ctx.now, overrides={"id": stored.get("id")}, echo=stored))
+            return made if isinstance(made, dict) else stored
+
+        if page:
+            body = {**output.body, "data": [seen(item) for item in output.body.get("data") or []]}
+        else:
+            body = seen(output.body)
+        return replace(output, body=body)
 
     def _generated(self, ctx: RequestContext) -> dict[str, Any]:
         if self.body is None:
@@ -153,11 +176,11 @@ class ResourceProducer:
             return self.model.create(ctx, self.kind, self._generated(ctx))
         if role == "list":
             assert self.paging is not None
-            return self.model.listing(ctx, self.kind, self._generated(ctx), self.paging)
+            return self._viewed(ctx, self.model.listing(ctx, self.kind, self._generated(ctx), self.paging), True)
         if role == "retrieve":
-            return self.model.retrieve(ctx, self.kind, ident)
+            return self._viewed(ctx, self.model.retrieve(ctx, self.kind, ident), False)
         if role == "update":
-            return self.model.update(ctx, self.kind, ident, self.check)
+            return self._viewed(ctx, self.model.update(ctx, self.kind, ident, self.check), False)
         if role == "delete":
             return self.model.delete(ctx, self.kind, ident, self._generated(ctx))
         if role == "action":
@@ -209,4 +232,31 @@ def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer
     media = operation.json_response
     body = env.walker.compile(media.schema) if media is not None and media.schema is not None else None
     paging = _paging(env, operation) if role.role == "list" else None
-    return ResourceProducer(model, kind, role, body, _property_check(env, kind.kind.item_schema), paging)
+    check = _property_check(env, kind.kind.item_schema)
+    return ResourceProducer(model, kind, role, body, check, paging, _view(env, model, kind, role, operation))
+
+
+def _page_items(env: CompileEnv, schema: Any) -> Any:
+    """The item schema of a page schema (``data: {type: array, items: ...}``), else None."""
+    page = deref(env.document, schema)
+    data = ((page or {}).get("properties") or {}).get("data") if isinstance(page, Mapping) else None
+    data = deref(env.document, data) if data is not None else None
+    return data.get("items") if isinstance(data, Mapping) and data.get("type") == "array" else None
+
+
+def _view(env: CompileEnv, model: ResourceModel, kind: CompiledKind, role: Role, operation: Operation) -> Gen | None:
+    """A generator for this operation's item schema if it differs from the schema objects are stored in."""
+    if role.role not in ("retrieve", "update", "list"):
+        return None
+    create = next((model.operations[i] for i in kind.kind.operations.get("create", []) if i in model.operations), None)
+    stored = create.json_response.schema if create is not None and create.json_response is not None else None
+    if stored is not None and _page_items(env, stored) is not None:  # created as a page (conversation items)
+        stored = _page_items(env, stored)
+    media = operation.json_response
+    mine = media.schema if media is not None else None
+    if role.role == "list" and mine is not None:
+        mine = _page_items(env, mine)
+    if stored is None or mine is None or deref(env.document, stored) == deref(env.document, mine):
+        return None
+    view: Gen = env.walker.compile(mine)
+    return view

@@ -28,13 +28,14 @@ from fakeai.catalog import Catalog, check_context
 from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.text import responses_stream
+from fakeai.producers.text import history, responses_stream
 from fakeai.producers.text.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
 from fakeai.producers.text.script import Script
 from fakeai.producers.text.structured import generate_json, response_format_text
 from fakeai.producers.text.text import LengthSpec, generate
 from fakeai.producers.text.tokenizer import count_responses_input
 from fakeai.producers.text.tools import ToolCall, plan_calls
+from fakeai.resources import search
 from fakeai.spec.operation import Operation
 
 __all__ = ["Answer", "Item", "ResponsesProducer", "build_answer", "factory"]
@@ -72,9 +73,10 @@ class Answer:
 class ResponsesProducer:
     source = "llm"
 
-    def __init__(self, config: GenerationConfig, catalog: Catalog | None = None) -> None:
+    def __init__(self, config: GenerationConfig, catalog: Catalog | None = None, store: Any = None) -> None:
         self.config = config
         self.catalog = catalog  # context windows (None: no check)
+        self.store = store  # earlier turns: previous_response_id, conversation (fakeai.producers.text.history)
 
     def produce(self, ctx: RequestContext) -> Output:
         return self._answer(ctx, None)
@@ -85,16 +87,19 @@ class ResponsesProducer:
 
     def _answer(self, ctx: RequestContext, script: Script | None) -> Output:
         body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
+        turns = history.earlier(self.store, ctx)
+        body = history.with_history(body, turns)  # the earlier turns count and the generator sees them
         gen = self.config.for_request(ctx)
         tokens = _input_tokens(body, gen)
         limit = body.get("max_output_tokens")
         check_context(self.catalog, gen.base_model, tokens, limit if isinstance(limit, int) else None, "responses")
-        answer = build_answer(body, gen, ctx.now, script, input_tokens=tokens)
+        answer = history.echo(build_answer(body, gen, ctx.now, script, input_tokens=tokens), turns)
+        answer = search.file_search(answer, body, ctx, self.store)  # file_search tools: call item, citations
         if ctx.wants_stream:
             options = body.get("stream_options")
             obfuscate = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
             rng = gen.rng(OBFUSCATION_STREAM) if obfuscate else None
-            frames = responses_stream.frames(answer, gen.tokens_per_chunk, rng)
+            frames = search.streamed(answer, responses_stream.frames(answer, gen.tokens_per_chunk, rng))
             return Output(frames=frames, content_type="text/event-stream", source="llm")
         return Output(body=answer.response, source="llm", completion_tokens=answer.output_tokens)
 
@@ -102,7 +107,7 @@ class ResponsesProducer:
 def factory(operation: Operation, env: CompileEnv) -> Producer | None:
     if operation.operation_id != OPERATION_ID:
         return None
-    return ResponsesProducer(GenerationConfig.from_env(env), Catalog.from_settings(env.settings))
+    return ResponsesProducer(GenerationConfig.from_env(env), Catalog.from_settings(env.settings), env.store)
 
 
 # --- planning the output -----------------------------------------------------------------------
