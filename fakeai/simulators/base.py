@@ -68,6 +68,25 @@ class Resettable(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class EngineLoad:
+    """What an inference-engine simulator reports for one model (the exported vLLM gauges read it)."""
+
+    model: str
+    running: int = 0  # sequences in the running batch
+    waiting: int = 0  # requests queued for admission
+    kv_usage: float = 0.0  # fraction of KV-cache blocks in use, 0..1
+    preemptions: int = 0  # requests requeued because the KV cache ran out (a running total)
+
+
+@runtime_checkable
+class ReportsLoad(Protocol):
+    """A simulator that models the engine's queue and batch (``fakeai.simulators.engine``)."""
+
+    def load(self) -> Iterable[EngineLoad]:
+        """The current load per model served."""
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorEnv:
     """What a simulator factory may use. ``simulators`` is filled with every simulator (by name)
     once all are built, so a simulator may look another one up at request time."""
