@@ -187,15 +187,39 @@ async def test_batch_cancel_follows_the_declared_action() -> None:
         assert "cancelled" in caught.value.message
 
 
-async def test_fine_tuning_job_reaches_succeeded_with_a_fine_tuned_model() -> None:
+async def test_fine_tuning_job_reaches_succeeded_with_a_usable_model() -> None:
     clock = FakeClock()
-    async with async_client(app_with(clock)) as client:
-        job = await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-abc")
+    async with async_client(app_with(clock, strict_models=True)) as client:
+        lines = b"".join(
+            orjson.dumps({"messages": [{"role": "user", "content": f"Q{i}"}, {"role": "assistant", "content": "A"}]})
+            + b"\n"
+            for i in range(10)
+        )
+        training = await client.files.create(file=("train.jsonl", lines), purpose="fine-tune")
+        job = await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file=training.id)
         assert job.status == "validating_files" and job.fine_tuned_model is None and job.finished_at is None
         clock.elapsed += 60
         done = await client.fine_tuning.jobs.retrieve(job.id)
-        assert done.status == "succeeded" and done.fine_tuned_model == f"ft:gpt-4o-mini:fakeai::{job.id}"
-        assert done.finished_at == int(clock.start + 5)
+        name = f"ft:gpt-4o-mini:fakeai::{job.id}"
+        assert done.status == "succeeded" and done.fine_tuned_model == name
+        assert done.finished_at == int(clock.start + 5) and done.trained_tokens == len(lines) // 4 * 3
+        assert done.result_files and (await client.files.content(done.result_files[0])).read().startswith(b"step,")
+        events = [e.message async for e in client.fine_tuning.jobs.list_events(job.id)]
+        assert "The job has successfully completed" in events and any("10 examples" in e for e in events)
+        checkpoints = (await client.fine_tuning.jobs.checkpoints.list(job.id)).data
+        assert sorted(c.step_number for c in checkpoints) == [10, 20, 30]
+        assert all(c.fine_tuned_model_checkpoint.startswith(name + ":ckpt-step-") for c in checkpoints)
+        assert (await client.models.retrieve(name)).owned_by == "user-fakeai"
+        assert name in [m.id async for m in client.models.list()]
+        chat = await client.chat.completions.create(model=name, messages=[{"role": "user", "content": "hi"}])
+        assert chat.model == name  # strict_models: only known models answer, and the fine-tune is one now
+
+
+async def test_fine_tuning_without_its_training_file_fails() -> None:
+    async with async_client(app_with(lifecycle_scale=0)) as client:
+        job = await client.fine_tuning.jobs.create(model="gpt-4o-mini", training_file="file-missing")
+        failed = await client.fine_tuning.jobs.retrieve(job.id)
+        assert failed.status == "failed" and failed.error is not None and failed.fine_tuned_model is None
 
 
 async def test_vector_store_upload_and_poll_terminates_with_consistent_counts() -> None:
@@ -295,3 +319,17 @@ async def test_assistant_run_with_a_function_tool_requires_action_then_completes
         messages = (await client.beta.threads.messages.list(thread.id, order="asc")).data
         assert [m.role for m in messages] == ["user", "assistant"] and messages[1].run_id == run.id
     assert not app.violations
+
+
+async def test_children_of_a_deleted_or_unknown_parent_are_404(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "orphans"}) as client:
+        thread = await client.beta.threads.create()
+        await client.beta.threads.messages.create(thread.id, role="user", content="hi")
+        await client.beta.threads.delete(thread.id)
+        with pytest.raises(openai.NotFoundError) as caught:
+            await client.beta.threads.messages.create(thread.id, role="user", content="again")
+        assert caught.value.body["message"] == f"No thread found with id '{thread.id}'."  # type: ignore[index]
+        with pytest.raises(openai.NotFoundError):
+            await client.beta.threads.messages.list("thread_0123456789abcdefABCDEF")
+        with pytest.raises(openai.NotFoundError):
+            await client.vector_stores.files.list("vs_0123456789abcdefABCDEF")

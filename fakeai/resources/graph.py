@@ -147,6 +147,7 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
             items[collection] = _param(segs[-2]) or ""
     graph = Graph()
     pending: list[tuple[Operation, str, str, str | None]] = []  # op, role, collection, verb
+    sublists: list[Operation] = []  # GET item/<literal> answering a page: a list-only child (job events)
     for op in ops:
         segs = _segments(op.path)
         if not segs:
@@ -172,6 +173,8 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
                     pending.append((op, "action", collection, segs[-1]))
                 elif op.method == "GET" and op.json_response is None and op.binary_response is not None:
                     pending.append((op, "content", collection, segs[-1]))
+                elif op.method == "GET":
+                    sublists.append(op)
     by_collection: dict[str, list[tuple[Operation, str, str | None]]] = {}
     for op, role, collection, verb in pending:
         by_collection.setdefault(collection, []).append((op, role, verb))
@@ -188,6 +191,16 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
                 continue  # a GET on the collection that is not a page
             kind.operations.setdefault(role, []).append(op.operation_id)
             graph.roles[op.operation_id] = Role(role, kind.name, kind.parents, _item_param(role, kind), verb)
+    for op in sublists:
+        items_schema = _list_item_schema(document, _response_schema(document, op))
+        name = _object_type(document, items_schema)
+        if name is None or name in graph.kinds or op.operation_id in graph.roles:
+            continue
+        parents = tuple(p for p in (_param(seg) for seg in _segments(op.path)) if p is not None)
+        kind = Kind(name, op.path, "", parents, id_prefix(_example_id(op)), items_schema)
+        kind.operations["list"] = [op.operation_id]
+        graph.kinds[name] = kind
+        graph.roles[op.operation_id] = Role("list", name, parents, None)
     return graph
 
 

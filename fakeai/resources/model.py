@@ -120,6 +120,7 @@ class ResourceModel:
         self.unknown_ids = unknown_ids
         self.generators = generators or {}  # kind -> its create answer's generator (for nested creates)
         self.operations: dict[str, Any] = {}  # operationId -> Operation of the document
+        self.inline: dict[str, Callable[..., Any]] = {}  # work run while answering (fakeai.resources.work)
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:
@@ -130,7 +131,7 @@ class ResourceModel:
             return record, []
         advanced = self.advance(ctx, kind, record)
         effects = [] if advanced is record else [Effect("put", kind.name, key, advanced)]
-        return advanced, list(self.with_work(kind, key, advanced, effects))
+        return self.with_work(ctx.namespace, ctx.now, kind, key, advanced, effects)
 
     def missing(self, ctx: RequestContext, kind: CompiledKind, ident: str, record: Record | None) -> Output | None:
         """A 404 for ids we would have issued or that were deleted; None lets generated data answer."""
@@ -229,7 +230,7 @@ class ResourceModel:
         record = Record(body, meta={"since": now, "parents": dict(parents), "request": lists})
         record = self._advance(now, namespace, kind, record)  # zero-duration states pass at once (scale 0)
         key = kind.key(parents, ident)
-        effects = list(self.with_work(kind, key, record, [Effect("put", kind.name, key, record)]))
+        record, effects = self.with_work(namespace, now, kind, key, record, [Effect("put", kind.name, key, record)])
         for field_name, child_name in (decl.nested if decl else {}).items():
             child = self.kinds.get(child_name)
             generate = self.generators.get(child_name)
@@ -253,13 +254,24 @@ class ResourceModel:
             return self.missing(ctx, kind, ident, record)
         return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
 
-    def with_work(self, kind: CompiledKind, key: str, record: Record, effects: list[Effect]) -> tuple[Effect, ...]:
-        """``effects`` plus the work the record's current state still needs (run by the simulate stage)."""
+    def with_work(
+        self, namespace: str, now: float, kind: CompiledKind, key: str, record: Record, effects: list[Effect]
+    ) -> tuple[Record, list[Effect]]:
+        """The record and ``effects`` plus the work its current state still needs. Work that only reads the
+        store (``inline``: a fine-tune's trail) runs now, so this very answer shows its result; work that asks
+        other operations (a batch's lines) is an effect the simulate stage runs with the pipeline's runner."""
         lifecycle = kind.lifecycle
         state = lifecycle.states.get(str(record.body.get(lifecycle.field))) if lifecycle else None
-        if state is not None and state.work is not None and state.name not in record.meta.get(WORKED, ()):
-            return (*effects, Effect("work", kind.name, key, record, work=state.work))
-        return tuple(effects)
+        if state is None or state.work is None or state.name in record.meta.get(WORKED, ()):
+            return record, effects
+        request = Effect("work", kind.name, key, record, work=state.work)
+        inline = self.inline.get(state.work)
+        if inline is None:
+            return record, [*effects, request]
+        made = list(inline(None, self.store, namespace, request, now))
+        mine = [e for e in made if e.action == "put" and (e.kind, e.id) == (kind.name, key)]
+        kept = [e for e in effects if not (e.action == "put" and (e.kind, e.id) == (kind.name, key))]
+        return (mine[-1].record if mine else record), [*kept, *made]
 
     def update(
         self, ctx: RequestContext, kind: CompiledKind, ident: str, check: Callable[[str, Any], bool]
@@ -316,12 +328,10 @@ class ResourceModel:
         meta = {**record.meta, "since": ctx.now, WORKED: worked, f"action:{verb}": request}
         updated = self.advance(ctx, kind, replace(record, body=body, meta=meta))
         key = kind.key(ctx.path_params, ident)
-        return Output(
-            status=ctx.operation.status,
-            body=updated.body,
-            source="resource",
-            effects=self.with_work(kind, key, updated, [Effect("put", kind.name, key, updated)]),
+        updated, effects = self.with_work(
+            ctx.namespace, ctx.now, kind, key, updated, [Effect("put", kind.name, key, updated)]
         )
+        return Output(status=ctx.operation.status, body=updated.body, source="resource", effects=tuple(effects))
 
     def content(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> Output | None:
         record, _ = self.load(ctx, kind, ident)

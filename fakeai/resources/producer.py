@@ -8,7 +8,7 @@ per operation the generator it needs (the item body for create, the page for lis
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,8 +21,8 @@ from fakeai.producers.default import overrides
 from fakeai.resources import derive as _derive  # noqa: F401 - registers the built-in derive functions
 from fakeai.resources.declare import Declarations, load
 from fakeai.resources.graph import Graph, Role, infer
-from fakeai.resources.model import DERIVE, ECHO, CompiledKind, ListParams, ResourceModel, schema_fields
-from fakeai.resources.work import WORK
+from fakeai.resources.model import DERIVE, ECHO, TOMBSTONE, CompiledKind, ListParams, ResourceModel, schema_fields
+from fakeai.resources.work import INLINE_WORK, WORK
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.pointer import deref
 from fakeai.spec.validate import URN
@@ -67,6 +67,7 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
             generators[name] = env.walker.compile(media.schema)
     model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
     model.operations = {op.operation_id: op for op in operations}
+    model.inline = {name: WORK.get(name) for name in INLINE_WORK}
     _MODELS[env.store] = (graph, model, decls)
     return graph, model, decls
 
@@ -132,6 +133,7 @@ class ResourceProducer:
         check: Callable[[str, Any], bool],
         paging: ListParams | None,
         view: Gen | None = None,
+        parents: Sequence[tuple[str, CompiledKind]] = (),
     ) -> None:
         self.model = model
         self.kind = kind
@@ -140,6 +142,7 @@ class ResourceProducer:
         self.check = check
         self.paging = paging
         self.view = view  # generator of this operation's item schema, when it is not the stored one
+        self.parents = tuple(parents)  # (path parameter, the kind it names), outermost first
 
     def _viewed(self, ctx: RequestContext, output: Output | None, page: bool) -> Output | None:
         """The stored object seen through this operation's own schema when it differs from the one it was
@@ -172,6 +175,12 @@ class ResourceProducer:
     def produce(self, ctx: RequestContext) -> Output | None:
         role = self.role.role
         ident = ctx.path_params.get(self.role.item_param or "", "")
+        for param, parent in self.parents:  # a child of a deleted or never-issued parent is OpenAI's 404
+            parent_ident = ctx.path_params.get(param, "")
+            parent_key = parent.key(ctx.path_params, parent_ident)
+            record = self.model.store.get(ctx.namespace, parent.name, parent_key)
+            if record is None or record.meta.get(TOMBSTONE):
+                self.model.missing(ctx, parent, parent_ident, record)
         if role == "create":
             return self.model.create(ctx, self.kind, self._generated(ctx))
         if role == "list":
@@ -233,7 +242,21 @@ def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer
     body = env.walker.compile(media.schema) if media is not None and media.schema is not None else None
     paging = _paging(env, operation) if role.role == "list" else None
     check = _property_check(env, kind.kind.item_schema)
-    return ResourceProducer(model, kind, role, body, check, paging, _view(env, model, kind, role, operation))
+    view = _view(env, model, kind, role, operation)
+    return ResourceProducer(model, kind, role, body, check, paging, view, _parents(model, kind))
+
+
+def _parents(model: ResourceModel, kind: CompiledKind) -> list[tuple[str, CompiledKind]]:
+    """The kinds a kind's path parameters name: ``/threads/{thread_id}/runs`` -> (thread_id, thread)."""
+    found = []
+    for param in kind.kind.parents:
+        prefix = kind.kind.collection.split("{" + param + "}")[0].rstrip("/")
+        parent = next(
+            (k for k in model.kinds.values() if k.kind.collection == prefix and k.kind.item_param == param), None
+        )
+        if parent is not None:
+            found.append((param, parent))
+    return found
 
 
 def _page_items(env: CompileEnv, schema: Any) -> Any:

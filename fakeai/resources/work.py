@@ -31,6 +31,7 @@ WORK: Registry[Work] = Registry("work")
 work = WORK.register
 
 MAX_BATCH_LINES = 50_000  # OpenAI's limit per batch
+INLINE_WORK = ("fine_tune",)  # work that only reads the store: run while answering (no runner needed)
 
 
 def stable_rng(*parts: str) -> random.Random:
@@ -246,3 +247,91 @@ def message_text(message: dict[str, Any]) -> str:
         if isinstance(value, str):
             parts.append(value)
     return "\n".join(parts)
+
+
+# -- fine-tuning ----------------------------------------------------------------------------------------
+@work("fine_tune")
+def run_fine_tune(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """A succeeded job's trail: events from validation to success, one checkpoint per epoch, a metrics
+    result file, ``trained_tokens`` from the training file, and the fine-tuned model itself (kind ``model``:
+    models.list/retrieve show it, chat accepts it). A missing training file fails the job instead."""
+    record: Record = effect.record
+    job = dict(record.body)
+    state = str(job.get("status"))
+    job_id = str(job.get("id"))
+    training = store.get(namespace, "file", str(job.get("training_file", "")))
+    created = int(job.get("created_at") or now)
+    rng = stable_rng(job_id, "trail")
+    events: list[tuple[int, str, str, dict[str, Any] | None]] = [(created, "info", "Validating training file.", None)]
+    if training is None:
+        message = f"Training file {job.get('training_file')} not found."
+        job.update(status="failed", fine_tuned_model=None, trained_tokens=None)
+        job["error"] = {"code": "invalid_training_file", "message": message, "param": "training_file"}
+        events.append((int(now), "error", message, None))
+        return [Effect("put", effect.kind, effect.id, done(record, job, state, now)), *_events(job_id, events, rng)]
+    examples = [line for line in training.data.splitlines() if line.strip()]
+    given = job.get("hyperparameters")
+    hyper: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+    epochs: int = hyper["n_epochs"] if isinstance(hyper.get("n_epochs"), int) else 3
+    per_epoch = max(1, len(training.data) // 4)  # ~4 bytes per token
+    job["trained_tokens"] = per_epoch * epochs
+    job["hyperparameters"] = {**hyper, "n_epochs": epochs}
+    finished = int(now)
+    span = max(1, finished - created)
+    events.append((created + span // 10, "info", f"Files validated, {len(examples)} examples.", None))
+    events.append((created + span // 5, "info", "Fine-tuning job started.", None))
+    effects: list[Effect] = []
+    model = str(job.get("fine_tuned_model") or f"ft:{job.get('model')}:fakeai::{job_id}")
+    steps = max(1, len(examples))
+    rows = ["step,train_loss,train_accuracy"]
+    for epoch in range(1, epochs + 1):
+        at = created + span // 5 + (span * 7 // 10) * epoch // epochs
+        step = steps * epoch
+        loss = round(2.0 / (1 + epoch) + rng.random() * 0.05, 4)
+        metrics = {"step": step, "train_loss": loss, "train_mean_token_accuracy": round(1 - loss / 3, 4)}
+        events.append((at, "info", f"Step {step}/{steps * epochs}: training loss={loss}", {"step": step, **metrics}))
+        rows.append(f"{step},{loss},{metrics['train_mean_token_accuracy']}")
+        ident = new_id(rng, "ftckpt_", 24)
+        checkpoint = {
+            "id": ident,
+            "object": "fine_tuning.job.checkpoint",
+            "created_at": at,
+            "fine_tuning_job_id": job_id,
+            "fine_tuned_model_checkpoint": f"{model}:ckpt-step-{step}",
+            "step_number": step,
+            "metrics": metrics,
+        }
+        effects.append(Effect("put", "fine_tuning.job.checkpoint", f"{job_id}/{ident}", Record(checkpoint)))
+    results = new_id(stable_rng(job_id, "results"), "file-", 22)
+    data = ("\n".join(rows) + "\n").encode()
+    effects.append(
+        Effect("put", "file", results, file_record(results, "step_metrics.csv", "fine-tune-results", data, now))
+    )
+    job["result_files"] = [results]
+    events.append((finished, "info", f"New fine-tuned model created: {model}", None))
+    events.append((finished, "info", "The job has successfully completed", None))
+    body = {"id": model, "object": "model", "created": finished, "owned_by": "user-fakeai"}
+    effects.append(Effect("put", "model", model, Record(body)))
+    return [
+        Effect("put", effect.kind, effect.id, done(record, job, state, now)),
+        *effects,
+        *_events(job_id, events, rng),
+    ]
+
+
+def _events(job_id: str, events: list[tuple[int, str, str, dict[str, Any] | None]], rng: random.Random) -> list[Effect]:
+    made = []
+    for at, level, message, data in events:
+        ident = new_id(rng, "ftevent-", 24)
+        body: dict[str, Any] = {
+            "id": ident,
+            "object": "fine_tuning.job.event",
+            "created_at": at,
+            "level": level,
+            "message": message,
+            "type": "metrics" if data else "message",
+        }
+        if data:
+            body["data"] = data
+        made.append(Effect("put", "fine_tuning.job.event", f"{job_id}/{ident}", Record(body)))
+    return made
