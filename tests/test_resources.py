@@ -333,3 +333,24 @@ async def test_children_of_a_deleted_or_unknown_parent_are_404(app: FakeAI) -> N
             await client.beta.threads.messages.list("thread_0123456789abcdefABCDEF")
         with pytest.raises(openai.NotFoundError):
             await client.vector_stores.files.list("vs_0123456789abcdefABCDEF")
+
+
+async def test_upload_parts_become_one_file(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "uploads"}) as client:
+        chunks = [b"alpha " * 100, b"beta " * 50, b"gamma"]
+        upload = await client.uploads.create(
+            bytes=sum(map(len, chunks)), filename="big.txt", mime_type="text/plain", purpose="assistants"
+        )
+        assert upload.status == "pending" and upload.id.startswith("upload_")
+        parts = [await client.uploads.parts.create(upload.id, data=chunk) for chunk in chunks]
+        assert all(p.id.startswith("part_") and p.upload_id == upload.id for p in parts)
+        done = await client.uploads.complete(upload.id, part_ids=[p.id for p in parts])
+        assert done.status == "completed" and done.file is not None and done.file.bytes == upload.bytes
+        assert (await client.files.content(done.file.id)).read() == b"".join(chunks)  # in the order given
+        assert (await client.files.retrieve(done.file.id)).filename == "big.txt"
+        short = await client.uploads.create(bytes=99, filename="x.txt", mime_type="text/plain", purpose="assistants")
+        part = await client.uploads.parts.create(short.id, data=b"too short")
+        with pytest.raises(openai.BadRequestError, match="99 bytes"):
+            await client.uploads.complete(short.id, part_ids=[part.id])
+        with pytest.raises(openai.BadRequestError):
+            await client.uploads.complete(upload.id, part_ids=[])  # already completed

@@ -36,7 +36,7 @@ KNOWN_KIND = {
 }
 KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
 KNOWN_STATE = {"after", "next", "stamp", "set", "work"}
-KNOWN_ACTION = {"from", "to", "stamp", "set", "error"}
+KNOWN_ACTION = {"from", "to", "stamp", "set", "error", "creates"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +60,7 @@ class Action:
     stamp: str | None = None
     set: Mapping[str, Any] = field(default_factory=dict)
     error: str = ACTION_ERROR
+    creates: tuple[str, str] | None = None  # (kind, id prefix): the action adds a child and answers it (parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +168,12 @@ def _lifecycle(path: str, name: str, node: Any, work_names: set[str]) -> Lifecyc
             if state_name not in states:
                 raise _fail(path, spec, f"action {verb}: {state_name!r} is not a state of {name}")
         error = str(spec.get("error", ACTION_ERROR))
-        actions[verb] = Action(verb, to, sources, spec.get("stamp"), _clean(spec.get("set") or {}), error)
+        creates = spec.get("creates")
+        if creates is not None:
+            creates = _check_keys(path, creates, {"kind", "id_prefix"}, f"creates of action {verb}")
+            creates = (str(creates.get("kind")), str(creates.get("id_prefix", "")))
+        values = _clean(spec.get("set") or {})
+        actions[verb] = Action(verb, to, sources, spec.get("stamp"), values, error, creates)
     if not isinstance(node.get("field"), str):
         raise _fail(path, node, f"lifecycle of {name} needs 'field' (the status property)")
     return Lifecycle(node["field"], initial, states, actions)

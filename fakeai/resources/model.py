@@ -306,7 +306,9 @@ class ResourceModel:
             effects=(Effect("put", kind.name, key, tombstone),),
         )
 
-    def action(self, ctx: RequestContext, kind: CompiledKind, ident: str, verb: str) -> Output | None:
+    def action(
+        self, ctx: RequestContext, kind: CompiledKind, ident: str, verb: str, answer: dict[str, Any] | None = None
+    ) -> Output | None:
         lifecycle = kind.lifecycle
         action = lifecycle.actions.get(verb) if lifecycle else None
         if lifecycle is None or action is None:
@@ -319,6 +321,8 @@ class ResourceModel:
         if action.sources and status not in action.sources:
             values = {"verb": verb, "object": kind.name.split(".")[-1].replace("_", " "), "status": status}
             raise APIError(400, fill(action.error, values))
+        if action.creates is not None:
+            return self._add_child(ctx, kind, ident, action.creates, answer or {})
         enter(body, action.to, lifecycle, action.stamp, action.set, ctx.now, record)
         state = lifecycle.states[action.to]
         if state.stamp:
@@ -332,6 +336,24 @@ class ResourceModel:
             ctx.namespace, ctx.now, kind, key, updated, [Effect("put", kind.name, key, updated)]
         )
         return Output(status=ctx.operation.status, body=updated.body, source="resource", effects=tuple(effects))
+
+    def _add_child(
+        self, ctx: RequestContext, kind: CompiledKind, ident: str, creates: tuple[str, str], body: dict[str, Any]
+    ) -> Output:
+        """An action that adds a child (an upload's part): the child stored with the request's bytes, answered."""
+        child_kind, prefix = creates
+        parent_field = f"{kind.name.split('.')[-1]}_id"
+        child = new_id(ctx.rng, prefix, 24)
+        while self.store.get(ctx.namespace, child_kind, f"{ident}/{child}") is not None:
+            child = new_id(ctx.rng, prefix, 24)
+        body.update(id=child, created_at=int(ctx.now))
+        if parent_field in body:
+            body[parent_field] = ident
+        uploads = [f for files in ctx.files.values() for f in files]
+        data = uploads[0].data if uploads else b""
+        record = Record(body, data, meta={"since": ctx.now, "parents": {parent_field: ident}})
+        effect = Effect("put", child_kind, f"{ident}/{child}", record)
+        return Output(status=ctx.operation.status, body=body, source="resource", effects=(effect,))
 
     def content(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> Output | None:
         record, _ = self.load(ctx, kind, ident)

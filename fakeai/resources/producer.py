@@ -193,7 +193,7 @@ class ResourceProducer:
         if role == "delete":
             return self.model.delete(ctx, self.kind, ident, self._generated(ctx))
         if role == "action":
-            return self.model.action(ctx, self.kind, ident, self.role.verb or "")
+            return self.model.action(ctx, self.kind, ident, self.role.verb or "", self._generated(ctx))
         if role == "content":
             return self.model.content(ctx, self.kind, ident)
         return None

@@ -31,7 +31,7 @@ WORK: Registry[Work] = Registry("work")
 work = WORK.register
 
 MAX_BATCH_LINES = 50_000  # OpenAI's limit per batch
-INLINE_WORK = ("fine_tune",)  # work that only reads the store: run while answering (no runner needed)
+INLINE_WORK = ("fine_tune", "upload_complete")  # work that only reads the store: run while answering (no runner needed)
 
 
 def stable_rng(*parts: str) -> random.Random:
@@ -335,3 +335,35 @@ def _events(job_id: str, events: list[tuple[int, str, str, dict[str, Any] | None
             body["data"] = data
         made.append(Effect("put", "fine_tuning.job.event", f"{job_id}/{ident}", Record(body)))
     return made
+
+
+# -- uploads ----------------------------------------------------------------------------------------
+@work("upload_complete")
+def complete_upload(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """``uploads.complete``: the parts in the order given become one File (the upload's ``file``). Bytes that
+    do not add up to the upload's declared size, or an unknown part, fail like OpenAI's 400."""
+    from fakeai.errors import APIError
+
+    record: Record = effect.record
+    upload = dict(record.body)
+    upload_id = str(upload.get("id"))
+    request = record.meta.get("action:complete") or {}
+    given = request.get("part_ids")
+    part_ids: list[Any] = given if isinstance(given, list) else []
+    chunks = []
+    for part_id in part_ids:
+        part = store.get(namespace, "upload.part", f"{upload_id}/{part_id}")
+        if part is None:
+            raise APIError(400, f"Part {part_id} was not found in upload {upload_id}.", param="part_ids")
+        chunks.append(part.data)
+    data = b"".join(chunks)
+    if isinstance(upload.get("bytes"), int) and len(data) != upload["bytes"]:
+        message = f"The upload was created with {upload['bytes']} bytes, but the parts add up to {len(data)} bytes."
+        raise APIError(400, message, param="part_ids")
+    ident = new_id(stable_rng(upload_id, "file"), "file-", 22)
+    made = file_record(ident, str(upload.get("filename", "file")), str(upload.get("purpose", "user_data")), data, now)
+    upload["file"] = made.body
+    return [
+        Effect("put", effect.kind, effect.id, done(record, upload, str(upload.get("status")), now)),
+        Effect("put", "file", ident, made),
+    ]
