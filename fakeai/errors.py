@@ -2,7 +2,8 @@
 
 Startup problems raise :class:`FakeAIError` subclasses whose messages name the file, the line or
 YAML path and a hint. Everything a client sees goes through :func:`error_body` (OpenAI's envelope) or,
-for the operations a bindings file declares ``errors: anthropic`` for, :func:`vendor_error_body`.
+for the operations a bindings file declares ``errors: anthropic`` or ``errors: azure`` for,
+:func:`vendor_error` (the status and words that vendor uses) and :func:`vendor_error_body`.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def error_body(message: str, *, type: str, param: str | None = None, code: str |
 
 
 # The error envelopes a bindings file may declare (``errors:``); OpenAI's is the default.
-ENVELOPES = ("openai", "anthropic")
+ENVELOPES = ("openai", "anthropic", "azure")
 # status -> Anthropic error type (docs.anthropic.com/en/api/errors; the types its spec's ErrorResponse allows)
 ANTHROPIC_TYPES: dict[int, str] = {
     400: "invalid_request_error",
@@ -117,10 +118,34 @@ def anthropic_error_body(status: int, message: str, request_id: str, type: str |
     return {"type": "error", "error": {"type": kind, "message": message}, "request_id": request_id or None}
 
 
+AZURE_NOT_FOUND = "Resource not found"  # what Azure OpenAI answers for an unknown route or a missing api-version
+
+
+def vendor_error(error: APIError, envelope: str) -> APIError:
+    """``error`` as the vendor of ``envelope`` answers it: Azure OpenAI routes by ``api-version``, so a request
+    without one is a 404 ``Resource not found`` there (not OpenAI's 400 ``Missing required parameter``)."""
+    missing = error.status == 400 and error.message.startswith("Missing required parameter")
+    if envelope == "azure" and missing and error.param == "api-version":
+        return APIError(404, AZURE_NOT_FOUND, code="404", headers=error.headers)
+    return error
+
+
+def azure_error_body(message: str, *, type: str | None, param: str | None, code: str | None) -> dict[str, Any]:
+    """Azure OpenAI's envelope: OpenAI's fields, but only those with a value (its ``error`` schema types ``code``,
+    ``param`` and ``type`` as strings), e.g. ``{"error": {"code": "404", "message": "Resource not found"}}``."""
+    fields = {"code": code, "message": message, "type": type, "param": param}
+    return {"error": {key: value for key, value in fields.items() if value is not None}}
+
+
 def vendor_error_body(error: APIError, envelope: str, request_id: str = "") -> dict[str, Any]:
-    """``error`` in the envelope an operation's binding declares (``openai`` or ``anthropic``)."""
+    """``error`` in the envelope an operation's binding declares (``openai``, ``anthropic`` or ``azure``); the
+    caller sends ``vendor_error(error, envelope)`` (its status and words) through here."""
     if envelope == "anthropic":
         return anthropic_error_body(error.status, error.message, request_id, error.type)
+    if envelope == "azure":
+        if error.message == AZURE_NOT_FOUND:  # the real 404 says only code and message
+            return azure_error_body(error.message, type=None, param=None, code=error.code)
+        return azure_error_body(error.message, type=error.type, param=error.param, code=error.code)
     return error.body()
 
 
@@ -132,6 +157,8 @@ def reshape_error_body(body: Any, status: int, envelope: str, request_id: str = 
     inner = body["error"]
     if envelope == "anthropic" and body.get("type") != "error":
         return anthropic_error_body(status, str(inner.get("message") or ""), request_id, inner.get("type"))
+    if envelope == "azure":
+        return {**body, "error": {key: value for key, value in inner.items() if value is not None}}
     return body
 
 

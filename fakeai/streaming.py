@@ -14,7 +14,7 @@ from starlette.types import Send
 
 from fakeai.clock import Clock
 from fakeai.context import Frame, Output, Timing
-from fakeai.errors import APIError, vendor_error_body
+from fakeai.errors import APIError, vendor_error, vendor_error_body
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS
 BASE_HEADERS = ((b"openai-version", b"2020-10-01"),)
@@ -110,6 +110,7 @@ def _join(frames: Sequence[Frame]) -> bytes:
 async def respond_error(send: Send, error: APIError, envelope: str = "openai", request_id: str = "") -> None:
     """``error`` in the operation's envelope (OpenAI's unless its binding says otherwise); Anthropic's carries
     the request id in the body and in a ``request-id`` header, as the real API does."""
+    error = vendor_error(error, envelope)  # a vendor may answer some errors differently (Azure: api-version)
     payload = orjson.dumps(vendor_error_body(error, envelope, request_id))
     extra = {**error.headers, "request-id": request_id} if envelope == "anthropic" and request_id else error.headers
     headers = _headers("application/json", extra, request_id, len(payload))

@@ -67,7 +67,7 @@ def test_an_unknown_key_is_located_with_a_hint(tmp_path: Path) -> None:
     ("text", "where", "problem"),
     [
         ("applies_to: {title: [X]}\noperations: {op: {behaviour: chat}\n", ":3:", "invalid YAML"),
-        ("applies_to: {title: [X]}\nerrors: azure\noperations: {}\n", ":2:", "errors"),
+        ("applies_to: {title: [X]}\nerrors: soap\noperations: {}\n", ":2:", "errors"),
         ("operations: {}\n", ":1:", "applies_to"),
         ("- a list\n", ":1:1", "a mapping"),
         ("applies_to: {title: [X]}\noperations: {op: {behaviour: chat, fields: {modle: m}}}\n", ":2:", "'model'"),

@@ -15,8 +15,9 @@ FAIL_ON = ("breaking", "warning", "any", "none")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", metavar="OLD", help="the OpenAPI document you build against (file, or 'embedded')")
-    parser.add_argument("new", metavar="NEW", help="the newer document (file, or 'embedded')")
+    spec = "a file, a named spec (openai, anthropic, azure, azure-preview, groq, cohere, ...), avs://..., or 'embedded'"
+    parser.add_argument("old", metavar="OLD", help=f"the OpenAPI document you build against: {spec}")
+    parser.add_argument("new", metavar="NEW", help=f"the newer document: {spec}")
     parser.add_argument("--format", dest="drift_format", choices=("text", "markdown", "json"), default="text")
     parser.add_argument(
         "--fail-on",
@@ -101,7 +102,8 @@ def build_report(
 
 
 def _label(spec: str) -> str:
-    return spec if spec == "embedded" else Path(spec).name
+    """A file by its name; a named spec (``azure``, ``avs://openai/groq``) as written."""
+    return Path(spec).name if Path(spec).expanduser().is_file() else spec
 
 
 def about(document: Mapping[str, Any]) -> str:

@@ -1,10 +1,11 @@
 """Which operations behave like a model, declared in data: ``spec/bindings/*.yaml``.
 
 A bindings file says which documents it applies to (``applies_to``: an ``info.title``, or any of a set of
-operationIds present), the error envelope of that API (``errors: openai | anthropic``), and per operation
-(keyed by operationId, or ``"POST /v1/messages"``) its ``behaviour``, the request ``fields`` that carry the
-model, messages, tools, max tokens, stop sequences and stream flag, and which ``scripted`` answer keys a
-scenario may use::
+operationIds present), the error envelope of that API (``errors: openai | anthropic | azure``), and per
+operation (keyed by operationId, or ``"POST /v1/messages"``; an operation renamed when several specs share one
+server, ``groq.createChatCompletion``, is found by its vendor's id in ``x-fakeai-operation-id``) its
+``behaviour``, the request ``fields`` that carry the model, messages, tools, max tokens, stop sequences and stream
+flag, and which ``scripted`` answer keys a scenario may use::
 
     vendor: anthropic
     applies_to: {title: [Anthropic API], operations: [messages_post]}
@@ -38,6 +39,7 @@ from fakeai.errors import ENVELOPES, SpecError, closest
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, Producer, ProducerFactory
 from fakeai.spec.operation import Operation
+from fakeai.spec.vendors import ORIGINAL_ID, SPEC_OF_PATH, spec_of
 
 __all__ = [
     "BINDINGS",
@@ -52,27 +54,37 @@ __all__ = [
     "envelope_of",
     "llm_factory",
     "load_file",
+    "prompt_fields",
     "scripted_keys",
 ]
 
-BINDINGS: Registry[ProducerFactory] = Registry(
-    "behaviour",
-    group="fakeai.bindings",
-    builtins={
-        "chat": "fakeai.producers.text.chat:factory",
-        "completions": "fakeai.producers.text.completions:factory",
-        "responses": "fakeai.producers.text.responses:factory",
-        "messages": "fakeai.producers.text.messages:factory",
-        "count_tokens": "fakeai.producers.text.messages:count_tokens_factory",
-        "embeddings": "fakeai.producers.endpoints.embeddings:factory",
-        "moderation": "fakeai.producers.endpoints.moderations:factory",
-        "images": "fakeai.producers.endpoints.images:factory",
-        "audio": "fakeai.producers.endpoints.audio:factory",
-    },
-)
+BUILTIN_BEHAVIOURS: dict[str, str] = {
+    "chat": "fakeai.producers.text.chat:factory",
+    "completions": "fakeai.producers.text.completions:factory",
+    "responses": "fakeai.producers.text.responses:factory",
+    "messages": "fakeai.producers.text.messages:factory",
+    "count_tokens": "fakeai.producers.text.messages:count_tokens_factory",
+    "embeddings": "fakeai.producers.endpoints.embeddings:factory",
+    "moderation": "fakeai.producers.endpoints.moderations:factory",
+    "images": "fakeai.producers.endpoints.images:factory",
+    "audio": "fakeai.producers.endpoints.audio:factory",
+    "rerank": "fakeai.producers.endpoints.rerank:factory",
+}
+BINDINGS: Registry[ProducerFactory] = Registry("behaviour", group="fakeai.bindings", builtins=BUILTIN_BEHAVIOURS)
 binding = BINDINGS.register  # @binding("my_behaviour") def factory(operation, env) -> Producer | None
 
-FIELD_ROLES = ("model", "messages", "system", "tools", "tool_choice", "max_tokens", "stop", "stream", "thinking")
+FIELD_ROLES = (
+    *("model", "messages", "system", "tools", "tool_choice", "max_tokens", "stop", "stream", "thinking"),
+    *("query", "documents", "top_n", "return_documents"),  # rerank
+)
+# behaviour -> the prompt's parts in order, as (role, field when the binding names none): what the ``kv_cache``
+# simulator hashes into its prefix blocks (Anthropic caches tools, then system, then messages)
+PROMPT_ROLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "chat": (("tools", "tools"), ("messages", "messages")),
+    "responses": (("system", "instructions"), ("tools", "tools"), ("messages", "input")),
+    "completions": (("messages", "prompt"),),
+    "messages": (("tools", "tools"), ("system", "system"), ("messages", "messages")),
+}
 SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
 _NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}, "uniqueItems": True}
 _FIELDS = {
@@ -128,6 +140,10 @@ class Binding:
     def name_of(self, role: str, default: str | None = None) -> str:
         """The request field carrying ``role`` (``"stop"`` -> ``"stop_sequences"`` for Anthropic)."""
         return self.fields.get(role) or default or role
+
+    def prompt_fields(self) -> tuple[str, ...]:
+        """The request fields holding the prompt, in prompt order (empty: the behaviour has no prompt to cache)."""
+        return tuple(self.name_of(role, default) for role, default in PROMPT_ROLES.get(self.behaviour, ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +299,17 @@ def _plain(node: Any, path: YamlPath, positions: dict[YamlPath, tuple[int, int]]
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     operations: Mapping[str, Binding]
-    errors: str  # the envelope of the last file that applies (every operation of the document answers in it)
+    errors: Mapping[str, str]  # spec name (x-fakeai-spec of a path) -> envelope of the last file applying to it
+
+
+def lookup(table: Mapping[str, Binding], operation: Operation) -> Binding | None:
+    """``operation``'s entry: by operationId, by the vendor's own id (``x-fakeai-operation-id``, kept when a merge
+    of several specs renamed it), or by ``"METHOD /path"``."""
+    found = table.get(operation.operation_id)
+    original = operation.extensions.get(ORIGINAL_ID)
+    if found is None and isinstance(original, str):
+        found = table.get(original)
+    return found or table.get(f"{operation.method} {operation.path}")
 
 
 def _compiled(document: Mapping[str, Any], files: Sequence[str]) -> _Compiled:
@@ -294,20 +320,19 @@ def _compiled(document: Mapping[str, Any], files: Sequence[str]) -> _Compiled:
         cached = _documents.get(key)
     if cached is not None and cached[0] is document:
         return cached[1]
-    operation_ids = frozenset(
-        op["operationId"]
-        for item in (document.get("paths") or {}).values()
-        if isinstance(item, Mapping)
-        for op in item.values()
-        if isinstance(op, Mapping) and isinstance(op.get("operationId"), str)
-    )
+    by_spec = _operation_ids_by_spec(document)
+    first = next(iter(by_spec))
     table: dict[str, Binding] = {}
-    errors = "openai"
+    errors: dict[str, str] = {}
     for path in [*bundled_files(), *map(Path, files)]:
         loaded = load_file(path)
-        if loaded.applies_to(document, operation_ids):
-            table.update(loaded.operations)
-            errors = loaded.errors
+        every = frozenset().union(*by_spec.values())
+        if not loaded.applies_to(document, every):
+            continue
+        table.update(loaded.operations)
+        for name, ids in by_spec.items():  # the merged document's title is its first spec's
+            if (name == first and loaded.applies_to(document, ids)) or loaded.markers & ids:
+                errors[name] = loaded.errors
     compiled = _Compiled(table, errors)
     with _lock:
         if len(_documents) >= _MAX_DOCUMENTS:
@@ -316,14 +341,30 @@ def _compiled(document: Mapping[str, Any], files: Sequence[str]) -> _Compiled:
     return compiled
 
 
+def _operation_ids_by_spec(document: Mapping[str, Any]) -> dict[str, frozenset[str]]:
+    """The vendor operationIds of each spec of a (possibly merged) document, by spec name (``""`` for one plain
+    document); the first spec comes first."""
+    found: dict[str, set[str]] = {}
+    for item in (document.get("paths") or {}).values():
+        if not isinstance(item, Mapping):
+            continue
+        ids = found.setdefault(str(item.get(SPEC_OF_PATH, "")), set())
+        for op in item.values():
+            if isinstance(op, Mapping) and isinstance(op.get("operationId"), str):
+                ids.add(str(op.get(ORIGINAL_ID, op["operationId"])))
+    if "" in found and len(found) > 1:  # paths without a spec name belong to the first spec
+        rest = found.pop("")
+        found[next(iter(found))].update(rest)
+    return {name: frozenset(ids) for name, ids in found.items()} or {"": frozenset()}
+
+
 def bindings_for(document: Mapping[str, Any], files: Sequence[str] = ()) -> Mapping[str, Binding]:
     """Every binding of ``document``, by operationId or ``"METHOD /path"``."""
     return _compiled(document, files).operations
 
 
 def binding_for(operation: Operation, document: Mapping[str, Any], files: Sequence[str] = ()) -> Binding | None:
-    table = bindings_for(document, files)
-    return table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+    return lookup(bindings_for(document, files), operation)
 
 
 def binding_of(
@@ -335,28 +376,50 @@ def binding_of(
         found = binding_for(operation, document, files)
         return found.behaviour if found is not None else None
     for path in [*bundled_files(), *map(Path, files)]:
-        table = load_file(path).operations
-        found = table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+        found = lookup(load_file(path).operations, operation)
         if found is not None:
             return found.behaviour
     return None
 
 
-def scripted_keys(operation: Operation, files: Sequence[str] = ()) -> frozenset[str]:
-    """The scenario answer keys (content, tool_calls, json, refusal) the operation's behaviour renders, as the
-    last bundled or given file naming the operation declares them (``scripted:``)."""
+def _declared(operation: Operation | str, files: Sequence[str], document: Mapping[str, Any] | None) -> Binding | None:
+    """The operation's (or operationId's) binding in ``document``, or (without one) in the last bundled or given
+    file naming it."""
+    if document is not None and not isinstance(operation, str):
+        return binding_for(operation, document, files)
     for path in reversed([*bundled_files(), *map(Path, files)]):
         table = load_file(path).operations
-        found = table.get(operation.operation_id) or table.get(f"{operation.method} {operation.path}")
+        found = table.get(operation) if isinstance(operation, str) else lookup(table, operation)
         if found is not None:
-            return found.scripted
-    return frozenset()
+            return found
+    return None
+
+
+def scripted_keys(
+    operation: Operation, files: Sequence[str] = (), document: Mapping[str, Any] | None = None
+) -> frozenset[str]:
+    """The scenario answer keys (content, tool_calls, json, refusal) the operation's behaviour renders, as its
+    binding declares them (``scripted:``); empty for an operation no bindings file names."""
+    found = _declared(operation, files, document)
+    return found.scripted if found is not None else frozenset()
+
+
+def prompt_fields(
+    operation: Operation | str, files: Sequence[str] = (), document: Mapping[str, Any] | None = None
+) -> tuple[str, ...]:
+    """The request fields holding the prompt of ``operation`` (its behaviour's, named by its binding's ``fields``),
+    in prompt order; empty for an operation without a prompt or without a binding."""
+    found = _declared(operation, files, document)
+    return found.prompt_fields() if found is not None else ()
 
 
 def envelope_of(operation: Operation, document: Mapping[str, Any], files: Sequence[str] = ()) -> str:
     """The error envelope clients of ``operation`` expect: its binding's, else its document's (OpenAI's by default)."""
     found = binding_for(operation, document, files)
-    return found.errors if found is not None else _compiled(document, files).errors
+    if found is not None:
+        return found.errors
+    errors = _compiled(document, files).errors
+    return errors.get(spec_of(document, operation.path)) or errors.get("", "openai")
 
 
 def env_files(env: CompileEnv) -> tuple[str, ...]:
@@ -369,6 +432,7 @@ def llm_factory(operation: Operation, env: CompileEnv) -> Producer | None:
     found = binding_for(operation, env.document, env_files(env))
     if found is not None:
         return BINDINGS.get(found.behaviour)(operation, env)
-    if operation.operation_id in BINDINGS:
+    # not a built-in behaviour's name: Cohere's operationId ``chat`` is not OpenAI's chat
+    if operation.operation_id in BINDINGS and operation.operation_id not in BUILTIN_BEHAVIOURS:
         return BINDINGS.get(operation.operation_id)(operation, env)
     return None

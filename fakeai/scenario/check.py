@@ -1,7 +1,8 @@
 """``fakeai check FILE ...``: validate scenario files offline.
 
 Format errors (``file:line:column`` + did-you-mean), unknown operationIds, scripted answers on
-operations (or with keys, e.g. ``tool_calls`` on createCompletion) that cannot render them, and
+operations (or with keys, e.g. ``tool_calls`` on createCompletion) that cannot render them (the keys an
+operation takes are its binding's ``scripted:``, ``spec/bindings/*.yaml``, so every vendor spec is checked), and
 raw ``body:`` answers that violate the spec's response schema. Exit status 1 on any error.
 """
 
@@ -9,17 +10,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fakeai.errors import FakeAIError, closest
+from fakeai.producers.bindings import scripted_keys
 from fakeai.scenario.model import Scenario
-from fakeai.scenario.render import SCRIPTABLE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="*", metavar="FILE", help="scenario YAML files")
-    parser.add_argument("--spec", metavar="FILE", default=None, help="OpenAPI document (default: embedded OpenAI)")
+    parser.add_argument(
+        "--spec",
+        metavar="SPEC",
+        default=None,
+        help="OpenAPI document or named spec (anthropic, azure, ...; default: openai)",
+    )
+    parser.add_argument(
+        "--bindings",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="extra bindings files (as the server's --bindings)",
+    )
     parser.add_argument(
         "--traffic",
         metavar="FILE",
@@ -47,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         if not differences:
             print(f"{traffic}: ok (the recorded traffic conforms to the spec)")
     for path in args.files:
-        problems = check_file(path, document)
+        problems = check_file(path, document, tuple(getattr(args, "bindings", ()) or ()))
         for problem in problems:
             print(problem, file=sys.stderr)
         errors += len(problems)
@@ -56,15 +69,15 @@ def run(args: argparse.Namespace) -> int:
     return 1 if errors else 0
 
 
-def check_file(path: str, document: Mapping[str, Any]) -> list[str]:
+def check_file(path: str, document: Mapping[str, Any], bindings: Sequence[str] = ()) -> list[str]:
     try:
         scenario = Scenario.from_yaml(path)
     except FakeAIError as exc:
         return str(exc).splitlines()
-    return check_scenario(scenario, document)
+    return check_scenario(scenario, document, bindings)
 
 
-def check_scenario(scenario: Scenario, document: Mapping[str, Any]) -> list[str]:
+def check_scenario(scenario: Scenario, document: Mapping[str, Any], bindings: Sequence[str] = ()) -> list[str]:
     from fakeai.spec.operation import iter_operations
     from fakeai.spec.validate import Validators, all_errors
 
@@ -83,10 +96,10 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any]) -> list[str]
             operation = operations.get(op_id)
             if operation is None:
                 continue
+            allowed = scripted_keys(operation, bindings, document)
             for reply in rule.replies:
-                allowed = SCRIPTABLE.get(op_id)
-                if reply.is_script and (allowed is None or not reply.script_keys <= allowed):
-                    keys = "/".join(sorted(reply.script_keys - (allowed or frozenset()))) or "a scripted answer"
+                if reply.is_script and not (allowed and reply.script_keys <= allowed):
+                    keys = "/".join(sorted(reply.script_keys - allowed)) or "a scripted answer"
                     problems.append(f"{reply.where}: {keys} cannot answer {op_id}; use body:")
                 if reply.body is None or (reply.status and reply.status >= 400) or _templated(reply.raw_body):
                     continue

@@ -1,8 +1,11 @@
 """``kv_cache``: an LRU prefix cache of prompt token blocks, like vLLM's automatic prefix caching.
 
 Model
-    The prompt (chat: ``tools`` then ``messages``; Responses: ``instructions``, ``tools``, ``input``;
-    completions: ``prompt``, token-id prompts as given) is taken as its string leaves in order, each
+    The prompt is the request fields the operation's binding says hold it, by behaviour
+    (:func:`fakeai.producers.bindings.prompt_fields`; chat: ``tools`` then ``messages``; Responses:
+    ``instructions``, ``tools``, ``input``; Anthropic messages: ``tools``, ``system``, ``messages``; completions:
+    ``prompt``, token-id prompts as given). Operations without such a binding are not cached. It is taken as its
+    string leaves in order, each
     encoded with the request's tokenizer (long ones memoized, LRU) and followed by a boundary id. Full
     blocks of ``block_tokens`` ids are hashed as a chain (``hash(parent, block ids)``, the chain seeded by
     namespace + model), so a block matches only if the whole prefix before it matches, and a different
@@ -38,11 +41,6 @@ if TYPE_CHECKING:
     from fakeai.producers.text.tokenizer import Tokenizer
 
 OPTIONS: dict[str, int] = {"capacity_tokens": 262_144, "block_tokens": 128, "min_prompt_tokens": 1024, "increment": 128}
-PROMPT_FIELDS: dict[str, tuple[str, ...]] = {
-    "createChatCompletion": ("tools", "messages"),
-    "createResponse": ("instructions", "tools", "input"),
-    "createCompletion": ("prompt",),
-}
 _SKIP_KEYS = frozenset({"type", "id", "call_id", "cache_control", "detail"})
 
 
@@ -83,17 +81,33 @@ class KVCacheSimulator:
         self.query_tokens = 0
         self.evictions = 0
         self.prompt_ids = SegmentIds()
+        self.fields: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}  # (operation, bindings) -> prompt fields
+
+    def prompt_fields(self, ctx: RequestContext) -> tuple[str, ...]:
+        """The request fields holding the prompt, as the operation's binding declares them (looked up once)."""
+        files = tuple(getattr(getattr(ctx, "settings", None), "bindings", ()) or ())
+        key = (ctx.operation_id, files)
+        found = self.fields.get(key)
+        if found is None:
+            from fakeai.producers.bindings import prompt_fields
+
+            operation = getattr(ctx, "operation", None)  # bare test contexts carry only the operationId
+            found = self.fields[key] = prompt_fields(ctx.operation_id if operation is None else operation, files)
+        return found
 
     # -- the simulate stage: a request arrives, is answered ----------------------------------------
     def admit(self, ctx: RequestContext) -> None:
         """Admit the prompt of a generative request (before it is produced, so usage can report it)."""
-        if ctx.operation_id not in PROMPT_FIELDS or ctx.request_id in self.held or not _long_enough(ctx, self):
+        if ctx.request_id in self.held:
+            return
+        fields = self.prompt_fields(ctx)
+        if not fields or not _long_enough(ctx, fields, self):
             return
         from fakeai.producers.text.common import split_mode_suffix
         from fakeai.producers.text.tokenizer import for_model
 
         tokenizer = self.tokenizer or for_model(split_mode_suffix(ctx.model or "")[0])
-        ids = self.prompt_ids(ctx, tokenizer)
+        ids = self.prompt_ids(ctx, tokenizer, fields)
         prompt_tokens = sum(1 for i in ids if i >= 0)
         if prompt_tokens < self.block_tokens:
             return
@@ -240,13 +254,12 @@ class SegmentIds:
         self.memo: OrderedDict[tuple[str, str], list[int]] = OrderedDict()
         self.held_ids = 0
 
-    def __call__(self, ctx: RequestContext, tokenizer: Tokenizer) -> list[int]:
+    def __call__(self, ctx: RequestContext, tokenizer: Tokenizer, fields: Sequence[str]) -> list[int]:
         """The prompt's token ids as this simulator sees them (see the module docstring)."""
         body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
-        fields = PROMPT_FIELDS.get(ctx.operation_id, ("messages", "input", "prompt"))
-        prompt = body.get("prompt")
-        if fields == ("prompt",) and isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
-            return list(prompt)
+        prompt = _token_ids(body, fields)
+        if prompt is not None:
+            return prompt
         ids: list[int] = []
         for name in fields:
             for text in _strings(body.get(name)):
@@ -295,16 +308,24 @@ def kv_cache(env: SimulatorEnv) -> KVCacheSimulator:
     return KVCacheSimulator(**env.options("kv_cache", OPTIONS), tokenizer=tokenizer)
 
 
-def _long_enough(ctx: RequestContext, cache: KVCacheSimulator) -> bool:
+def _token_ids(body: Mapping[str, Any], fields: Sequence[str]) -> list[int] | None:
+    """A completions prompt given as token ids (one field holding a list of ints), else None."""
+    prompt = body.get(fields[0]) if len(fields) == 1 else None
+    if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
+        return list(prompt)
+    return None
+
+
+def _long_enough(ctx: RequestContext, fields: Sequence[str], cache: KVCacheSimulator) -> bool:
     """Could the prompt fill one block? A token is at least one UTF-8 byte, a character at most four: prompts
     shorter than a block in that bound are never tokenized (no cost for short chat requests)."""
     body = ctx.body if isinstance(ctx.body, dict) else {}
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
-        return len(prompt) >= cache.block_tokens
+    ids = _token_ids(body, fields)
+    if ids is not None:
+        return len(ids) >= cache.block_tokens
     need = cache.block_tokens
     chars = 0
-    for name in PROMPT_FIELDS.get(ctx.operation_id, ()):
+    for name in fields:
         for text in _strings(body.get(name)):
             chars += len(text)
             if chars * 4 >= need:

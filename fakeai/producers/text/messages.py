@@ -15,9 +15,11 @@ Content comes from the same text generator, tokenizer and per-request RNG stream
 * Tools: ``tool_choice`` ``any`` / ``tool`` always call, ``none`` never, ``auto`` calls unless the last user
   turn carries ``tool_result`` blocks; inputs are valid against each tool's ``input_schema``
   (:mod:`fakeai.producers.text.tools`). ``stop_reason: tool_use``.
-* Prompt caching: with ``cache_control`` in the request, ``cache_read_input_tokens`` is what the prompt cache
-  (``kv_cache``) holds and the rest of a prompt of at least :data:`MIN_CACHEABLE` tokens is written
-  (``cache_creation_input_tokens``); ``input_tokens`` is the uncached remainder. Without it both are 0.
+* Prompt caching: with ``cache_control`` in the request, the prompt up to the last breakpoint is cacheable
+  (:func:`~fakeai.producers.text.messages_count.cacheable_prefix`); of it ``cache_read_input_tokens`` is what the
+  prompt cache (``kv_cache``) holds and, for a prefix of at least :data:`MIN_CACHEABLE` tokens, the rest is written
+  (``cache_creation_input_tokens``); ``input_tokens`` is what is neither (the tokens after the last breakpoint
+  included). Without a breakpoint both are 0.
 :meth:`MessagesProducer.produce_scripted` renders a scenario's scripted content / tool calls the same way.
 """
 
@@ -37,7 +39,7 @@ from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.bindings import Binding, binding_for, env_files
 from fakeai.producers.text.common import Generation, GenerationConfig, last_user_text
-from fakeai.producers.text.messages_count import count_input, uses_cache
+from fakeai.producers.text.messages_count import cacheable_prefix, count_input
 from fakeai.producers.text.script import Script, scripted_text
 from fakeai.producers.text.text import Completion, generate
 from fakeai.producers.text.tools import ToolCall, plan_calls
@@ -231,9 +233,12 @@ class MessagesProducer:
     def usage(self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], turn: Turn) -> dict[str, Any]:
         total = count_input(body, gen.tokenizer, self.binding)
         read = creation = 0
-        if uses_cache(body):
-            read = gen.cached_prompt_tokens(total)
-            creation = total - read if total >= MIN_CACHEABLE and total > read else 0
+        prefix = cacheable_prefix(body, self.binding)
+        if prefix is not None:
+            cacheable = min(total, count_input(prefix, gen.tokenizer, self.binding))
+            if cacheable >= MIN_CACHEABLE:  # shorter prefixes are never cached
+                read = min(gen.cached_prompt_tokens(total), cacheable)
+                creation = cacheable - read
         return {
             "input_tokens": total - read - creation,
             "output_tokens": turn.output_tokens,

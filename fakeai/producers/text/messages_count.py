@@ -11,7 +11,7 @@ from fakeai.producers.bindings import Binding
 from fakeai.producers.text.common import content_text
 from fakeai.producers.text.tokenizer import Tokenizer, count_chat_prompt
 
-__all__ = ["count_input", "uses_cache"]
+__all__ = ["cacheable_prefix", "count_input", "uses_cache"]
 
 
 def count_input(body: Mapping[str, Any], tokenizer: Tokenizer, binding: Binding | None = None) -> int:
@@ -66,3 +66,34 @@ def uses_cache(body: Mapping[str, Any]) -> bool:
         return True
     raw = orjson.dumps({k: body.get(k) for k in ("system", "tools", "messages")})
     return b'"cache_control":{' in raw
+
+
+def cacheable_prefix(body: Mapping[str, Any], binding: Binding | None = None) -> dict[str, Any] | None:
+    """The part of the prompt a cache breakpoint covers, as a request body (Anthropic caches ``tools``, then
+    ``system``, then ``messages``, up to and including the last block carrying ``cache_control``); the whole body
+    for automatic caching (a top-level ``cache_control``); None without a breakpoint."""
+    binding = binding or Binding("messages")
+    if body.get("cache_control"):
+        return dict(body)
+    names = [binding.name_of("tools"), binding.name_of("system"), binding.name_of("messages")]
+    last: tuple[int, int, int] | None = None  # (part, item, block) of the last breakpoint
+    for part, name in enumerate(names):
+        value = body.get(name)
+        for item, entry in enumerate(value if isinstance(value, list) else ()):
+            if not isinstance(entry, Mapping):
+                continue
+            if entry.get("cache_control"):
+                last = (part, item, -1)
+            content = entry.get("content") if part == 2 else None
+            for block, piece in enumerate(content if isinstance(content, list) else ()):
+                if isinstance(piece, Mapping) and piece.get("cache_control"):
+                    last = (part, item, block)
+    if last is None:
+        return None
+    part, item, block = last
+    prefix: dict[str, Any] = {name: body[name] for name in names[:part] if name in body}
+    kept = list(body[names[part]][: item + 1])
+    if block >= 0:
+        kept[-1] = {**kept[-1], "content": kept[-1]["content"][: block + 1]}
+    prefix[names[part]] = kept
+    return prefix

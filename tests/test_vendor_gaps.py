@@ -1,0 +1,190 @@
+"""Vendor specs beyond OpenAI's (issue 10): bindings of renamed operations in merged specs, scripted keys from the
+bindings in ``fakeai check``, Anthropic prompt caching, Cohere rerank, Azure's error envelope, drift between named
+specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anthropic
+import httpx
+import httpx2
+import jsonschema
+import openai
+import pytest
+
+from fakeai.app import FakeAI
+from fakeai.cli import main
+from fakeai.producers.bindings import envelope_of, prompt_fields
+from fakeai.producers.endpoints.rerank import relevance, scores
+from fakeai.scenario.check import check_file
+from fakeai.spec.load import load_document
+from fakeai.spec.operation import iter_operations
+from fakeai.testing import async_client
+from tests.conftest import make_app
+
+cohere = pytest.importorskip("cohere")
+LONG = " ".join(f"Fact {i}: the sea near harbour {i} is calm at dawn." for i in range(400))  # ~6k tokens
+
+
+def http(app: FakeAI) -> httpx2.AsyncClient:
+    return httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://fakeai.test")
+
+
+def operations(spec: str) -> dict[str, Any]:
+    return {op.operation_id: op for op in iter_operations(load_document(spec))}
+
+
+# ---- 1. a renamed operation of a merged spec keeps its behaviour ------------------------------------------
+
+
+async def test_groq_chat_merged_with_openai_answers_like_a_model() -> None:
+    app = make_app(spec=("openai", "groq"))
+    assert app.operations["groq.createChatCompletion"].sources[0] == "llm"
+    client = async_client(app, base_path="/openai/v1")
+    answer = await client.chat.completions.create(
+        model="llama-3.3-70b-versatile", messages=[{"role": "user", "content": "hi"}], max_tokens=7
+    )
+    assert answer.object == "chat.completion" and answer.usage is not None and answer.usage.completion_tokens == 7
+    assert not app.violations
+
+
+def test_merged_specs_keep_each_vendors_error_envelope() -> None:
+    document = make_app(spec=("openai", "anthropic")).document
+    ops = {op.operation_id: op for op in iter_operations(document)}
+    assert envelope_of(ops["listModels"], document) == "openai"
+    assert envelope_of(ops["models_list"], document) == "anthropic"
+
+
+# ---- 2. scripted keys come from the bindings ---------------------------------------------------------------
+
+
+def test_check_accepts_a_scripted_anthropic_message(tmp_path: Path) -> None:
+    scenario = tmp_path / "anthropic.yaml"
+    scenario.write_text("rules:\n  - {match: {operation: messages_post}, respond: {content: Hello}}\n")
+    assert check_file(str(scenario), load_document("anthropic")) == []
+    assert main(["check", "--spec", "anthropic", str(scenario)]) == 0
+
+
+def test_check_rejects_a_key_the_binding_does_not_declare_at_its_line(tmp_path: Path) -> None:
+    scenario = tmp_path / "refusal.yaml"
+    scenario.write_text("rules:\n  - {match: {operation: messages_post}, respond: {content: ok}}\n"
+                        "  - {match: {operation: messages_post}, respond: {refusal: 'no'}}\n")  # fmt: skip
+    [problem] = check_file(str(scenario), load_document("anthropic"))
+    assert f"{scenario}:3:" in problem and "refusal cannot answer messages_post" in problem
+
+
+# ---- 3. the prompt cache sees Anthropic prompts ------------------------------------------------------------
+
+
+def test_prompt_fields_come_from_the_behaviour() -> None:
+    assert prompt_fields(operations("anthropic")["messages_post"]) == ("tools", "system", "messages")
+    assert prompt_fields(operations("openai")["createResponse"]) == ("instructions", "tools", "input")
+    assert prompt_fields(operations("openai")["listModels"]) == ()
+
+
+async def test_repeated_long_anthropic_prompt_reads_the_cache() -> None:
+    app = make_app(spec="anthropic")
+    client = anthropic.AsyncAnthropic(
+        base_url="http://fakeai.test",
+        api_key="x",
+        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)),
+        max_retries=0,
+    )
+    system: Any = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+    usages = [
+        (await client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=5, system=system, messages=[{"role": "user", "content": "hi"}]
+        )).usage
+        for _ in range(2)
+    ]  # fmt: skip
+    assert usages[0].cache_read_input_tokens == 0 and (usages[0].cache_creation_input_tokens or 0) > 1024
+    assert (usages[1].cache_read_input_tokens or 0) > 1024
+    assert usages[1].input_tokens == usages[0].input_tokens > 0  # the turn after the breakpoint is not cached
+    assert not app.violations
+
+
+# ---- 4. Cohere rerank -----------------------------------------------------------------------------------------
+
+DOCUMENTS = ["Berlin is the capital of Germany.", "The sea is blue today.", "Paris is the capital of France."]
+
+
+def test_bm25_ranks_shared_words_first_and_stays_in_unit_range() -> None:
+    query = "capital of France"
+    ranked = [relevance(s, query, d) for s, d in zip(scores(query, DOCUMENTS), DOCUMENTS, strict=True)]
+    assert max(range(3), key=ranked.__getitem__) == 2 and ranked[1] < 0.01 < ranked[0] < ranked[2] <= 1.0
+
+
+def cohere_client(app: FakeAI, version: int) -> Any:
+    kind = cohere.AsyncClientV2 if version == 2 else cohere.AsyncClient
+    transport = httpx.AsyncClient(transport=httpx.ASGITransport(app=app))
+    return kind(api_key="x", base_url="http://fakeai.test", httpx_client=transport)
+
+
+async def test_cohere_v2_rerank_through_the_sdk() -> None:
+    app = make_app(spec="cohere")
+    assert app.operations["rerankv2"].sources[0] == "llm"
+    assert app.operations["chat"].sources[0] != "llm"  # Cohere's operationId "chat" is not OpenAI's chat behaviour
+    answer = await cohere_client(app, 2).rerank(
+        model="rerank-v3.5", query="capital of France", documents=DOCUMENTS, top_n=2
+    )
+    assert [r.index for r in answer.results] == [2, 0]
+    assert answer.results[0].relevance_score > answer.results[1].relevance_score
+    assert answer.meta is not None and answer.meta.billed_units is not None
+    assert answer.meta.billed_units.search_units == 1
+    assert not app.violations
+
+
+async def test_cohere_v1_rerank_returns_documents() -> None:
+    app = make_app(spec="cohere")
+    answer = await cohere_client(app, 1).rerank(
+        model="rerank-v3.5", query="blue sea", documents=DOCUMENTS, return_documents=True
+    )
+    assert answer.results[0].index == 1 and len(answer.results) == 3
+    assert answer.results[0].document is not None and answer.results[0].document.text == DOCUMENTS[1]
+    assert not app.violations
+
+
+# ---- 5. Azure's error envelope -------------------------------------------------------------------------------
+
+
+def azure_error_schema() -> Any:
+    document = load_document("azure")
+    return {**document["components"]["schemas"]["errorResponse"], "components": document["components"]}
+
+
+async def test_azure_missing_api_version_is_resource_not_found() -> None:
+    app = make_app(spec="azure")
+    async with http(app) as client:
+        answer = await client.post(
+            "/openai/deployments/gpt-4o/chat/completions", json={"messages": [{"role": "user", "content": "hi"}]}
+        )
+    assert (answer.status_code, answer.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
+    jsonschema.validate(answer.json(), azure_error_schema())
+
+
+async def test_azure_sdk_errors_validate_against_azure_error_schema() -> None:
+    app = make_app(spec="azure")
+    client = openai.AsyncAzureOpenAI(
+        azure_endpoint="http://fakeai.test",
+        api_key="x",
+        api_version="2024-10-21",
+        http_client=httpx.AsyncClient(transport=httpx.ASGITransport(app=app)),
+        max_retries=0,
+    )
+    with pytest.raises(openai.BadRequestError) as raised:
+        await client.chat.completions.create(model="gpt-4o", messages=[])
+    body = raised.value.response.json()
+    assert body["error"]["param"] == "messages" and None not in body["error"].values()
+    jsonschema.validate(body, azure_error_schema())
+
+
+# ---- 6. drift between named specs ----------------------------------------------------------------------------
+
+
+def test_drift_compares_two_versions_of_a_named_vendor_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["drift", "azure", "azure-preview", "--fail-on", "none"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("fakeai drift: azure (") and "-> azure-preview (" in out
+    assert main(["drift", "anthropic", "anthropic"]) == 0
