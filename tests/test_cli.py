@@ -110,6 +110,56 @@ async def check_config(tmp: Path) -> None:
     assert (await call(app, "GET", "/v1/models", headers={"authorization": "Bearer from-file"})).status_code == 200
 
 
+async def check_lifecycle_scale(tmp: Path) -> None:
+    batch = {"input_file_id": "file-x", "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    for argv, status in (([], "validating"), (["--lifecycle-scale", "0"], "failed")):  # 0: every state at once
+        app = create_app(settings_for(argv))
+        made = (await call(app, "POST", "/v1/batches", json=batch)).json()
+        assert (await call(app, "GET", f"/v1/batches/{made['id']}")).json()["status"] == status  # no input file
+
+
+async def check_unknown_ids(tmp: Path) -> None:
+    assert (await call(create_app(settings_for([])), "GET", "/v1/assistants/asst_1")).status_code == 200
+    strict = create_app(settings_for(["--unknown-ids", "404"]))
+    assert (await call(strict, "GET", "/v1/assistants/asst_1")).status_code == 404
+
+
+async def check_strict_models(tmp: Path) -> None:
+    chat = {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}
+    assert (await call(create_app(settings_for([])), "POST", "/v1/chat/completions", json=chat)).status_code == 200
+    strict = create_app(settings_for(["--strict-models"]))
+    assert (await call(strict, "POST", "/v1/chat/completions", json=chat)).status_code == 404
+
+
+async def check_resources(tmp: Path) -> None:
+    extra = tmp / "res.yaml"
+    extra.write_text("kinds:\n  assistant:\n    not_found: 'Assistant {id} is not here.'\n")
+    app = create_app(settings_for(["--resources", str(extra), "--unknown-ids", "404"]))
+    missing = await call(app, "GET", "/v1/assistants/asst_1")
+    assert missing.json()["error"]["message"] == "Assistant asst_1 is not here."
+
+
+async def check_models(tmp: Path) -> None:
+    models = tmp / "models.yaml"
+    models.write_text(
+        "models:\n  - id: house-model\n    owned_by: us\n    created: 1700000000\n"
+        "    kind: chat\n    context_window: 8192\n"
+    )
+    app = create_app(settings_for(["--models", str(models)]))
+    assert (await call(app, "GET", "/v1/models/house-model")).json()["owned_by"] == "us"
+
+
+async def check_bindings(tmp: Path) -> None:
+    extra = tmp / "bind.yaml"
+    extra.write_text(
+        "vendor: azure\napplies_to: {title: [Azure OpenAI Service API]}\nerrors: azure\n"
+        "operations:\n  embeddings_create: {behaviour: embeddings}\n"
+    )
+    assert create_app(settings_for(["--spec", "azure"])).operations["embeddings_create"].sources[0] != "llm"
+    bound = create_app(settings_for(["--spec", "azure", "--bindings", str(extra)]))
+    assert bound.operations["embeddings_create"].sources[0] == "llm"
+
+
 def settings_only(field: str, value: str, expected: Any) -> Callable[[Path], Any]:
     async def check(tmp: Path) -> None:
         flag = next(f for f, (name, _o) in SERVE_FLAGS.items() if name == field)
@@ -130,6 +180,12 @@ BEHAVIOUR: dict[str, Callable[[Path], Any]] = {
     "--no-examples": check_no_examples,
     "--fixed-time": check_fixed_time,
     "--config": check_config,
+    "--lifecycle-scale": check_lifecycle_scale,
+    "--unknown-ids": check_unknown_ids,
+    "--strict-models": check_strict_models,
+    "--resources": check_resources,
+    "--models": check_models,
+    "--bindings": check_bindings,
     # host/port/log-level/workers are proven by the real-socket test below
     "--host": settings_only("host", "0.0.0.0", "0.0.0.0"),
     "--port": settings_only("port", "9123", 9123),
@@ -229,26 +285,3 @@ async def test_reasoning_models_and_moderation_words_reach_the_app(tmp_path: Pat
     assert chat.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     flagged = await call(app, "POST", "/v1/moderations", json={"input": "I love pineapple"})
     assert flagged.json()["results"][0]["flagged"] is True
-
-
-async def test_resource_and_catalog_flags_reach_the_app(tmp_path: Path) -> None:
-    """--lifecycle-scale, --unknown-ids, --strict-models, --resources and --models change what the app answers."""
-    extra = tmp_path / "res.yaml"
-    extra.write_text("kinds:\n  assistant:\n    not_found: 'Assistant {id} is not here.'\n")
-    models = tmp_path / "models.yaml"
-    models.write_text(
-        "models:\n  - id: house-model\n    owned_by: us\n    created: 1700000000\n"
-        "    kind: chat\n    context_window: 8192\n"
-    )
-    argv = ["--lifecycle-scale", "0", "--unknown-ids", "404", "--strict-models"]
-    app = create_app(settings_for([*argv, "--resources", str(extra), "--models", str(models)]))
-    batch = {"input_file_id": "file-x", "endpoint": "/v1/chat/completions", "completion_window": "24h"}
-    created = await call(app, "POST", "/v1/batches", json=batch)
-    assert created.json()["status"] == "completed"  # lifecycle_scale 0: every state passes at once
-    missing = await call(app, "GET", "/v1/assistants/asst_1")  # a placeholder id: 404 only with --unknown-ids 404
-    assert missing.status_code == 404 and missing.json()["error"]["message"] == "Assistant asst_1 is not here."
-    assert (await call(app, "GET", "/v1/models/house-model")).json()["owned_by"] == "us"
-    chat = {"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}
-    assert (await call(app, "POST", "/v1/chat/completions", json=chat)).status_code == 404
-    default = create_app(settings_for([]))
-    assert (await call(default, "GET", "/v1/assistants/asst_1")).status_code == 200

@@ -33,6 +33,7 @@ KNOWN_KIND = {
     "nested",
     "defaults",
     "inherit",
+    "stateless",
 }
 KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
 KNOWN_STATE = {"after", "next", "stamp", "set", "work"}
@@ -86,6 +87,7 @@ class KindDecl:
     nested: Mapping[str, str] = field(default_factory=dict)  # request list field -> child kind created from it
     defaults: Mapping[str, Any] = field(default_factory=dict)  # values when the request does not give them
     inherit: tuple[str, str, tuple[str, ...]] | None = None  # (link field, linked kind, fields) taken from it
+    stateless: bool = False  # not a resource to keep (answered by other producers or generated data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +243,7 @@ def load_file(
             nested=nested,
             defaults=_clean(spec.get("defaults") or {}),
             inherit=inherit,
+            stateless=bool(spec.get("stateless", False)),
         )
     return float(scale), kinds, operations
 

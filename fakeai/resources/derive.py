@@ -77,3 +77,16 @@ def assistant_text_content(value: Any) -> list[dict[str, Any]]:
         elif isinstance(part, dict) and part.get("type") in ("image_file", "image_url"):
             out.append(part)
     return out
+
+
+@derive("message_batch_counts")
+def message_batch_counts(
+    store: ResourceStore, namespace: str, kind: CompiledKind, body: dict[str, Any], record: Record
+) -> None:
+    """An Anthropic message batch's ``request_counts``: all ``processing`` until its work has counted them."""
+    if record.meta.get("counted"):
+        return
+    requests = (record.meta.get("request") or {}).get("requests") or []
+    ended = body.get("processing_status") == "ended"  # ended without its work: canceled before it ran
+    counts = {"processing": 0 if ended else len(requests), "succeeded": 0, "errored": 0, "expired": 0}
+    body["request_counts"] = {**counts, "canceled": len(requests) if ended else 0}

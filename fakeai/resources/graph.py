@@ -69,7 +69,7 @@ class Graph:
 
 
 def _segments(path: str) -> list[str]:
-    return [s for s in path.split("/") if s]
+    return [s for s in path.split("?")[0].split("/") if s]  # "/v1/x?beta=true": a variant of /v1/x
 
 
 def _param(segment: str) -> str | None:
@@ -92,7 +92,9 @@ def _object_type(document: Mapping[str, Any], schema: Mapping[str, Any] | None) 
     for candidate in (schema, *(deref(document, s) for s in schema.get("allOf") or ())):
         if not isinstance(candidate, Mapping):
             continue
-        prop = deref(document, (candidate.get("properties") or {}).get("object") or {})
+        props = candidate.get("properties") or {}
+        # OpenAI names the object type in "object"; Anthropic in "type" (message_batch, model, file)
+        prop = deref(document, props.get("object") or props.get("type") or {})
         if isinstance(prop, Mapping):
             values = prop.get("enum") or ([prop["const"]] if "const" in prop else [])
             if len(values) == 1 and isinstance(values[0], str):
@@ -134,7 +136,7 @@ def id_prefix(example_id: str | None) -> str:
 def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph:
     """Classify every operation whose path has a resource shape; the rest get no role."""
     ops = list(operations)
-    paths = {op.path for op in ops}
+    paths = {op.path.split("?")[0] for op in ops}
     items: dict[str, str] = {}  # collection path -> item param, from paths "<collection>/{param}"
     for path in paths:
         segs = _segments(path)
@@ -197,7 +199,7 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
         if name is None or name in graph.kinds or op.operation_id in graph.roles:
             continue
         parents = tuple(p for p in (_param(seg) for seg in _segments(op.path)) if p is not None)
-        kind = Kind(name, op.path, "", parents, id_prefix(_example_id(op)), items_schema)
+        kind = Kind(name, op.path.split("?")[0], "", parents, id_prefix(_example_id(op)), items_schema)
         kind.operations["list"] = [op.operation_id]
         graph.kinds[name] = kind
         graph.roles[op.operation_id] = Role("list", name, parents, None)
@@ -234,6 +236,15 @@ def _kind_for(
             prefix = prefix or id_prefix(_example_id(op))
     if name is None:
         return None
+    if not prefix:  # Anthropic puts examples on the schema's id property: "msgbatch_013Zva2CMHLNnXjNJJKqJ2EF"
+        item = deref(document, schema) if schema is not None else None
+        id_schema = (
+            deref(document, ((item or {}).get("properties") or {}).get("id") or {}) if isinstance(item, Mapping) else {}
+        )
+        examples = id_schema.get("examples") if isinstance(id_schema, Mapping) else None
+        prefix = (
+            id_prefix(examples[0]) if isinstance(examples, list) and examples and isinstance(examples[0], str) else ""
+        )
     segs = _segments(collection)
     parents = tuple(p for p in (_param(s) for s in segs) if p is not None)
     return Kind(name, collection, item_param, parents, prefix, schema)

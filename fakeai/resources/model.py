@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from fakeai.context import Effect, Output, RequestContext
@@ -54,6 +55,7 @@ class CompiledKind:
     scale: float
     nullable: frozenset[str]  # top-level fields whose schema allows null
     required: frozenset[str]
+    datetimes: frozenset[str] = frozenset()  # top-level fields that are RFC 3339 strings
 
     @property
     def name(self) -> str:
@@ -92,6 +94,25 @@ def schema_fields(document: Mapping[str, Any], schema: Any) -> tuple[frozenset[s
         if isinstance(prop, Mapping) and _allows_null(document, prop):
             nullable.add(name)
     return frozenset(nullable), frozenset(resolved.get("required") or ())
+
+
+def datetime_fields(document: Mapping[str, Any], schema: Any) -> frozenset[str]:
+    """Top-level properties that are RFC 3339 strings (``format: date-time``, Anthropic's timestamps)."""
+    resolved = deref(document, schema) if schema is not None else None
+    found = set()
+    for name, prop in ((resolved or {}).get("properties") or {}).items() if isinstance(resolved, Mapping) else ():
+        prop = deref(document, prop)
+        branches = [prop, *(deref(document, b) for b in (prop.get("anyOf") or ()))] if isinstance(prop, Mapping) else []
+        if any(isinstance(b, Mapping) and b.get("format") == "date-time" for b in branches):
+            found.add(name)
+    return frozenset(found)
+
+
+def stamp(kind: CompiledKind, name: str, at: float) -> Any:
+    """A timestamp as the field wants it: unix seconds, or an RFC 3339 string."""
+    if name in kind.datetimes:
+        return datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+    return int(at)
 
 
 def _allows_null(document: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
@@ -161,7 +182,7 @@ class ResourceModel:
                 break
             state = lifecycle.states[state.next]
             since = due
-            enter(body, state.name, lifecycle, state.stamp, state.set, due, record)
+            enter(body, state.name, lifecycle, state.stamp, state.set, due, kind)
             changed = True
         if not changed:
             return self._derived(namespace, kind, record)
@@ -204,8 +225,8 @@ class ResourceModel:
             if param in body or param in (kind.required | kind.nullable):
                 body[param] = parents.get(param, body.get(param))
         for name in ("created_at", "created"):
-            if isinstance(body.get(name), int):
-                body[name] = int(now)
+            if isinstance(body.get(name), int) or name in kind.datetimes:
+                body[name] = stamp(kind, name, now)
         decl = kind.decl
         for name, value in (decl.defaults if decl else {}).items():
             if name not in request:
@@ -225,7 +246,7 @@ class ResourceModel:
         lifecycle = kind.lifecycle
         if lifecycle is not None:
             state = lifecycle.states[lifecycle.initial]
-            enter(body, state.name, lifecycle, state.stamp, state.set, now, None)
+            enter(body, state.name, lifecycle, state.stamp, state.set, now, kind)
         lists = {k: v for k, v in request.items() if isinstance(v, list) and len(v) <= 10_000}  # e.g. file_ids
         record = Record(body, meta={"since": now, "parents": dict(parents), "request": lists})
         record = self._advance(now, namespace, kind, record)  # zero-duration states pass at once (scale 0)
@@ -323,10 +344,10 @@ class ResourceModel:
             raise APIError(400, fill(action.error, values))
         if action.creates is not None:
             return self._add_child(ctx, kind, ident, action.creates, answer or {})
-        enter(body, action.to, lifecycle, action.stamp, action.set, ctx.now, record)
+        enter(body, action.to, lifecycle, action.stamp, action.set, ctx.now, kind)
         state = lifecycle.states[action.to]
         if state.stamp:
-            body[state.stamp] = int(ctx.now)
+            body[state.stamp] = stamp(kind, state.stamp, ctx.now)
         worked = tuple(w for w in record.meta.get(WORKED, ()) if w != action.to)  # entered again: work again
         request = ctx.body if isinstance(ctx.body, dict) else {}
         meta = {**record.meta, "since": ctx.now, WORKED: worked, f"action:{verb}": request}
@@ -359,9 +380,9 @@ class ResourceModel:
         record, _ = self.load(ctx, kind, ident)
         if record is None or record.meta.get(TOMBSTONE):
             return self.missing(ctx, kind, ident, record)
-        return Output(
-            status=ctx.operation.status, body=record.data, content_type="application/octet-stream", source="resource"
-        )
+        media = ctx.operation.binary_response
+        content_type = media.content_type if media is not None else "application/octet-stream"
+        return Output(status=ctx.operation.status, body=record.data, content_type=content_type, source="resource")
 
     def listing(self, ctx: RequestContext, kind: CompiledKind, page: dict[str, Any], limits: ListParams) -> Output:
         prefix = "/".join(ctx.path_params.get(p, "") for p in kind.kind.parents)
@@ -437,13 +458,13 @@ def enter(
     body: dict[str, Any],
     state: str,
     lifecycle: Lifecycle,
-    stamp: str | None,
+    field_name: str | None,
     values: Mapping[str, Any],
     at: float,
-    record: Record | None,
+    kind: CompiledKind,
 ) -> None:
     body[lifecycle.field] = state
-    if stamp:
-        body[stamp] = int(at)
+    if field_name:
+        body[field_name] = stamp(kind, field_name, at)
     for name, value in values.items():
         body[name] = fill(value, body) if isinstance(value, str) else value

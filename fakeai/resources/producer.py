@@ -21,7 +21,16 @@ from fakeai.producers.default import overrides
 from fakeai.resources import derive as _derive  # noqa: F401 - registers the built-in derive functions
 from fakeai.resources.declare import Declarations, load
 from fakeai.resources.graph import Graph, Role, infer
-from fakeai.resources.model import DERIVE, ECHO, TOMBSTONE, CompiledKind, ListParams, ResourceModel, schema_fields
+from fakeai.resources.model import (
+    DERIVE,
+    ECHO,
+    TOMBSTONE,
+    CompiledKind,
+    ListParams,
+    ResourceModel,
+    datetime_fields,
+    schema_fields,
+)
 from fakeai.resources.work import INLINE_WORK, WORK
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.pointer import deref
@@ -51,6 +60,10 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         set(ECHO.names()),
     )
     _declare_extra_kinds(env.document, graph, decls, operations)
+    for name, declared in decls.kinds.items():  # declared stateless: other producers or generated data answer
+        if declared.stateless and name in graph.kinds:
+            del graph.kinds[name]
+            graph.roles = {op: role for op, role in graph.roles.items() if role.kind != name}
     scale = decls.scale * env.settings.lifecycle_scale
     kinds = {}
     for name, kind in graph.kinds.items():
@@ -58,7 +71,9 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         if decl is not None and decl.id_prefix is not None:
             kind.id_prefix = decl.id_prefix
         nullable, required = schema_fields(env.document, kind.item_schema)
-        kinds[name] = CompiledKind(kind, decl, scale, nullable, required)
+        kinds[name] = CompiledKind(
+            kind, decl, scale, nullable, required, datetime_fields(env.document, kind.item_schema)
+        )
     generators = {}
     for name, kind in graph.kinds.items():
         create = next((op for op in operations if op.operation_id in kind.operations.get("create", [])), None)

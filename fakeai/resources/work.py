@@ -367,3 +367,34 @@ def complete_upload(runner: Runner, store: ResourceStore, namespace: str, effect
         Effect("put", effect.kind, effect.id, done(record, upload, str(upload.get("status")), now)),
         Effect("put", "file", ident, made),
     ]
+
+
+# -- Anthropic message batches --------------------------------------------------------------------------
+@work("message_batch")
+def run_message_batch(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """Every request of an Anthropic message batch through messages.create; the results JSONL (one line per
+    ``custom_id``: ``succeeded`` with the message, or ``errored`` with the error) is the batch's content."""
+    record: Record = effect.record
+    batch = dict(record.body)
+    requests = (record.meta.get("request") or {}).get("requests") or []
+    lines = []
+    counts = {"processing": 0, "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}
+    for request in requests:
+        custom_id = request.get("custom_id") if isinstance(request, dict) else None
+        params = request.get("params") if isinstance(request, dict) else None
+        if not isinstance(params, dict):
+            params = {}
+        body = {k: v for k, v in params.items() if k != "stream"}
+        answer = runner.run_internal(namespace, "POST", "/v1/messages", body, now)
+        if answer.status < 400:
+            result: dict[str, Any] = {"type": "succeeded", "message": answer.body}
+            counts["succeeded"] += 1
+        else:
+            error = answer.body if isinstance(answer.body, dict) else {}
+            result = {"type": "errored", "error": {"type": "error", "error": error.get("error", error)}}
+            counts["errored"] += 1
+        lines.append(orjson.dumps({"custom_id": custom_id, "result": result}))
+    batch["request_counts"] = counts
+    data = b"\n".join(lines) + (b"\n" if lines else b"")
+    updated = replace(done(record, batch, str(batch.get("processing_status")), now, counted=True), data=data)
+    return [Effect("put", effect.kind, effect.id, updated)]
