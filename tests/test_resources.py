@@ -354,3 +354,39 @@ async def test_upload_parts_become_one_file(app: FakeAI) -> None:
             await client.uploads.complete(short.id, part_ids=[part.id])
         with pytest.raises(openai.BadRequestError):
             await client.uploads.complete(upload.id, part_ids=[])  # already completed
+
+
+async def test_eval_run_samples_every_item_and_grades_it() -> None:
+    app = app_with(lifecycle_scale=0, mode="echo")  # echo: the answer repeats the prompt, so grades are known
+    async with async_client(app) as client:
+        evaluation = await client.evals.create(
+            name="capitals",
+            data_source_config={"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True},
+            testing_criteria=[
+                {
+                    "type": "string_check",
+                    "name": "says the answer",
+                    "input": "{{sample.output_text}}",
+                    "reference": "{{item.a}}",
+                    "operation": "ilike",
+                }
+            ],
+        )
+        items = [{"item": {"a": "Paris"}}, {"item": {"a": "Rome"}}, {"item": {"a": "Oslo"}}]
+        run = await client.evals.runs.create(
+            evaluation.id,
+            name="r1",
+            data_source={
+                "type": "completions",
+                "model": "gpt-4o-mini",
+                "input_messages": {"type": "template", "template": [{"role": "user", "content": "Say {{item.a}}"}]},
+                "source": {"type": "file_content", "content": items},
+            },
+        )
+        done = await client.evals.runs.retrieve(run.id, eval_id=evaluation.id)
+        assert done.status == "completed" and done.result_counts.total == 3
+        assert (done.result_counts.passed, done.result_counts.failed, done.result_counts.errored) == (3, 0, 0)
+        assert done.per_model_usage[0].invocation_count == 3
+        output = (await client.evals.runs.output_items.list(run.id, eval_id=evaluation.id, order="asc")).data
+        assert sorted(o.datasource_item_id for o in output) == [0, 1, 2] and all(o.status == "pass" for o in output)
+    assert not app.violations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -398,3 +399,179 @@ def run_message_batch(runner: Runner, store: ResourceStore, namespace: str, effe
     data = b"\n".join(lines) + (b"\n" if lines else b"")
     updated = replace(done(record, batch, str(batch.get("processing_status")), now, counted=True), data=data)
     return [Effect("put", effect.kind, effect.id, updated)]
+
+
+# -- evals ----------------------------------------------------------------------------------------------
+_TEMPLATE = re.compile(r"\{\{\s*(item|sample)\.([\w.]+)\s*\}\}")
+
+
+def render_template(text: Any, item: dict[str, Any], sample: dict[str, Any]) -> str:
+    """``{{item.question}}`` / ``{{sample.output_text}}`` references filled from the item and the sample."""
+
+    def value(match: re.Match[str]) -> str:
+        found: Any = item if match.group(1) == "item" else sample
+        for part in match.group(2).split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        return "" if found is None else str(found)
+
+    return _TEMPLATE.sub(value, text) if isinstance(text, str) else ""
+
+
+def _items(store: ResourceStore, namespace: str, source: dict[str, Any]) -> list[dict[str, Any]]:
+    if source.get("type") == "file_content":
+        return [c for c in source.get("content") or [] if isinstance(c, dict)]
+    if source.get("type") == "file_id":
+        record = store.get(namespace, "file", str(source.get("id", "")))
+        rows = []
+        for line in (record.data if record else b"").splitlines():
+            try:
+                row = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+        return rows
+    return []
+
+
+def grade(criterion: dict[str, Any], item: dict[str, Any], sample: dict[str, Any]) -> tuple[bool, float] | None:
+    """string_check and text_similarity graded for real; other graders (model or python) are not: None."""
+    kind = criterion.get("type")
+    given = render_template(criterion.get("input"), item, sample)
+    reference = render_template(criterion.get("reference"), item, sample)
+    if kind == "string_check":
+        operation = criterion.get("operation")
+        checks = {
+            "eq": given == reference,
+            "ne": given != reference,
+            "like": reference in given,
+            "ilike": reference.lower() in given.lower(),
+        }
+        passed = checks.get(str(operation), False)
+        return passed, 1.0 if passed else 0.0
+    if kind == "text_similarity":
+        import difflib
+
+        score = difflib.SequenceMatcher(None, given, reference).ratio()
+        threshold = criterion.get("pass_threshold")
+        return score >= (threshold if isinstance(threshold, (int, float)) else 0.5), round(score, 4)
+    return None
+
+
+@work("eval_run")
+def run_eval(runner: Runner, store: ResourceStore, namespace: str, effect: Effect, now: float) -> list[Effect]:
+    """An eval run: every data-source item sampled (``completions``: the template through the chat operation;
+    ``jsonl``: the item's own ``sample``), graded by the eval's testing criteria (string_check, text_similarity),
+    one output item each, and counts that add up."""
+    record: Record = effect.record
+    run = dict(record.body)
+    eval_id, run_id = str(run.get("eval_id")), str(run.get("id"))
+    evaluation = store.get(namespace, "eval", eval_id)
+    criteria = [
+        c for c in (evaluation.body.get("testing_criteria") if evaluation else None) or [] if isinstance(c, dict)
+    ]
+    source_config = run.get("data_source") if isinstance(run.get("data_source"), dict) else {}
+    assert isinstance(source_config, dict)
+    source = source_config.get("source") if isinstance(source_config.get("source"), dict) else {}
+    assert isinstance(source, dict)
+    rng = stable_rng(run_id, "items")
+    usage = {"invocation_count": 0, "prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0}
+    model = str(source_config.get("model") or run.get("model") or "gpt-4o-mini")
+    counts = {"total": 0, "errored": 0, "failed": 0, "passed": 0}
+    per_criterion = {str(c.get("name", i)): {"passed": 0, "failed": 0} for i, c in enumerate(criteria)}
+    effects: list[Effect] = []
+    for index, row in enumerate(_items(store, namespace, source)[:10_000]):
+        item = row.get("item") if isinstance(row.get("item"), dict) else row
+        assert isinstance(item, dict)
+        given = row.get("sample")
+        sample: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+        status = "pass"
+        if source_config.get("type") == "completions":
+            template = (source_config.get("input_messages") or {}).get("template") or []
+            messages = [
+                {"role": str(m.get("role", "user")), "content": render_template(m.get("content"), item, {})}
+                for m in template
+                if isinstance(m, dict)
+            ]
+            params = (
+                source_config.get("sampling_params") if isinstance(source_config.get("sampling_params"), dict) else {}
+            )
+            body = {
+                "model": model,
+                "messages": messages,
+                **{
+                    k: v
+                    for k, v in (params or {}).items()
+                    if k in ("temperature", "max_completion_tokens", "top_p", "seed")
+                },
+            }
+            answer = runner.run_internal(namespace, "POST", "/chat/completions", body, now)
+            reply = answer.body if isinstance(answer.body, dict) else {}
+            if answer.status >= 400 or not reply.get("choices"):
+                status = "error"
+            else:
+                text = str(reply["choices"][0]["message"].get("content") or "")
+                tokens = reply.get("usage") or {}
+                usage["invocation_count"] += 1
+                for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                    usage[name] += int(tokens.get(name, 0))
+                sample = {
+                    "input": messages,
+                    "output": [{"role": "assistant", "content": text}],
+                    "output_text": text,
+                    "model": model,
+                    "finish_reason": reply["choices"][0].get("finish_reason", "stop"),
+                    "usage": tokens,
+                    "error": None,
+                    "temperature": 1.0,
+                    "top_p": 1.0,
+                    "seed": 0,
+                    "max_completion_tokens": 0,
+                }
+        results = []
+        for i, criterion in enumerate(criteria):
+            graded = grade(criterion, item, sample) if status != "error" else None
+            name = str(criterion.get("name", i))
+            if graded is None:
+                if status != "error":
+                    status = "error"  # a grader fakeai cannot run (model or python graders): not a pass
+                continue
+            passed, score = graded
+            results.append(
+                {"name": name, "type": str(criterion.get("type")), "score": score, "passed": passed, "sample": None}
+            )
+            per_criterion[name]["passed" if passed else "failed"] += 1
+            if not passed and status == "pass":
+                status = "fail"
+        counts["total"] += 1
+        counts[{"pass": "passed", "fail": "failed", "error": "errored"}[status]] += 1
+        ident = new_id(rng, "outputitem_", 24)
+        output_sample = {
+            "input": sample.get("input", []),
+            "output": sample.get("output", []),
+            "finish_reason": sample.get("finish_reason", "stop"),
+            "model": model,
+            "usage": {"total_tokens": 0, "completion_tokens": 0, "prompt_tokens": 0, "cached_tokens": 0},
+            "error": {"code": "", "message": ""},
+            "temperature": 1.0,
+            "max_completion_tokens": 0,
+            "top_p": 1.0,
+            "seed": 0,
+        }
+        out = {
+            "object": "eval.run.output_item",
+            "id": ident,
+            "run_id": run_id,
+            "eval_id": eval_id,
+            "created_at": int(now),
+            "status": status,
+            "datasource_item_id": index,
+            "datasource_item": item,
+            "results": results,
+            "sample": output_sample,
+        }
+        effects.append(Effect("put", "eval.run.output_item", f"{eval_id}/{run_id}/{ident}", Record(out)))
+    run["result_counts"] = counts
+    run["per_testing_criteria_results"] = [{"testing_criteria": k, **v} for k, v in per_criterion.items()]
+    run["per_model_usage"] = [{"model_name": model, **usage}] if usage["invocation_count"] else []
+    return [Effect("put", effect.kind, effect.id, done(record, run, str(run.get("status")), now)), *effects]
