@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "latency": "fakeai.simulators.latency",
     "kv_cache": "fakeai.simulators.kv_cache",
     "gpu": "fakeai.simulators.gpu",
+    "engine": "fakeai.simulators.engine",  # opt-in: a continuous-batching engine (docs/engine.md)
     "faults": "fakeai.simulators.faults",  # create_app appends it when the settings do not name it
 }
 GROUP = "fakeai.simulators"
