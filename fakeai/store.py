@@ -30,6 +30,9 @@ class ResourceStore:
         self._records: OrderedDict[tuple[str, str, str], Record] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        # the resource model compiled over this store (fakeai.resources.producer.build): kept here, not in a
+        # module-level cache, so it lives and dies with its app
+        self.compiled: Any = None
 
     def put(self, namespace: str, kind: str, ident: str, record: Record) -> None:
         key = (namespace, kind, ident)

@@ -17,7 +17,7 @@ to generated data (the SDKs' own test suites call endpoints with such ids and ex
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -142,6 +142,7 @@ class ResourceModel:
         self.generators = generators or {}  # kind -> its create answer's generator (for nested creates)
         self.operations: dict[str, Any] = {}  # operationId -> Operation of the document
         self.inline: dict[str, Callable[..., Any]] = {}  # work run while answering (fakeai.resources.work)
+        self.producers: dict[str, Any] = {}  # operationId -> its ResourceProducer (scenario ``resource:`` rules)
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:
@@ -357,6 +358,45 @@ class ResourceModel:
             ctx.namespace, ctx.now, kind, key, updated, [Effect("put", kind.name, key, updated)]
         )
         return Output(status=ctx.operation.status, body=updated.body, source="resource", effects=tuple(effects))
+
+    def force(
+        self,
+        ctx: RequestContext,
+        kind: CompiledKind,
+        output: Output | None,
+        state: str | None,
+        fields: Mapping[str, Any],
+        tool_calls: Sequence[Mapping[str, Any]] = (),
+    ) -> Output | None:
+        """A scenario's ``resource:`` directive applied to this answer's object: entered into ``state`` (its stamp
+        and ``set`` values; its work runs as on any entry), ``fields`` merged, ``tool_calls`` pending (a run's
+        ``requires_action``, as :func:`fakeai.resources.work.run_assistant` leaves it). The stored record follows;
+        work the object waited for in its previous state is dropped."""
+        if output is None or output.status >= 400 or not isinstance(output.body, dict) or "id" not in output.body:
+            return output
+        lifecycle = kind.lifecycle
+        if state is not None and (lifecycle is None or state not in lifecycle.states):
+            raise APIError(500, f"fakeai scenario: {kind.name} has no state {state!r}", type="server_error")
+        key = kind.key(ctx.path_params, str(output.body["id"]))
+        mine = [e for e in output.effects if (e.kind, e.id) == (kind.name, key)]
+        puts = [e.record for e in mine if e.action == "put"]
+        record = puts[-1] if puts else self.store.get(ctx.namespace, kind.name, key) or Record(dict(output.body))
+        body = dict(record.body)
+        meta = dict(record.meta)
+        if state is not None and lifecycle is not None and body.get(lifecycle.field) != state:  # polls keep stamps
+            declared = lifecycle.states[state]
+            enter(body, state, lifecycle, declared.stamp, declared.set, ctx.now, kind)
+            meta.update(since=ctx.now, **{WORKED: tuple(w for w in meta.get(WORKED, ()) if w != state)})
+        if tool_calls:
+            calls = [dict(call) for call in tool_calls]
+            body["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
+            meta["tool_calls"] = calls
+        updated = self._derived(ctx.namespace, kind, replace(record, body=body, meta=meta))
+        updated = replace(updated, body={**updated.body, **fields})  # the scenario's fields win over derived ones
+        kept = [e for e in output.effects if (e.kind, e.id) != (kind.name, key)]
+        put = [Effect("put", kind.name, key, updated)]
+        updated, effects = self.with_work(ctx.namespace, ctx.now, kind, key, updated, put)
+        return replace(output, body=updated.body, effects=(*effects, *kept))
 
     def _add_child(
         self, ctx: RequestContext, kind: CompiledKind, ident: str, creates: tuple[str, str], body: dict[str, Any]

@@ -7,7 +7,6 @@ per operation the generator it needs (the item body for create, the page for lis
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -37,7 +36,6 @@ from fakeai.spec.pointer import deref
 from fakeai.spec.validate import URN
 
 Gen = Callable[[GenContext], Any]
-_MODELS: weakref.WeakKeyDictionary[Any, tuple[Graph, ResourceModel, Declarations]] = weakref.WeakKeyDictionary()
 
 
 def declaration_files(extra: tuple[str, ...] = ()) -> list[str]:
@@ -47,19 +45,11 @@ def declaration_files(extra: tuple[str, ...] = ()) -> list[str]:
 
 def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
     """The graph, model and declarations of ``env``'s document (built once per app: keyed by its store)."""
-    cached = _MODELS.get(env.store)
+    cached: tuple[Graph, ResourceModel, Declarations] | None = env.store.compiled
     if cached is not None:
         return cached
     operations = list(iter_operations(env.document))
-    graph = infer(env.document, operations)
-    decls = load(
-        declaration_files(tuple(env.settings.resources)),
-        {op.operation_id for op in operations},
-        set(DERIVE.names()),
-        set(WORK.names()),
-        set(ECHO.names()),
-    )
-    _declare_extra_kinds(env.document, graph, decls, operations)
+    graph, decls = declared_graph(env.document, tuple(env.settings.resources), operations)
     for name, declared in decls.kinds.items():  # declared stateless: other producers or generated data answer
         if declared.stateless and name in graph.kinds:
             del graph.kinds[name]
@@ -83,13 +73,51 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
     model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
     model.operations = {op.operation_id: op for op in operations}
     model.inline = {name: WORK.get(name) for name in INLINE_WORK}
-    _MODELS[env.store] = (graph, model, decls)
+    env.store.compiled = (graph, model, decls)
     return graph, model, decls
+
+
+def declared_graph(
+    document: Any, extra: tuple[str, ...] = (), operations: list[Operation] | None = None
+) -> tuple[Graph, Declarations]:
+    """The resource graph of ``document`` with the declarations applied (also what ``fakeai check`` reads)."""
+    operations = list(iter_operations(document)) if operations is None else operations
+    graph = infer(document, operations)
+    decls = load(
+        declaration_files(extra),
+        {op.operation_id for op in operations},
+        set(DERIVE.names()),
+        set(WORK.names()),
+        set(ECHO.names()),
+    )
+    _declare_extra_kinds(document, graph, decls, operations)
+    return graph, decls
 
 
 def built_for(store: Any) -> tuple[Graph, ResourceModel, Declarations] | None:
     """The resource graph and model an app compiled over ``store`` (its ``FakeAI.store``), if any."""
-    return _MODELS.get(store)
+    built: tuple[Graph, ResourceModel, Declarations] | None = getattr(store, "compiled", None)
+    return built
+
+
+def forced(store: Any) -> Callable[..., Output | None] | None:
+    """``(ctx, state, fields, tool_calls) -> Output``: the operation's resource answer with a scenario's ``resource:``
+    directive applied (:meth:`ResourceModel.force`), for the app compiled over ``store``; None without one."""
+    built = built_for(store)
+    if built is None:
+        return None
+    model = built[1]
+
+    def produce(
+        ctx: RequestContext, state: str | None, fields: Mapping[str, Any], tool_calls: Sequence[Mapping[str, Any]]
+    ) -> Output | None:
+        producer = model.producers.get(ctx.operation_id)
+        if producer is None:
+            return None
+        answer: Output | None = model.force(ctx, producer.kind, producer.produce(ctx), state, fields, tool_calls)
+        return answer
+
+    return produce
 
 
 def _declare_extra_kinds(document: Any, graph: Graph, decls: Declarations, operations: list[Operation]) -> None:
@@ -258,7 +286,9 @@ def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer
     paging = _paging(env, operation) if role.role == "list" else None
     check = _property_check(env, kind.kind.item_schema)
     view = _view(env, model, kind, role, operation)
-    return ResourceProducer(model, kind, role, body, check, paging, view, _parents(model, kind))
+    producer = ResourceProducer(model, kind, role, body, check, paging, view, _parents(model, kind))
+    model.producers[operation.operation_id] = producer
+    return producer
 
 
 def _parents(model: ResourceModel, kind: CompiledKind) -> list[tuple[str, CompiledKind]]:
