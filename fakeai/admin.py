@@ -221,6 +221,8 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     _engine(app).reset_state(namespace)
     if app.store is not None:
         app.store.clear(namespace)
+    if app.usage is not None:
+        app.usage.reset(namespace)
     for simulator in app.simulators:
         if isinstance(simulator, Resettable):
             simulator.reset(namespace)

@@ -52,6 +52,7 @@ from fakeai.spec.validate import Validators
 from fakeai.spec.vendors import mount_groups, route_table
 from fakeai.store import ResourceStore
 from fakeai.streaming import StreamReset, respond_error
+from fakeai.usage import Usage
 
 log = logging.getLogger("fakeai")
 
@@ -75,6 +76,7 @@ class FakeAI:
     reloader: Reloader | None = None  # hot reload of scenario files (started by the lifespan)
     store: ResourceStore | None = None  # resources clients created (uploaded files), per namespace
     simulators: list[Any] = field(default_factory=list)  # in chain order (fakeai.simulators)
+    usage: Usage | None = None  # what the server answered, for /organization/usage and costs (fakeai.usage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -107,10 +109,11 @@ def create_app(
         walker=SchemaWalker(document),
         store=ResourceStore(),
         prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
+        usage=Usage.from_document(document, settings.bindings).subscribe(events),
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
     check = ResponseCheck(document, events) if settings.validate_responses != "off" else None
-    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document, clock)
+    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document, clock, store=env.store)
     pipeline = Pipeline(
         settings,
         compiled,
@@ -127,8 +130,20 @@ def create_app(
     title = str((document.get("info") or {}).get("title", "fakeai"))
     resolver = Resolver(function_resolver=lambda _operation_id: _unused_handler)
     connexion.add_api(RoutingSpecification(admin.routes), base_path=ADMIN_BASE_PATH, resolver=resolver)  # before ""
-    # each spec under its servers[0] path and "" (or settings.base_paths); most specific mount first
-    for base_path, mounted in mount_groups(route_table(document, operations, settings.base_paths)):
+    # each spec under its servers[0] path and "" (or settings.base_paths); most specific mount first. Admin
+    # operations marked x-fakeai-root (GET /metrics: Prometheus' default path) are also routed at the root
+    root = [op for op in admin.operation_list if op.extensions.get("x-fakeai-root")]
+    admin.public |= {  # x-fakeai-public-unless: <setting>: no API key needed unless that setting is on
+        op.operation_id
+        for op in admin.operation_list
+        if (setting := op.extensions.get("x-fakeai-public-unless")) and not getattr(settings, setting)
+    }
+    groups = mount_groups(route_table(document, operations, settings.base_paths))
+    if root and all(base_path for base_path, _ in groups):
+        groups.append(("", []))
+    for base_path, mounted in groups:
+        if not base_path:  # a spec's own path wins over ours
+            mounted = [*mounted, *(op for op in root if op.path not in {m.path for m in mounted})]
         connexion.add_api(
             RoutingSpecification(routing_document(mounted, title)), base_path=base_path, resolver=resolver
         )
@@ -154,6 +169,7 @@ def create_app(
         reloader=reloader,
         store=env.store,
         simulators=chain,
+        usage=env.usage,
     )
     admin.attach(app)
     app.startup_seconds = time.perf_counter() - started

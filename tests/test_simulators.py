@@ -234,7 +234,7 @@ async def test_gpu_gauges_move_under_load_and_return_to_idle() -> None:
     after = await metrics(app)
     assert busy["fakeai_gpu_requests_running"] == 8
     assert busy['fakeai_gpu_utilization_ratio{gpu="0"}'] > 0.8
-    assert busy['DCGM_FI_DEV_POWER_USAGE{gpu="0"}'] > idle['DCGM_FI_DEV_POWER_USAGE{gpu="0"}']
+    assert busy['fakeai_gpu_power_watts{gpu="0"}'] > idle['fakeai_gpu_power_watts{gpu="0"}']
     assert busy['fakeai_gpu_memory_used_bytes{gpu="0"}'] > idle['fakeai_gpu_memory_used_bytes{gpu="0"}']
     assert busy["fakeai_kv_cache_usage_ratio"] > 0
     assert after["fakeai_gpu_requests_running"] == 0 and after['fakeai_gpu_utilization_ratio{gpu="0"}'] == 0.0

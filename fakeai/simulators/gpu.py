@@ -1,4 +1,4 @@
-"""``gpu``: simulated GPU state for load-testing dashboards (DCGM / vLLM-like gauges).
+"""``gpu``: simulated GPU state for load-testing dashboards (named and labelled like NVIDIA's dcgm-exporter).
 
 Model (one tensor-parallel group of ``count`` GPUs serving every model; each GPU shows the same load):
 
@@ -7,19 +7,33 @@ Model (one tensor-parallel group of ``count`` GPUs serving every model; each GPU
   requests, ~100% well above it (a GPU is busy whenever a batch runs; bigger batches fill it up);
 * memory used per GPU = (``weights_bytes`` + KV blocks held by requests in flight x block tokens x
   ``kv_bytes_per_token``) / ``count``, capped at ``memory_bytes`` (KV blocks from the ``kv_cache`` simulator);
-* power = ``idle_watts`` + (``max_watts`` - ``idle_watts``) x utilization;
+* power = ``idle_watts`` + (``max_watts`` - ``idle_watts``) x utilization; energy = power integrated over the
+  injected clock since startup (updated when a request arrives or ends, and at scrape time);
+* temperature = ``idle_celsius`` + (``max_celsius`` - ``idle_celsius``) x utilization (memory: 4 C warmer);
+  SM clock = ``max_sm_mhz`` while a request runs, else ``idle_sm_mhz``; memory clock ``mem_mhz``; memory copy
+  utilization = 60% of utilization (decoding streams weights and KV), tensor pipe 50%;
 * tokens/s = completion tokens of the requests answered in the last ``window_seconds`` (injected clock)
   / ``window_seconds``.
 
 Everything is computed at scrape time from that state and the clock; nothing runs in the background.
 Options (``extra.gpu``): ``count`` (1), ``memory_bytes`` (80 GiB), ``weights_bytes`` (16 GB: an 8B model
 in bf16), ``kv_bytes_per_token`` (131072: 32 layers x 8 KV heads x 128 dims x K,V x 2 bytes),
-``saturation`` (8.0), ``idle_watts`` (70.0), ``max_watts`` (700.0), ``window_seconds`` (10.0).
+``saturation`` (8.0), ``idle_watts`` (70.0), ``max_watts`` (700.0), ``window_seconds`` (10.0), ``idle_celsius``
+(32.0), ``max_celsius`` (76.0), ``idle_sm_mhz`` (345), ``max_sm_mhz`` (1980), ``mem_mhz`` (2619), and the
+labels: ``model_name`` ("NVIDIA H100 80GB HBM3"), ``hostname`` ("": this machine's), ``driver_version``.
+
+Every DCGM series carries dcgm-exporter's labels: ``gpu`` (index), ``UUID`` (derived from hostname + index, so
+stable), ``pci_bus_id`` (an HGX H100 board's), ``device`` (``nvidia<i>``), ``modelName``, ``Hostname``,
+``DCGM_FI_DRIVER_VERSION`` (a label field of its default-counters.csv). dcgm-exporter's main branch renamed
+``Hostname`` to ``hostname`` (after 4.x); released versions and their dashboards use ``Hostname``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import socket
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -38,8 +52,17 @@ OPTIONS: dict[str, Any] = {
     "idle_watts": 70.0,
     "max_watts": 700.0,
     "window_seconds": 10.0,
+    "idle_celsius": 32.0,
+    "max_celsius": 76.0,
+    "idle_sm_mhz": 345,
+    "max_sm_mhz": 1980,
+    "mem_mhz": 2619,
+    "model_name": "NVIDIA H100 80GB HBM3",
+    "hostname": "",
+    "driver_version": "550.90.07",
 }
 MIB = 1024 * 1024
+HGX_BUS_IDS = (0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)  # the PCI buses of an 8-GPU HGX H100 board
 
 
 class GPUSimulator:
@@ -55,14 +78,34 @@ class GPUSimulator:
         self.answered: deque[tuple[float, int]] = deque()  # (monotonic, completion tokens)
         self.generated_tokens = 0
         self.requests = 0
+        self.energy_joules = 0.0  # per GPU, since startup
+        self.energy_at = clock.monotonic()
+        hostname = str(self.options["hostname"]) or socket.gethostname()
+        self.labels = [self.device_labels(hostname, index) for index in range(self.count)]
+
+    def device_labels(self, hostname: str, index: int) -> dict[str, str]:
+        """dcgm-exporter's labels of GPU ``index``, in its order."""
+        digest = hashlib.blake2b(f"{hostname}\0{index}".encode(), digest_size=16).digest()
+        bus = HGX_BUS_IDS[index] if index < len(HGX_BUS_IDS) else 0x18 + index
+        return {
+            "gpu": str(index),
+            "UUID": f"GPU-{uuid.UUID(bytes=digest)}",
+            "pci_bus_id": f"00000000:{bus:02X}:00.0",
+            "device": f"nvidia{index}",
+            "modelName": str(self.options["model_name"]),
+            "Hostname": hostname,
+            "DCGM_FI_DRIVER_VERSION": str(self.options["driver_version"]),
+        }
 
     def admit(self, ctx: RequestContext) -> None:
+        self.integrate()
         self.running[ctx.request_id] = ctx
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
         return timing  # timings are the latency simulator's
 
     def finish(self, ctx: RequestContext, output: Output | None) -> None:
+        self.integrate()
         if self.running.pop(ctx.request_id, None) is None or output is None:
             return
         completion = output.completion_tokens or sum(f.tokens for f in output.frames or ())
@@ -80,6 +123,17 @@ class GPUSimulator:
     # -- derived at read time -------------------------------------------------------------------
     def utilization(self) -> float:
         return 1.0 - math.exp(-len(self.running) / max(float(self.options["saturation"]), 1e-9))
+
+    def power(self) -> float:
+        idle, peak = float(self.options["idle_watts"]), float(self.options["max_watts"])
+        return idle + (peak - idle) * self.utilization()
+
+    def integrate(self) -> float:
+        """Energy per GPU in joules until now (the power since the last change was constant)."""
+        now = self.clock.monotonic()
+        self.energy_joules += self.power() * max(now - self.energy_at, 0.0)
+        self.energy_at = now
+        return self.energy_joules
 
     def throughput(self) -> float:
         """Completion tokens per second over the window."""
@@ -102,6 +156,8 @@ class GPUSimulator:
         generation = self.throughput()
         idle, peak = float(self.options["idle_watts"]), float(self.options["max_watts"])
         memory = self.memory_used()
+        low, high = float(self.options["idle_celsius"]), float(self.options["max_celsius"])
+        energy = self.integrate()
         return {
             "requests_running": len(self.running),
             "generation_tokens_per_second": generation,
@@ -114,6 +170,10 @@ class GPUSimulator:
                     "memory_used_bytes": memory,
                     "memory_total_bytes": float(self.options["memory_bytes"]),
                     "power_watts": idle + (peak - idle) * util,
+                    "temperature_celsius": low + (high - low) * util,
+                    "energy_joules": energy,
+                    "sm_clock_mhz": int(self.options["max_sm_mhz" if self.running else "idle_sm_mhz"]),
+                    "labels": self.labels[index],
                 }
                 for index in range(self.count)
             ],
@@ -124,7 +184,6 @@ class GPUSimulator:
         yield Sample(
             "fakeai_gpu_requests_running", "Requests in flight on the simulated GPUs", state["requests_running"]
         )
-        yield Sample("vllm:num_requests_running", "Requests running (vLLM name)", state["requests_running"])
         yield Sample(
             "fakeai_gpu_generation_tokens_per_second",
             "Completion tokens/s over the window",
@@ -133,6 +192,7 @@ class GPUSimulator:
         yield Sample(
             "fakeai_gpu_generation_tokens", "Completion tokens generated", self.generated_tokens, kind="counter"
         )
+        mem_mhz = float(self.options["mem_mhz"])
         for gpu in state["gpus"]:
             label = {"gpu": str(gpu["gpu"])}
             util, used, total, power = (
@@ -145,12 +205,34 @@ class GPUSimulator:
             yield Sample("fakeai_gpu_memory_used_bytes", "Weights + KV cache blocks in use", used, label)
             yield Sample("fakeai_gpu_memory_total_bytes", "GPU memory", total, label)
             yield Sample("fakeai_gpu_power_watts", "Simulated board power", power, label)
-            yield Sample("DCGM_FI_DEV_GPU_UTIL", "GPU utilization in percent (DCGM name)", round(util * 100), label)
-            yield Sample("DCGM_FI_DEV_FB_USED", "Framebuffer memory used in MiB (DCGM name)", used // MIB, label)
+            dcgm = gpu["labels"]
+            temp = gpu["temperature_celsius"]
+            for name, text, value in (  # names, units and help as in dcgm-exporter's etc/default-counters.csv
+                ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", gpu["sm_clock_mhz"]),
+                ("DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", mem_mhz),
+                ("DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", round(temp) + 4),
+                ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", round(temp)),
+                ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", power),
+                ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", round(util * 100)),
+                ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", round(util * 60)),
+                ("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", (total - used) // MIB),
+                ("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", used // MIB),
+                ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.", util),
+                ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.", util * 0.5),
+                (
+                    "DCGM_FI_PROF_DRAM_ACTIVE",
+                    "Ratio of cycles the device memory interface is active sending or receiving data.",
+                    util * 0.6,
+                ),
+            ):
+                yield Sample(name, text, value, dcgm)
             yield Sample(
-                "DCGM_FI_DEV_FB_FREE", "Framebuffer memory free in MiB (DCGM name)", (total - used) // MIB, label
+                "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+                "Total energy consumption since boot (in mJ).",
+                round(gpu["energy_joules"] * 1000),
+                dcgm,
+                kind="counter",
             )
-            yield Sample("DCGM_FI_DEV_POWER_USAGE", "Power draw in watts (DCGM name)", power, label)
 
 
 @simulator("gpu")
