@@ -130,6 +130,7 @@ PRODUCERS: Registry[ProducerFactory] = Registry(
     builtins={
         "template": "fakeai.producers.template:template_factory",
         "models": "fakeai.producers.models:models_factory",
+        "usage": "fakeai.producers.usage:usage_factory",
         "files": "fakeai.producers.files:files_factory",
         "stored": "fakeai.producers.stored:stored_factory",
         "llm": "fakeai.producers.bindings:llm_factory",

@@ -92,6 +92,7 @@ def test_producer_order_is_builtins_plugins_extra_then_generated(monkeypatch: py
     assert names == [
         "template_factory",
         "models_factory",
+        "usage_factory",
         "files_factory",
         "stored_factory",
         "llm_factory",

@@ -50,6 +50,7 @@ class CompileEnv:
     walker: Any  # fakeai.generated.schema.SchemaWalker
     store: Any = None  # fakeai.store.ResourceStore: resources clients created (files...)
     prompt_cache: Any = None  # fakeai.simulators.base.PromptCache (the kv_cache simulator), or None
+    usage: Any = None  # fakeai.usage.Usage: what the server answered, for the usage and cost endpoints
 
 
 ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]
