@@ -3,7 +3,9 @@
 Format errors (``file:line:column`` + did-you-mean), unknown operationIds, scripted answers on
 operations (or with keys, e.g. ``tool_calls`` on createCompletion) that cannot render them (the keys an
 operation takes are its binding's ``scripted:``, ``spec/bindings/*.yaml``, so every vendor spec is checked), and
-raw ``body:`` answers that violate the spec's response schema. Exit status 1 on any error.
+raw ``body:`` answers that violate the spec's response schema, and ``resource:`` rules naming an operation with no
+stateful resource, a state its kind's lifecycle does not declare, or fields its item schema does not have (or
+values it rejects). Exit status 1 on any error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from fakeai.errors import FakeAIError, closest
@@ -110,7 +113,39 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any], bindings: Se
                 if not validator.is_valid(reply.raw_body):
                     detail = "; ".join(all_errors(validator, reply.raw_body))
                     problems.append(f"{reply.where}: body does not match the {op_id} response schema: {detail}")
+    problems += _resource_problems(scenario, document, validators)
     return problems
+
+
+def _resource_problems(scenario: Scenario, document: Mapping[str, Any], validators: Any) -> list[str]:
+    """``resource:`` rules against the resource graph of ``document`` and the shipped declarations."""
+    rules = [(rule, reply.resource) for rule in scenario.rules for reply in rule.replies if reply.resource is not None]
+    if not rules:
+        return []
+    from fakeai.generated.merge import absolute_refs
+    from fakeai.resources.producer import declared_graph
+    from fakeai.scenario.resource import problems
+    from fakeai.spec.pointer import deref
+    from fakeai.spec.validate import URN
+
+    graph, decls = declared_graph(document)
+
+    def properties(schema: Any) -> Mapping[str, Any]:
+        resolved = deref(document, schema) if schema is not None else None
+        return (resolved.get("properties") or {}) if isinstance(resolved, Mapping) else {}
+
+    def valid(schema: Any, value: Any) -> str | None:
+        validator = validators.for_schema(absolute_refs(schema, URN))
+        errors = [f"{error.message}" for error in islice(validator.iter_errors(value), 3)]
+        return "; ".join(errors) or None
+
+    found: list[str] = []
+    for rule, directive in rules:
+        for op_id in sorted(rule.match.operations or ()):
+            found += problems(directive, scenario.document.where, op_id, graph, decls, properties, valid)
+        if not rule.match.operations:
+            found.append(f"{scenario.document.where(directive.path)}: a resource: rule needs match.operation")
+    return found
 
 
 def _templated(value: Any) -> bool:

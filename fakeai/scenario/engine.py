@@ -5,6 +5,10 @@ Per request: rate limits -> the ``Prefer`` header -> the first matching rule of 
 headers. The answer is a :class:`~fakeai.context.Decision` (which rule, its reply, an error, a fault, headers);
 the produce stage renders it. Deciding changes scenario state (sequence counters, state machines), as a
 real conversation's turn would; :meth:`ScenarioEngine.commit` remembers the response ids an answer carried.
+
+The engine reads the app's resource store (never writes it): conversation predicates see the earlier turns a
+Responses request continues (:func:`~fakeai.producers.text.history.matcher_body`), and ``resource:`` rules are
+checked against, and bound to, the app's resource model.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from fakeai.scenario.ratelimit import RateLimiter
 from fakeai.scenario.respond import DEFAULT_MESSAGES, Reply, render_refusal
 from fakeai.scenario.state import StateStore
 from fakeai.scenario.template import environment
+from fakeai.store import ResourceStore
 
 ANY = ""  # index key for rules that match any operation (method/path rules)
 
@@ -35,28 +40,37 @@ class ScenarioEngine:
         settings: Settings,
         document: Mapping[str, Any],
         clock: Clock | None = None,
+        store: ResourceStore | None = None,
     ) -> None:
         self.settings = settings
+        self.store = store  # the app's resources: earlier turns for matchers, the model ``resource:`` rules script
         self.document = document
         self.scenarios: dict[str, Scenario] = {}
         self.state = StateStore()
         self.dice = Dice()
         self.hits: dict[tuple[str, str], int] = {}
         self.clock: Clock = clock or SystemClock()  # rate-limit buckets refill on it
+        self._produce_forced: Any = None  # the app's resource answer with a directive applied (bound lazily)
         for scenario in scenarios:
             if scenario.name in self.scenarios:
                 raise ScenarioError(
                     f"{scenario.source}: scenario name {scenario.name!r} is already used by "
                     f"{self.scenarios[scenario.name].source}"
                 )
+            self._check_resources(scenario)
             self.scenarios[scenario.name] = scenario
         self._compile()
 
     @classmethod
     def from_files(
-        cls, paths: Sequence[str], settings: Settings, document: Mapping[str, Any], clock: Clock | None = None
+        cls,
+        paths: Sequence[str],
+        settings: Settings,
+        document: Mapping[str, Any],
+        clock: Clock | None = None,
+        store: ResourceStore | None = None,
     ) -> ScenarioEngine:
-        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document, clock)
+        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document, clock, store)
 
     # ---- compiled indexes (rebuilt when scenarios change) ----
     def _compile(self) -> None:
@@ -140,16 +154,25 @@ class ScenarioEngine:
             return Decision(example=prefer.example)
         return None
 
+    def _turns(self, ctx: RequestContext) -> Any:
+        """The body with the earlier turns it continues (Responses chains), as conversation predicates see it."""
+        from fakeai.producers.text.history import matcher_body
+
+        return matcher_body(self.store, ctx)
+
     def _first_rule(self, ctx: RequestContext) -> Decision:
+        turns: Any = None
         for scenario, rule in self._rules(ctx.operation_id):
             conversation = self.state.conversation(ctx, scenario.conversation)
             state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
             if rule.when_state is not None and state not in rule.when_state:
                 continue
-            captures = rule.match.test(ctx)
+            if turns is None and rule.match.reads_conversation:
+                turns = self._turns(ctx)
+            captures = rule.match.test(ctx, ctx.body if turns is None else turns)
             if captures is None:
                 continue
-            decision = self._answer(ctx, scenario, rule, captures, conversation=conversation)
+            decision = self._answer(ctx, scenario, rule, captures, conversation=conversation, turns=turns)
             if decision is not None:
                 return decision
         return NO_DECISION
@@ -162,6 +185,7 @@ class ScenarioEngine:
         captures: Mapping[str, Any],
         conversation: str | None = None,
         forced: bool = False,
+        turns: Any = None,
     ) -> Decision | None:
         if conversation is None:
             conversation = self.state.conversation(ctx, scenario.conversation)
@@ -173,12 +197,29 @@ class ScenarioEngine:
             return None
         reply = reply or rule.replies[-1]
         state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
-        env = environment(ctx, captures, state)
+        env = environment(ctx, captures, state, self._turns(ctx) if turns is None else turns)
+        if reply.resource is not None:  # compiled files know no app: the directive answers with this app's model
+            reply = replace(reply, resource=replace(reply.resource, produce=self._forced()))
         self.state.bump(ctx.namespace, scenario.name, rule.name, conversation)
         self.hits[(scenario.name, rule.name)] = self.hits.get((scenario.name, rule.name), 0) + 1
         if rule.set_state is not None:
             self.state.set_state(ctx.namespace, scenario.name, rule.machine, conversation, rule.set_state)
         return Decision(rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name)
+
+    def _forced(self) -> Any:
+        if self._produce_forced is None and self.store is not None:
+            from fakeai.resources.producer import forced
+
+            self._produce_forced = forced(self.store)
+        return self._produce_forced
+
+    def _check_resources(self, scenario: Scenario) -> None:
+        """``resource:`` rules against this app's resource model: unknown operations, states or fields fail at load."""
+        from fakeai.scenario.resource import app_problems
+
+        found = app_problems(scenario, self.store, self.document) if self.store is not None else []
+        if found:
+            raise ScenarioError("\n".join(found))
 
     @staticmethod
     def _step(rule: Rule, count: int) -> Reply | None:
@@ -201,6 +242,7 @@ class ScenarioEngine:
     def load(self, name: str, text: str, source: str = "<admin>") -> None:
         scenario = Scenario.from_text(text, source, name)
         scenario = replace(scenario, name=name)
+        self._check_resources(scenario)
         self.scenarios[name] = scenario
         self.state.reset(scenario=name)
         self._compile()

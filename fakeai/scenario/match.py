@@ -1,8 +1,11 @@
 """Compiled predicates: a rule's ``match:`` becomes a tuple of small checks, built once at load.
 
-A check is ``(ctx, captures) -> bool``; ``captures`` collects regex groups for templates
-(``{{ match.city }}``). :func:`operations_of` tells the engine which operationIds a rule can
-match, so rules are indexed by operationId and a request only looks at its own.
+A check is ``(ctx, conversation, captures) -> bool``: ``conversation`` is the request body with the earlier
+turns a Responses request continues (``previous_response_id``, ``conversation``) prepended
+(:func:`fakeai.producers.text.history.matcher_body`), which the conversation shortcuts (``turn``,
+``last_user_message``, ``system_prompt``, ``tool``, ``tool_result``) read; JSON ``body:`` paths read the body as
+sent. ``captures`` collects regex groups for templates (``{{ match.city }}``). ``Match.operations`` tells the
+engine which operationIds a rule can match, so rules are indexed by operationId and a request only looks at its own.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from fakeai.context import RequestContext
 from fakeai.scenario import conversation as conv
 
 Captures = dict[str, Any]
-Check = Callable[[RequestContext, Captures], bool]
+Check = Callable[[RequestContext, Any, Captures], bool]
 Predicate = Callable[[Any, Captures], bool]
 Fail = Callable[[Sequence[str | int], str], Exception]
 MISSING: Any = object()
@@ -30,11 +33,14 @@ _NUMBER = (int, float)
 class Match:
     checks: tuple[Check, ...]
     operations: frozenset[str] | None  # None: any operation (method/path rules)
+    reads_conversation: bool = False  # a shortcut reads the turns (the engine then looks up earlier ones)
 
-    def test(self, ctx: RequestContext) -> Captures | None:
+    def test(self, ctx: RequestContext, conversation: Any = MISSING) -> Captures | None:
+        """The captures if every check holds; ``conversation`` defaults to the body as sent."""
+        seen = ctx.body if conversation is MISSING else conversation
         captures: Captures = {}
         for check in self.checks:
-            if not check(ctx, captures):
+            if not check(ctx, seen, captures):
                 return None
         return captures
 
@@ -53,16 +59,16 @@ def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
         operations = frozenset([value] if isinstance(value, str) else value)
     if "method" in spec:
         method = str(spec["method"]).upper()
-        checks.append(lambda ctx, _c: ctx.method == method)
+        checks.append(lambda ctx, _b, _c: ctx.method == method)
     if "path" in spec:
         path_ok = globs(spec["path"])
-        checks.append(lambda ctx, _c: path_ok(ctx.path) or path_ok(ctx.operation.path))
+        checks.append(lambda ctx, _b, _c: path_ok(ctx.path) or path_ok(ctx.operation.path))
     if "model" in spec:
         model_ok = globs(spec["model"])
-        checks.append(lambda ctx, _c: model_ok(ctx.model))
+        checks.append(lambda ctx, _b, _c: model_ok(ctx.model))
     if "stream" in spec:
         want_stream = bool(spec["stream"])
-        checks.append(lambda ctx, _c: ctx.wants_stream == want_stream)
+        checks.append(lambda ctx, _b, _c: ctx.wants_stream == want_stream)
     for name, value in (spec.get("headers") or {}).items():
         checks.append(_field_check(_header(name.lower()), compile_predicate(value, (*path, "headers", name), fail)))
     for name, value in (spec.get("query") or {}).items():
@@ -81,16 +87,17 @@ def compile_match(spec: Mapping[str, Any], path: Sequence[str | int], fail: Fail
     }
     for key, getter in shortcuts.items():
         if key in spec:
-            checks.append(_field_check(_from_body(getter), compile_predicate(spec[key], (*path, key), fail)))
+            checks.append(_conversation_check(getter, compile_predicate(spec[key], (*path, key), fail)))
     if "has_tools" in spec:
         want_tools = bool(spec["has_tools"])
-        checks.append(lambda ctx, _c: bool(conv.tool_names(ctx.body)) == want_tools)
+        checks.append(lambda _ctx, body, _c: bool(conv.tool_names(body)) == want_tools)
     if "tool" in spec:
         tool = spec["tool"]
-        checks.append(lambda ctx, _c: tool in conv.tool_names(ctx.body))
+        checks.append(lambda _ctx, body, _c: tool in conv.tool_names(body))
     if "tool_result" in spec:
         checks.append(_tool_result_check(spec["tool_result"]))
-    return Match(tuple(checks), operations)
+    reads = any(key in spec for key in (*shortcuts, "has_tools", "tool", "tool_result"))
+    return Match(tuple(checks), operations, reads)
 
 
 def _header(name: str) -> Callable[[RequestContext], Any]:
@@ -101,16 +108,16 @@ def _query(name: str) -> Callable[[RequestContext], Any]:
     return lambda ctx: ctx.query.get(name, MISSING)
 
 
-def _from_body(getter: Callable[[Any], Any]) -> Callable[[RequestContext], Any]:
-    return lambda ctx: getter(ctx.body)
+def _conversation_check(getter: Callable[[Any], Any], predicate: Predicate) -> Check:
+    return lambda _ctx, body, captures: predicate(getter(body), captures)
 
 
 def _field_check(get: Callable[[RequestContext], Any], predicate: Predicate) -> Check:
-    return lambda ctx, captures: predicate(get(ctx), captures)
+    return lambda ctx, _b, captures: predicate(get(ctx), captures)
 
 
 def _path_check(get: Callable[[Any], list[Any]], predicate: Predicate) -> Check:
-    def check(ctx: RequestContext, captures: Captures) -> bool:
+    def check(ctx: RequestContext, _body: Any, captures: Captures) -> bool:
         values = get(ctx.body)
         if not values:
             return predicate(MISSING, captures)
@@ -121,11 +128,11 @@ def _path_check(get: Callable[[Any], list[Any]], predicate: Predicate) -> Check:
 
 def _tool_result_check(spec: Any) -> Check:
     if isinstance(spec, bool):
-        return lambda ctx, _c: bool(conv.tool_results(ctx.body)) == spec
+        return lambda _ctx, body, _c: bool(conv.tool_results(body)) == spec
     call_id, name = spec.get("call_id"), spec.get("name")
 
-    def check(ctx: RequestContext, captures: Captures) -> bool:
-        for result_id, result_name in conv.tool_results(ctx.body):
+    def check(_ctx: RequestContext, body: Any, captures: Captures) -> bool:
+        for result_id, result_name in conv.tool_results(body):
             if (call_id is None or result_id == call_id) and (name is None or result_name == name):
                 captures.setdefault("tool_call_id", result_id)
                 return True

@@ -15,6 +15,7 @@ from fakeai.scenario.chaos import Chaos, compile_chaos
 from fakeai.scenario.load import Document, parse
 from fakeai.scenario.match import Match, compile_match
 from fakeai.scenario.ratelimit import Limit, compile_limit
+from fakeai.scenario.resource import compile_directive
 from fakeai.scenario.respond import Reply, compile_reply
 
 
@@ -28,7 +29,7 @@ class Rule:
     when_state: frozenset[str] | None
     set_state: str | None
     times: int | None
-    replies: tuple[Reply, ...]  # one for ``respond:``, several for ``sequence:``
+    replies: tuple[Reply, ...]  # one for ``respond:`` (or ``resource:``), several for ``sequence:``
     after_sequence: str  # repeat_last | fall_through | cycle
     is_sequence: bool
     chaos: tuple[Chaos, ...]
@@ -103,11 +104,19 @@ def _compile_rule(
 ) -> Rule:
     name = str(spec.get("name") or f"rule-{index + 1}")
     has_respond, has_sequence = "respond" in spec, "sequence" in spec
-    if has_respond == has_sequence:
+    if "resource" in spec and (has_respond or has_sequence):
+        raise fail(path, "'resource:' scripts the object the operation answers with; drop 'respond:'/'sequence:'")
+    if has_respond and has_sequence:
         raise fail(path, "a rule needs exactly one of 'respond:' or 'sequence:'")
+    if not (has_respond or has_sequence or "resource" in spec):
+        raise fail(path, "a rule needs 'respond:', 'sequence:' or 'resource:'")
     where = document.where(path)
     replies: tuple[Reply, ...]
-    if has_respond:
+    if "resource" in spec:
+        at = document.where((*path, "resource"))
+        directive = compile_directive(spec["resource"], (*path, "resource"), fail, f"{name} ({at})")
+        replies = (Reply(where=f"{name} ({at})", resource=directive),)
+    elif has_respond:
         replies = (compile_reply(spec["respond"], (*path, "respond"), fail, f"{name} ({where})"),)
     else:
         replies = tuple(

@@ -2,7 +2,8 @@
 
 Three kinds, mutually exclusive: a scripted model answer (``content`` / ``tool_calls`` / ``json`` /
 ``refusal``, rendered as a :class:`~fakeai.producers.text.script.Script` by the operation's LLM
-producer, see :mod:`fakeai.scenario.render`), a raw ``body``, or an ``error`` in OpenAI's envelope.
+producer, see :mod:`fakeai.scenario.render`), a raw ``body``, or an ``error`` in OpenAI's envelope. A rule's
+``resource:`` block is a fourth (:mod:`fakeai.scenario.resource`): the resource producer answers, scripted.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from fakeai.producers.text.script import Script, ToolCall
 from fakeai.scenario.faults import Fault
 from fakeai.scenario.match import Fail
 from fakeai.scenario.render import SCRIPTABLE, ProduceScripted, scripted_output
+from fakeai.scenario.resource import Directive, resource_output
 from fakeai.scenario.template import Value, compile_value, render
 
 SCRIPT_KEYS = ("content", "tool_calls", "json", "refusal")
@@ -59,10 +61,11 @@ class Reply:
     body: Value | None = None
     raw_body: Any = None  # the body as written (for ``fakeai check``)
     error: ErrorReply | None = None
+    resource: Directive | None = None  # a rule's ``resource:`` block
 
     @property
     def is_script(self) -> bool:
-        return self.body is None and self.error is None
+        return self.body is None and self.error is None and self.resource is None
 
     @property
     def script_keys(self) -> frozenset[str]:
@@ -200,6 +203,8 @@ def reply_output(
     operation's LLM producer, which the produce stage passes in)."""
     if reply.error is not None:
         output = error_output(reply.error, env, reply.where)
+    elif reply.resource is not None:
+        output = replace(resource_output(ctx, reply.resource, env), source="scenario")
     elif reply.body is not None:
         body = render(reply.body, env, reply.where)
         if isinstance(reply.raw_body, str):

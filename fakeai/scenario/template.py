@@ -63,8 +63,13 @@ def _has_template(value: Any) -> bool:
     return False
 
 
-def environment(ctx: RequestContext, captures: Mapping[str, Any], state: str) -> dict[str, Any]:
+def environment(
+    ctx: RequestContext, captures: Mapping[str, Any], state: str, conversation: Any = None
+) -> dict[str, Any]:
+    """The template variables; ``turn`` and ``last_user_message`` read ``conversation`` (the body with the
+    earlier turns of a Responses chain) when given."""
     env = template_globals(ctx)
+    turns = ctx.body if conversation is None else conversation
 
     def tokens(text: Any) -> int:
         return for_model(ctx.model).count(str(text))
@@ -76,8 +81,8 @@ def environment(ctx: RequestContext, captures: Mapping[str, Any], state: str) ->
     env.update(
         match=dict(captures),
         state=state,
-        turn=conv.turn(ctx.body),
-        last_user_message=conv.last_user_message(ctx.body),
+        turn=conv.turn(turns),
+        last_user_message=conv.last_user_message(turns),
         request_id=ctx.request_id,
         namespace=ctx.namespace,
         tokens=tokens,
