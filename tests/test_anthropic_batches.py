@@ -69,3 +69,17 @@ async def test_cancel_ends_the_batch_and_a_second_cancel_is_refused() -> None:
         await client.messages.batches.retrieve(batch.id)
     assert caught.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
     assert not app.violations
+
+
+async def test_models_come_from_the_catalog_in_anthropics_shape() -> None:
+    app = create_app(Settings(spec="anthropic", validate_responses="strict"))
+    client = client_for(app)
+    listed = (await client.models.list()).data
+    ids = [m.id for m in listed]
+    assert "claude-sonnet-4-5" in ids and not any(i.startswith("gpt-") for i in ids)  # Anthropic's own models
+    model = await client.models.retrieve("claude-sonnet-4-5")
+    assert model.display_name == "Claude Sonnet 4.5" and model.type == "model"
+    assert model.max_input_tokens is not None and model.max_input_tokens >= 200_000  # the catalog's window
+    with pytest.raises(anthropic.NotFoundError):
+        await client.models.retrieve("claude-nothing-9")
+    assert not app.violations

@@ -69,6 +69,7 @@ BUILTIN_BEHAVIOURS: dict[str, str] = {
     "images": "fakeai.producers.endpoints.images:factory",
     "audio": "fakeai.producers.endpoints.audio:factory",
     "rerank": "fakeai.producers.endpoints.rerank:factory",
+    "models": "fakeai.producers.models:catalog_factory",
 }
 BINDINGS: Registry[ProducerFactory] = Registry("behaviour", group="fakeai.bindings", builtins=BUILTIN_BEHAVIOURS)
 binding = BINDINGS.register  # @binding("my_behaviour") def factory(operation, env) -> Producer | None
