@@ -36,7 +36,7 @@ def test_the_bundled_files_bind_openai_and_anthropic_operations() -> None:
     openai_doc = load_document(None)
     anthropic_doc = load_document(SPEC)
     assert binding_of(operation(openai_doc, "createChatCompletion"), openai_doc) == "chat"
-    assert binding_of(operation(openai_doc, "listModels"), openai_doc) is None
+    assert binding_of(operation(openai_doc, "listBatches"), openai_doc) is None
     messages = operation(anthropic_doc, "messages_post")
     assert binding_of(messages) == binding_of(messages, anthropic_doc) == "messages"
     found = binding_for(messages, anthropic_doc)
@@ -117,10 +117,10 @@ def test_an_operation_id_entry_point_still_binds(zero_behaviour: None) -> None:
     from fakeai.producers.bindings import llm_factory
 
     document = load_document(None)
-    BINDINGS.register("listModels")(lambda operation, env: Zero())
+    BINDINGS.register("listBatches")(lambda operation, env: Zero())
     try:
         env: Any = CompileEnv(document=document, validators=None, settings=make_app().settings, fixtures_dir=None,
                               walker=None)  # fmt: skip
-        assert isinstance(llm_factory(operation(document, "listModels"), env), Zero)
+        assert isinstance(llm_factory(operation(document, "listBatches"), env), Zero)
     finally:
-        BINDINGS.unregister("listModels")
+        BINDINGS.unregister("listBatches")

@@ -137,9 +137,10 @@ OPERATIONS: Mapping[str, tuple[str, Result, tuple[str, ...]]] = {
 class UsageProducer:
     source = "usage"
 
-    def __init__(self, usage: Any, catalog: Catalog) -> None:
+    def __init__(self, usage: Any, catalog: Catalog, results_key: str = "results") -> None:
         self.usage = usage  # fakeai.usage.Usage
         self.catalog = catalog
+        self.results_key = results_key  # "results"; the 2025-04 document's bucket schema says "result"
 
     def produce(self, ctx: RequestContext) -> Output | None:
         query = ctx.query
@@ -173,7 +174,7 @@ class UsageProducer:
                 "object": "bucket",
                 "start_time": s,
                 "end_time": s + width,
-                "results": self._results(ctx.operation_id, sums, groups),
+                self.results_key: self._results(ctx.operation_id, sums, groups),
             }
             for s, sums in buckets.items()
         ]
@@ -302,4 +303,18 @@ def _page(cursor: Any, start: int, width: int) -> int:
 def usage_factory(operation: Operation, env: CompileEnv) -> UsageProducer | None:
     if env.usage is None or (operation.operation_id not in OPERATIONS and operation.operation_id != COSTS):
         return None
-    return UsageProducer(env.usage, Catalog.from_settings(env.settings))
+    return UsageProducer(env.usage, Catalog.from_settings(env.settings), _results_key(operation, env))
+
+
+def _results_key(operation: Operation, env: CompileEnv) -> str:
+    """The name the document gives a bucket's result list (``results``, or ``result`` in older documents)."""
+    from fakeai.spec.pointer import deref
+
+    media = operation.json_response
+    page = deref(env.document, media.schema) if media is not None and media.schema is not None else None
+    data = (
+        deref(env.document, ((page or {}).get("properties") or {}).get("data") or {}) if isinstance(page, dict) else {}
+    )
+    bucket = deref(env.document, data.get("items") or {}) if isinstance(data, dict) else {}
+    names = (bucket.get("properties") or {}) if isinstance(bucket, dict) else {}
+    return "result" if "result" in names and "results" not in names else "results"
