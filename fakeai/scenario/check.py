@@ -19,6 +19,7 @@ from typing import Any
 from fakeai.errors import FakeAIError, closest
 from fakeai.producers.bindings import scripted_keys
 from fakeai.scenario.model import Scenario
+from fakeai.scenario.template import templated
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,7 +105,7 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any], bindings: Se
                 if reply.is_script and not (allowed and reply.script_keys <= allowed):
                     keys = "/".join(sorted(reply.script_keys - allowed)) or "a scripted answer"
                     problems.append(f"{reply.where}: {keys} cannot answer {op_id}; use body:")
-                if reply.body is None or (reply.status and reply.status >= 400) or _templated(reply.raw_body):
+                if reply.body is None or (reply.status and reply.status >= 400) or templated(reply.raw_body):
                     continue
                 media = operation.json_response
                 if media is None or not isinstance(reply.raw_body, (dict, list)):
@@ -146,13 +147,3 @@ def _resource_problems(scenario: Scenario, document: Mapping[str, Any], validato
         if not rule.match.operations:
             found.append(f"{scenario.document.where(directive.path)}: a resource: rule needs match.operation")
     return found
-
-
-def _templated(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_templated(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_templated(v) for v in value)
-    return False

@@ -30,7 +30,7 @@ from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError, closest
 from fakeai.ids import new_id
 from fakeai.scenario.match import Fail
-from fakeai.scenario.template import Value, compile_value, render
+from fakeai.scenario.template import Value, compile_value, render, templated
 
 if TYPE_CHECKING:
     from fakeai.resources.declare import Declarations
@@ -144,7 +144,7 @@ def problems(
         if name not in props:
             hint = closest(name, sorted(props))
             found.append(f"{where(path)}: {role.kind} has no field {name!r}{hint}")
-        elif valid is not None and name in directive.raw_fields and not _templated(value):
+        elif valid is not None and name in directive.raw_fields and not templated(value):
             problem = valid(props[name], value)
             if problem:
                 found.append(f"{where(path)}: {name} does not match the {role.kind} schema: {problem}")
@@ -173,13 +173,3 @@ def app_problems(scenario: Scenario, store: Any, document: Mapping[str, Any]) ->
         for op_id in sorted(rule.match.operations or ())
         for problem in problems(reply.resource, scenario.document.where, op_id, graph, decls, properties)
     ]
-
-
-def _templated(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_templated(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_templated(v) for v in value)
-    return False

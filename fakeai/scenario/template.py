@@ -103,3 +103,14 @@ def render(value: Value, env: Mapping[str, Any], where: str) -> Any:
         raise APIError(500, f"fakeai scenario template {where} is not allowed: {exc}", type="server_error") from None
     except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
         raise APIError(500, f"fakeai scenario template {where} failed: {exc}", type="server_error") from None
+
+
+def templated(value: Any) -> bool:
+    """Whether a scenario value holds Jinja (``{{ }}`` / ``{% %}``) anywhere: then it is known only per request."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(templated(v) for v in value.values())
+    if isinstance(value, list):
+        return any(templated(v) for v in value)
+    return False
