@@ -30,6 +30,7 @@ from fakeai.producers.text.common import (
     GenerationConfig,
     draw_reasoning_tokens,
     last_user_text,
+    stop_sequences,
 )
 from fakeai.producers.text.logprobs import chat_logprobs
 from fakeai.producers.text.script import Script, scripted_text
@@ -93,13 +94,6 @@ def usage_body(prompt: int, completion: int, reasoning: int, cached: int = 0) ->
             "rejected_prediction_tokens": 0,
         },
     }
-
-
-def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        return (stop,)
-    return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()
 
 
 class ChatProducer:
@@ -166,7 +160,7 @@ class ChatProducer:
         return generate(
             mode=gen.mode, rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,
             prompt_text=last_user_text(body.get("messages")) if gen.mode == "echo" else "",
-            fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+            fixed_text=gen.fixed_text, stop=stop_sequences(body), ignore_eos=gen.ignore_eos,
         )  # fmt: skip
 
     def produce(self, ctx: RequestContext) -> Output | None:

@@ -42,6 +42,7 @@ __all__ = [
     "draw_reasoning_tokens",
     "last_user_text",
     "split_mode_suffix",
+    "stop_sequences",
 ]
 
 MODE_HEADER = "x-fakeai-mode"
@@ -189,3 +190,11 @@ def draw_reasoning_tokens(rng: random.Random, completion_tokens: int) -> int:
     (OpenAI's reasoning counts are usually multiples of 64)."""
     raw = max(64, int(completion_tokens * rng.uniform(1.0, 4.0)) + rng.randrange(0, 256))
     return (raw + 63) // 64 * 64
+
+
+def stop_sequences(body: Mapping[str, Any]) -> tuple[str, ...]:
+    """The request's ``stop`` (a string or a list of them) as a tuple."""
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        return (stop,)
+    return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()

@@ -24,7 +24,7 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.text.chat import fingerprint, usage_body
-from fakeai.producers.text.common import Generation, GenerationConfig
+from fakeai.producers.text.common import Generation, GenerationConfig, stop_sequences
 from fakeai.producers.text.logprobs import legacy_logprobs
 from fakeai.producers.text.script import Script, scripted_text
 from fakeai.producers.text.text import Completion, generate
@@ -73,13 +73,6 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and value > 0 else 1
 
 
-def _stop(body: Mapping[str, Any]) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        return (stop,)
-    return tuple(s for s in stop if isinstance(s, str)) if isinstance(stop, list) else ()
-
-
 class CompletionsProducer:
     source = "llm"
 
@@ -99,7 +92,7 @@ class CompletionsProducer:
             completion = generate(
                 mode=gen.mode, rng=gen.rng(stream), tokenizer=gen.tokenizer,
                 max_tokens=limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS, length=gen.length,
-                prompt_text=prompt, fixed_text=gen.fixed_text, stop=_stop(body), ignore_eos=gen.ignore_eos,
+                prompt_text=prompt, fixed_text=gen.fixed_text, stop=stop_sequences(body), ignore_eos=gen.ignore_eos,
             )  # fmt: skip
         echo = body.get("echo") is True
         text = prompt + completion.text if echo else completion.text
