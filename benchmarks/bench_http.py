@@ -7,8 +7,9 @@ Every request is a non-streamed chat completion with a 100-token answer (``max_t
 ``bare_app.py`` answers a body of about the same size. Both servers run in the same invocation, alternating per
 connection count, so the numbers share the machine's noise; the ratio fakeai/bare is what to read. The servers
 are pinned to one core and wrk to another with ``taskset`` (a warning says so when that is not possible).
-``--fakeai DIR`` serves the fakeai of another checkout (``benchmarks/compare`` uses it); only its stable entry
-point ``fakeai.app:app_from_environment`` and the HTTP API are used. Needs ``wrk`` (Debian package).
+fakeai's garbage-collector work during each point (collections, total pause; from ``fakeai_gc_*`` on /metrics)
+is printed beside its latencies. ``--fakeai DIR`` serves the fakeai of another checkout (``benchmarks/compare``
+uses it); only its stable entry point ``fakeai.app:app_from_environment`` and the HTTP API are used. Needs ``wrk`` (Debian package).
 """
 
 from __future__ import annotations
@@ -162,6 +163,21 @@ def wrk(port: int, connections: int, duration: int, script: str) -> dict[str, fl
     return row
 
 
+def gc_stats(port: int) -> dict[str, float]:
+    """fakeai's garbage-collector counters (``fakeai_gc_*`` on /metrics), all generations summed; {} if absent."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    totals = {"collections": 0.0, "pause_seconds": 0.0}
+    for line in text.splitlines():
+        for key in totals:
+            if line.startswith(f"fakeai_gc_{key}_total{{"):
+                totals[key] += float(line.rsplit(" ", 1)[1])
+    return totals
+
+
 def measure(connection_counts: list[int], duration: int, fakeai_root: Path) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(LUA % json.dumps(CHAT))
@@ -180,7 +196,11 @@ def measure(connection_counts: list[int], duration: int, fakeai_root: Path) -> d
         for connections in connection_counts:
             for name in servers:  # alternating: both see the same stretch of machine noise
                 wrk(ports[name], connections, 1, script)  # warm-up
+                before = gc_stats(ports[name]) if name == "fakeai" else {}
                 report[name][connections] = wrk(ports[name], connections, duration, script)
+                if before:
+                    after = gc_stats(ports[name])
+                    report[name][connections]["gc"] = {k: after[k] - before.get(k, 0.0) for k in after}
     finally:
         for proc in procs:
             proc.terminate()
@@ -205,9 +225,15 @@ def print_report(report: dict[str, Any]) -> None:
         def lat(row: dict[str, float]) -> str:
             return "/".join(f"{row[k] / 1000:.2f}" for k in ("p50_us", "p90_us", "p99_us", "max_us"))
 
+        collector = fake.get("gc") or {}
+        gc_text = (
+            f"   gc: {collector['collections']:.0f} collections, {collector['pause_seconds'] * 1000:.1f} ms"
+            if collector
+            else ""
+        )
         print(
             f"{connections:>5} {bare['rps']:>10.0f} {fake['rps']:>12.0f} {fake['rps'] / bare['rps']:>6.1%}   "
-            f"{lat(bare):>25}   {lat(fake):>27}"
+            f"{lat(bare):>25}   {lat(fake):>27}{gc_text}"
         )
 
 

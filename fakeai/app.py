@@ -172,6 +172,8 @@ def create_app(
         usage=env.usage,
     )
     admin.attach(app)
+    if settings.gc_freeze:  # last: everything built at startup (incl. the warmed tokenizers) is frozen
+        asgi.on_startup.append(_freeze_heap)
     app.startup_seconds = time.perf_counter() - started
     return app
 
@@ -287,6 +289,14 @@ async def _warm_tokenizers() -> None:
             for_model(model).count("warm up")
 
     await asyncio.to_thread(warm)
+
+
+async def _freeze_heap() -> None:
+    """Move the startup heap out of the collector's way (fakeai.gctune: full collections stall streams)."""
+    from fakeai.gctune import freeze
+
+    frozen = freeze()
+    log.debug("gc: %d startup objects frozen", frozen)
 
 
 def _as_api_error(exc: Exception, scope: Scope) -> APIError:

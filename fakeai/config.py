@@ -70,6 +70,7 @@ class Settings:
     models: tuple[str, ...] = ()  # extra model catalog files (spec/models.yaml shape), after the bundled one
     strict_models: bool = False  # a model outside the catalog is OpenAI's 404 model_not_found
     bindings: tuple[str, ...] = ()  # extra bindings files (spec/bindings/*.yaml shape), after the bundled ones
+    gc_freeze: bool = True  # after startup, freeze the heap and raise gc thresholds (fakeai.gctune: no GC stalls)
     metrics_auth: bool = False  # GET /metrics (and /_fakeai/metrics) need the API key too; scrapers have none
 
     def merge(self, changes: Mapping[str, Any], source: str) -> Settings:

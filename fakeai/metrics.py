@@ -86,6 +86,7 @@ class Metrics:
         """Expose the vLLM series and the simulators' samples (GPU, KV cache), read at scrape time."""
         self.vllm.simulators = list(simulators)
         self.registry.register(self.vllm)
+        self.registry.register(GcCollector())
         if any(callable(getattr(s, "samples", None)) for s in simulators):
             self.registry.register(SimulatorCollector(simulators))
         return self
@@ -525,6 +526,25 @@ class SimulatorCollector:
             else:
                 family.add_sample(sample.name, dict(sample.labels), sample.value)
         yield from families.values()
+
+
+class GcCollector:
+    """The collector's work since startup (fakeai.gctune): pauses stall every stream, so they are worth a graph."""
+
+    def collect(self) -> Iterator[Metric]:
+        from fakeai.gctune import STATS
+
+        snap = STATS.snapshot()
+        runs = CounterMetricFamily("fakeai_gc_collections", "Garbage collections by generation", labels=["generation"])
+        pause = CounterMetricFamily("fakeai_gc_pause_seconds", "Time spent in collections", labels=["generation"])
+        longest = GaugeMetricFamily("fakeai_gc_pause_max_seconds", "Longest collection", labels=["generation"])
+        for generation in range(3):
+            label = [str(generation)]
+            runs.add_metric(label, snap["collections"][generation])
+            pause.add_metric(label, snap["pause_seconds"][generation])
+            longest.add_metric(label, snap["max_pause_seconds"][generation])
+        yield from (runs, pause, longest)
+        yield GaugeMetricFamily("fakeai_gc_frozen_objects", "Objects frozen after startup", value=snap["frozen"])
 
 
 _STATUS = {code: str(code) for code in range(100, 600)}
