@@ -1,9 +1,9 @@
 """The request journal: every request fakeai answered (or rejected) and what it sent back.
 
 It listens to :class:`~fakeai.events.RequestAnswered` and :class:`~fakeai.events.RequestRejected`;
-the pipeline knows nothing about it. Recording is O(1) for ordinary requests: bodies are kept by
-reference unless they are larger than ``body_limit`` bytes (then a bounded preview is kept), streams
-keep the frame count and the first and last frame, and the ring buffer drops the oldest entry.
+the pipeline knows nothing about it. Bodies are kept as JSON bytes (a bounded preview when they are larger than
+``body_limit`` bytes), streams keep the frame count and the first and last frame, and the ring buffer drops the
+oldest entry. Bytes keep the journal out of the garbage collector's work (see :mod:`fakeai.gctune`).
 """
 
 from __future__ import annotations
@@ -43,16 +43,34 @@ class Entry:
     conversation: str | None = None
     api_key: str | None = None  # masked
     request_id: str = ""
-    request: Any = None  # parsed request body, or a bounded preview of a large one
-    response: Any = None  # body, or a bounded preview; None for streams
+    # bodies and frames are kept as JSON bytes: bytes are invisible to the garbage collector, so 10,000 entries
+    # add no work to its collections (fakeai.gctune), and their size is what the journal's memory really is
+    request_json: bytes | None = None  # parsed request body, or a bounded preview of a large one
+    response_json: bytes | None = None  # body, or a bounded preview; None for streams
     frames: int | None = None  # streams: number of frames sent
-    first_frame: Any = None
-    last_frame: Any = None
+    first_frame_json: bytes | None = None
+    last_frame_json: bytes | None = None
     ttft: float | None = None  # seconds to the first byte (headers / first frame)
     total: float = 0.0  # seconds to the last byte
     fault: str | None = None  # mid-stream fault injected by a scenario
     retry_after: float | None = None  # seconds, from a retry-after(-ms) response header
     message: str | None = None  # the error message of a rejected request
+
+    @property
+    def request(self) -> Any:
+        return unpack(self.request_json)
+
+    @property
+    def response(self) -> Any:
+        return unpack(self.response_json)
+
+    @property
+    def first_frame(self) -> Any:
+        return unpack(self.first_frame_json)
+
+    @property
+    def last_frame(self) -> Any:
+        return unpack(self.last_frame_json)
 
     @property
     def client(self) -> tuple[str | None, str]:
@@ -149,11 +167,11 @@ class Journal:
                 conversation=conversation_of(ctx),
                 api_key=mask(api_key_of(ctx.headers)),
                 request_id=ctx.request_id,
-                request=self._request_body(ctx),
-                response=None if frames is not None else self._response_body(output, event.size),
+                request_json=self._request_body(ctx),
+                response_json=None if frames is not None else self._response_body(output),
                 frames=None if frames is None else len(frames),
-                first_frame=frames[0].data if frames else None,
-                last_frame=frames[-1].data if frames else None,
+                first_frame_json=pack(frames[0].data) if frames else None,
+                last_frame_json=pack(frames[-1].data) if frames else None,
                 ttft=timing.first if frames is not None else timing.done,
                 total=event.elapsed,
                 fault=fault_name(output.fault),
@@ -176,8 +194,8 @@ class Journal:
                 conversation=conversation_of(ctx) if ctx is not None else headers.get(CONVERSATION_HEADER) or None,
                 api_key=mask(api_key_of(headers)),
                 request_id=headers.get("x-request-id", ""),
-                request=self._request_body(ctx) if ctx is not None else None,
-                response={"error": {"message": event.message}},
+                request_json=self._request_body(ctx) if ctx is not None else None,
+                response_json=pack({"error": {"message": event.message}}),
                 message=event.message,
                 retry_after=retry_after(event.response_headers),
             )
@@ -188,23 +206,24 @@ class Journal:
             self.dropped += 1
         self.entries.append(entry)
 
-    def _request_body(self, ctx: RequestContext) -> Any:
-        declared = ctx.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) <= self.body_limit:
-            return _plain_body(ctx.body)
-        body = bounded(ctx.body, self.body_limit)
-        if isinstance(body, dict) and body.get("truncated") is True:  # what expectations need, kept small
+    def _request_body(self, ctx: RequestContext) -> bytes | None:
+        data = pack(ctx.body)
+        if data is None or fits(ctx.body, data, self.body_limit):
+            return data
+        body = preview(ctx.body, data)
+        if isinstance(body, dict):  # what expectations need, kept small
             body["turn"] = conv.turn(ctx.body)
             body["tool_results"] = [call_id for call_id, _name in conv.tool_results(ctx.body)][:64]
-        return body
+        return pack(body)
 
-    def _response_body(self, output: Output, size: int | None = None) -> Any:
+    def _response_body(self, output: Output) -> bytes | None:
         body = output.body
         if isinstance(body, bytes):
-            return {"content_type": output.content_type, "bytes": len(body)}
-        if size is not None and size <= self.body_limit:
-            return body  # small enough, as the respond stage measured: kept by reference
-        return bounded(body, self.body_limit)
+            return pack({"content_type": output.content_type, "bytes": len(body)})
+        data = pack(body)
+        if data is None or fits(body, data, self.body_limit):
+            return data
+        return pack(preview(body, data))
 
     # queries ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -276,23 +295,41 @@ def retry_after(headers: Mapping[str, Any]) -> float | None:
     return None
 
 
+def pack(body: Any) -> bytes | None:
+    """``body`` as JSON bytes (``None`` stays ``None``; payload bytes are described, not kept)."""
+    if body is None:
+        return None
+    return orjson.dumps(_plain_body(body), default=repr, option=orjson.OPT_NON_STR_KEYS)
+
+
+def unpack(data: bytes | None) -> Any:
+    return None if data is None else orjson.loads(data)
+
+
 def bounded(body: Any, limit: int) -> Any:
     """``body`` itself when its JSON is at most ``limit`` bytes, else a preview that says so."""
-    if body is None or isinstance(body, (bool, int, float)):
-        return body
-    if isinstance(body, str):
-        return body if len(body) <= limit else {"truncated": True, "chars": len(body), "preview": body[:PREVIEW_CHARS]}
-    try:
-        data = orjson.dumps(_plain_body(body), option=orjson.OPT_NON_STR_KEYS)
-    except TypeError:
-        return {"truncated": True, "preview": repr(body)[:PREVIEW_CHARS]}
-    if len(data) <= limit:
+    data = pack(body)
+    if data is None or fits(body, data, limit):
         return _plain_body(body)
+    return preview(body, data)
+
+
+def fits(body: Any, data: bytes, limit: int) -> bool:
+    """Kept whole: JSON of at most ``limit`` bytes, any scalar, or text of at most ``limit`` characters."""
+    if len(data) <= limit or isinstance(body, (bool, int, float)):
+        return True
+    return isinstance(body, str) and len(body) <= limit
+
+
+def preview(body: Any, data: bytes) -> Any:
+    """A bounded stand-in for ``body`` (whose JSON is ``data``): its start, size and small top-level fields."""
+    if isinstance(body, str):
+        return {"truncated": True, "chars": len(body), "preview": body[:PREVIEW_CHARS]}
     text = data[:PREVIEW_CHARS].decode(errors="replace")
-    preview: dict[str, Any] = {"truncated": True, "bytes": len(data), "preview": text}
+    result: dict[str, Any] = {"truncated": True, "bytes": len(data), "preview": text}
     if isinstance(body, dict):  # keep small top-level fields: expectations read them (stream_options, model)
-        preview["fields"] = dict(itertools.islice(((k, v) for k, v in body.items() if _small(v)), MAX_FIELDS))
-    return preview
+        result["fields"] = dict(itertools.islice(((k, v) for k, v in body.items() if _small(v)), MAX_FIELDS))
+    return result
 
 
 def _small(value: Any) -> bool:

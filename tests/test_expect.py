@@ -14,7 +14,7 @@ from fakeai.app import create_app
 from fakeai.clock import FakeClock
 from fakeai.config import Settings
 from fakeai.expect import check, evaluate, verdict
-from fakeai.journal import Entry
+from fakeai.journal import Entry, pack
 from fakeai.testing import async_client
 
 CHAT = "createChatCompletion"
@@ -30,7 +30,7 @@ def entry(seq: int, time: float, status: int = 200, body: Any = None, **changes:
         operation=CHAT,
         source="llm",
         api_key="sk-...1234",
-        request=body if body is not None else {"messages": []},
+        request_json=pack(body if body is not None else {"messages": []}),
         **changes,
     )
 
