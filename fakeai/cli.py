@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from fakeai.config import Settings, load_settings
-from fakeai.errors import FakeAIError
+from fakeai.errors import ConfigError, FakeAIError
 from fakeai.plugins import Registry
 
 
@@ -83,7 +83,11 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--fixtures": ("fixtures", {"metavar": "DIR", "help": "directory of Jinja templates by operationId"}),
     "--no-examples": ("use_examples", {"action": "store_const", "const": False, "help": "ignore spec examples"}),
     "--fixed-time": ("fixed_time", {"type": float, "metavar": "UNIX", "help": "freeze the clock"}),
-    "--workers": ("workers", {"type": int, "help": "uvicorn worker processes"}),
+    "--workers": ("workers", {"type": int, "help": "uvicorn worker processes (N > 1 needs --state)"}),
+    "--state": (
+        "state",
+        {"choices": ["none"], "help": "none: every worker keeps its own state (needed for --workers N > 1)"},
+    ),
     "--mode": ("mode", {"choices": ["lorem", "echo", "fixed"], "help": "generated text mode"}),
     "--fixed-text": ("fixed_text", {"metavar": "TEXT", "help": "text for --mode fixed"}),
     "--output-length": ("output_length", {"metavar": "MEAN[:SD[:MIN[:MAX]]]", "help": "completion length"}),
@@ -192,6 +196,14 @@ def routes(settings: Settings) -> int:
 
 def serve(settings: Settings) -> int:
     import uvicorn
+
+    if settings.workers > 1 and settings.state is None:
+        raise ConfigError(
+            f"--workers {settings.workers} would split state between processes: each worker would keep its own "
+            "conversations, uploaded files, stored resources, journal, rate limits and admin changes. Run one "
+            "worker, or say --state none to run independent workers anyway (pure load tests; a shared state "
+            "backend is not available in this version)"
+        )
 
     from fakeai.app import create_app
 

@@ -21,6 +21,7 @@ VALIDATION_PROFILES = ("strict", "permissive", "off")
 RESPONSE_CHECKS = ("off", "log", "strict")
 GENERATION_MODES = ("lorem", "echo", "fixed")
 UNKNOWN_IDS = ("well-formed", "404")
+STATE_BACKENDS = (None, "none")  # a shared backend (redis://) is not built yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class Settings:
     replay_strict: bool = False  # a request no scenario rule matches gets 404 instead of generated data
     fixed_time: float | None = None  # freeze the clock (unix seconds) for byte-identical answers
     workers: int = 1
+    # where state that must be shared lives: None = this process (one worker); "none" = every worker keeps its
+    # own (explicit: for pure load tests, where conversations, uploads and the journal may split)
+    state: str | None = None
     # model-like behaviour (generative endpoints)
     mode: str = "lorem"  # lorem | echo | fixed
     fixed_text: str = "This is a fixed response from fakeai."
@@ -102,6 +106,13 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{source}: {name} must be one of {', '.join(allowed)}; got {value!r}")
+        if self.state not in STATE_BACKENDS:
+            raise ConfigError(
+                f"{source}: state {self.state!r} is not available: this version keeps state in the process; "
+                "use state 'none' (--state none) to run independent workers"
+            )
+        if self.workers < 1:
+            raise ConfigError(f"{source}: workers must be >= 1; got {self.workers}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"{source}: port must be 0-65535; got {self.port}")
         if self.lifecycle_scale < 0:

@@ -16,6 +16,7 @@ import pytest
 from fakeai.app import FakeAI, create_app
 from fakeai.cli import SERVE_FLAGS, build_parser, settings_from_args
 from fakeai.config import Settings
+from fakeai.errors import ConfigError
 from fakeai.testing import free_port
 
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
@@ -191,6 +192,7 @@ BEHAVIOUR: dict[str, Callable[[Path], Any]] = {
     "--port": settings_only("port", "9123", 9123),
     "--log-level": settings_only("log_level", "debug", "debug"),
     "--workers": settings_only("workers", "2", 2),
+    "--state": settings_only("state", "none", "none"),  # proven by test_workers_need_state_none_and_serve_with_it
 }
 EXTERNAL_CHECKS = ("tests/test_cli_llm.py", "tests/test_scenario_cli.py")
 
@@ -266,6 +268,42 @@ def test_real_socket_cli_serves_with_flags_and_env(tmp_path: Path) -> None:
         for stream in (proc.stdout, proc.stderr):
             if stream:
                 stream.close()
+
+
+def test_workers_without_state_fail_fast_and_say_how(capsys: pytest.CaptureFixture[str]) -> None:
+    from fakeai.cli import main
+
+    assert main(["--workers", "2", "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert "would split state" in err and "--state none" in err
+    with pytest.raises(SystemExit) as refused:  # argparse refuses a backend this version lacks
+        main(["--state", "redis://localhost:6379/0"])
+    assert refused.value.code == 2
+    with pytest.raises(ConfigError, match="state 'redis://x' is not available"):
+        Settings().merge({"state": "redis://x"}, "test")
+
+
+def test_workers_need_state_none_and_serve_with_it() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKEAI_", "OPENAI_"))}
+    cmd = [sys.executable, "-m", "fakeai", "--port", str(port), "--workers", "2", "--state", "none"]
+    proc = subprocess.Popen([*cmd, "--log-level", "warning"], cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx2.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=CHAT)
+                break
+            except httpx2.TransportError:
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert response.status_code == 200 and response.json()["object"] == "chat.completion"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        if proc.stderr:
+            proc.stderr.close()
 
 
 async def test_base_paths_and_journal_size_reach_the_app(tmp_path: Path) -> None:
