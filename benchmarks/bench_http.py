@@ -9,7 +9,8 @@ connection count, so the numbers share the machine's noise; the ratio fakeai/bar
 are pinned to one core and wrk to another with ``taskset`` (a warning says so when that is not possible).
 fakeai's garbage-collector work during each point (collections, total pause; from ``fakeai_gc_*`` on /metrics)
 is printed beside its latencies. ``--fakeai DIR`` serves the fakeai of another checkout (``benchmarks/compare``
-uses it); only its stable entry point ``fakeai.app:app_from_environment`` and the HTTP API are used. Needs ``wrk`` (Debian package).
+uses it); only its stable entry point ``fakeai.app:app_from_environment`` and the HTTP API are used.
+Needs ``wrk`` (Debian package).
 """
 
 from __future__ import annotations

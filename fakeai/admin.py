@@ -8,6 +8,7 @@ Requests are parsed and validated by the same compiled machinery as the OpenAI A
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -22,7 +23,8 @@ from fakeai.context import Output, Timing
 from fakeai.errors import APIError, ConfigError, ScenarioError
 from fakeai.expect import evaluate, verdict
 from fakeai.journal import Filter, dump, mask
-from fakeai.media.formats import image, parse_size
+from fakeai.media.formats import parse_size
+from fakeai.media.links import rendered, signed
 from fakeai.metrics import CONTENT_TYPE
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.parse.coerce import parse_query
@@ -98,6 +100,13 @@ class AdminAPI:
     def routes(self) -> dict[str, Any]:
         return routing_document(self.operation_list, title="fakeai control plane")
 
+    @property
+    def root_operations(self) -> list[Operation]:
+        """Operations also routed at the server root: ``x-fakeai-root: true`` at their own path (``/metrics``),
+        ``x-fakeai-root: /health`` at that path (vLLM's ``/health`` and ``/version``)."""
+        marked = [(op, op.extensions.get("x-fakeai-root")) for op in self.operation_list]
+        return [dataclasses.replace(op, path=where) if isinstance(where, str) else op for op, where in marked if where]
+
     def attach(self, app: FakeAI) -> None:
         self.app = app
         self.started = app.pipeline.clock.monotonic()
@@ -129,7 +138,7 @@ class AdminAPI:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if compiled.operation.operation_id not in self.public:
             self.app.pipeline.authorize(headers)  # the control plane needs the same API key as the API
-        raw = await read_body(receive, headers, self.app.settings.max_body_bytes)
+        raw = await read_body(receive, headers, self.app.settings.max_body_bytes, self.app.settings.body_read_timeout)
         path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
         compiled.check_path(path_params)
         query = compiled.parse_query(parse_query(scope.get("query_string", b"")))
@@ -138,7 +147,7 @@ class AdminAPI:
             body: Any = raw.decode("utf-8", "replace") if raw.strip() else None
             content_type = "application/yaml" if "yaml" in content_type else content_type
         else:
-            body, _files = await parse_body(raw, content_type, headers)
+            body, _files = await parse_body(raw, content_type, headers, self.app.settings.max_json_depth)
         body = compiled.parse_body(content_type or "application/json", body, {})
         return AdminRequest(compiled.operation.operation_id, path_params, query, body, content_type)
 
@@ -179,6 +188,18 @@ async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
             "uptime_seconds": app.pipeline.clock.monotonic() - (admin.started if admin is not None else 0.0),
         }
     )
+
+
+@handler("fakeai_getVllmHealth")
+async def get_vllm_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse(b"", content_type="text/plain")  # vLLM's readiness probe: 200, empty body
+
+
+@handler("fakeai_getVersion")
+async def get_version(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    from fakeai import __version__  # fakeai/__init__.py imports lazily; at module level this would be a cycle
+
+    return AdminResponse({"version": __version__})
 
 
 @handler("fakeai_listScenarios")
@@ -342,6 +363,12 @@ async def get_image(app: FakeAI, request: AdminRequest) -> AdminResponse:
     match = IMAGE_NAME.match(name)
     if match is None:
         raise APIError(404, f"No image at {BASE_PATH}/images/{name}.", code="not_found")
-    width, height = parse_size(request.query.get("size"))
-    data, content_type = image(match.group(2), width, height, seed=int(match.group(1), 16))
+    size = request.query.get("size") or "1024x1024"
+    if not signed(app.settings, name, size, request.query.get("sig")):  # api_keys set: only URLs we handed out
+        raise APIError(404, f"No image at {BASE_PATH}/images/{name}.", code="not_found")
+    width, height = parse_size(size)
+    if width * height > app.settings.max_image_pixels:
+        raise APIError(400, f"Image size {size} is larger than {app.settings.max_image_pixels} pixels.", param="size")
+    seed = int(match.group(1), 16)
+    data, content_type = await asyncio.to_thread(rendered, match.group(2), width, height, seed)  # ~2 s at 4096x4096
     return AdminResponse(data, content_type=content_type, headers={"cache-control": "public, max-age=86400"})

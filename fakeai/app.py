@@ -35,6 +35,7 @@ from fakeai.errors import SERVER_ERROR_MESSAGE, APIError, method_not_allowed, no
 from fakeai.events import Events, RequestRejected, ResponseInvalid
 from fakeai.generated.schema import SchemaWalker
 from fakeai.journal import Journal
+from fakeai.limits import header_limits
 from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import ARRIVED, Pipeline
@@ -132,7 +133,7 @@ def create_app(
     connexion.add_api(RoutingSpecification(admin.routes), base_path=ADMIN_BASE_PATH, resolver=resolver)  # before ""
     # each spec under its servers[0] path and "" (or settings.base_paths); most specific mount first. Admin
     # operations marked x-fakeai-root (GET /metrics: Prometheus' default path) are also routed at the root
-    root = [op for op in admin.operation_list if op.extensions.get("x-fakeai-root")]
+    root = admin.root_operations  # (and vLLM's GET /health, GET /version)
     admin.public |= {  # x-fakeai-public-unless: <setting>: no API key needed unless that setting is on
         op.operation_id
         for op in admin.operation_list
@@ -149,7 +150,8 @@ def create_app(
         )
     asgi = ErrorMiddleware(connexion, events, clock)
     asgi.on_startup.append(_warm_tokenizers)
-    journal = Journal(settings.journal_size, settings.journal_body_bytes).subscribe(events)
+    asgi.checks.append(header_limits(settings))
+    journal = Journal(settings.journal_size, settings.journal_body_bytes, settings.journal_max_bytes).subscribe(events)
     metrics = Metrics().subscribe(events).watch(chain)
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
@@ -246,6 +248,7 @@ class ErrorMiddleware:
         self.clock = clock or SystemClock()
         self.on_startup: list[Callable[[], Awaitable[None]]] = []  # run by the ASGI lifespan
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
+        self.checks: list[Callable[[Scope], None]] = []  # run on every request before routing (fakeai.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -267,6 +270,8 @@ class ErrorMiddleware:
             await send(message)
 
         try:
+            for check in self.checks:
+                check(scope)
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
             if started:
@@ -275,7 +280,7 @@ class ErrorMiddleware:
                     return
                 log.exception("failure after the response started (%s %s)", scope["method"], scope["path"])
                 return
-            error = _as_api_error(exc, scope)
+            error = _as_api_error(exc, scope, self.app)
             self.events.emit(RequestRejected(scope["method"], scope["path"], error.status, error.message))
             await respond_error(send, error)
 
@@ -299,20 +304,42 @@ async def _freeze_heap() -> None:
     log.debug("gc: %d startup objects frozen", frozen)
 
 
-def _as_api_error(exc: Exception, scope: Scope) -> APIError:
+def _as_api_error(exc: Exception, scope: Scope, app: Any = None) -> APIError:
     if isinstance(exc, APIError):
         return exc
     if isinstance(exc, HTTPException):
         if exc.status_code == 405:
             error = method_not_allowed(scope["method"], scope["path"])
-            if exc.headers and "Allow" in exc.headers:
-                error.headers["allow"] = exc.headers["Allow"]
+            allowed = ", ".join(sorted(_allowed_methods(getattr(app, "router", None), scope)))
+            allowed = allowed or (exc.headers or {}).get("Allow", "")
+            if allowed:
+                error.headers["allow"] = allowed
             return error
         if exc.status_code == 404:
             return not_found(scope["method"], scope["path"])
         return APIError(exc.status_code, str(exc.detail))
     log.exception("unexpected failure answering %s %s", scope["method"], scope["path"])
     return APIError(500, SERVER_ERROR_MESSAGE, type="server_error")
+
+
+def _allowed_methods(router: Any, scope: Scope) -> set[str]:
+    """Every method the spec defines for the request's path. Starlette's own ``Allow`` names only the first
+    route that matched the path, and Connexion adds one route per operation (``PATCH /v1/chat/completions``
+    said ``GET, HEAD``: the list operation, not the create)."""
+    from starlette.routing import Match, Mount, Route
+
+    methods: set[str] = set()
+    for route in getattr(router, "routes", ()):
+        match, child = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        if isinstance(route, Route):
+            methods |= route.methods or set()
+        elif isinstance(route, Mount) and not methods:
+            found = _allowed_methods(route.app, {**scope, **child})
+            if found:
+                return found
+    return methods
 
 
 async def _lifespan(

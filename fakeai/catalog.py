@@ -2,7 +2,7 @@
 
 :meth:`Catalog.from_settings` loads the bundled file and then ``Settings.models`` (later files replace entries
 with the same id). Each file is checked against :data:`SCHEMA`; a problem is a :class:`~fakeai.errors.ConfigError`
-naming the file, the line and the closest valid key. Files are parsed once by libyaml (its node tree gives
+naming the file, the line and the closest valid key. Files are parsed once by :mod:`fakeai.yamlload` (which keeps
 the lines); compiled catalogs are cached by path and modification time.
 
 :meth:`Catalog.lookup` resolves a requested name: exact id or alias (case-insensitive), then a dated snapshot
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-import yaml
 
+from fakeai import yamlload
 from fakeai.bundled import data_path
 from fakeai.errors import APIError, ConfigError, closest
 
@@ -216,23 +216,15 @@ def _load(path: str, stamp: tuple[int, int]) -> tuple[ModelInfo, ...]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read model catalog: {exc.strerror}") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        root = loader.get_single_node()  # the node tree keeps the lines errors name
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
-    finally:
-        loader.dispose()
+    loaded = yamlload.load(text, path, ConfigError, columns=False)
+    data = loaded.data
     if data is None:
         raise ConfigError(f"{path}:1: empty model catalog; expected a mapping with a `models:` list")
-    _validate(path, root, data)
+    _validate(path, loaded, data)
     entries: list[ModelInfo] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(data["models"]):
-        line = _line(root, ("models", index))
+        line = loaded.line(("models", index))
         for name in (entry["id"], *entry.get("aliases", ())):
             if name.lower() in seen:
                 raise ConfigError(
@@ -244,9 +236,9 @@ def _load(path: str, stamp: tuple[int, int]) -> tuple[ModelInfo, ...]:
     return tuple(entries)
 
 
-def _validate(path: str, root: yaml.Node | None, data: Any) -> None:
+def _validate(path: str, loaded: yamlload.Loaded, data: Any) -> None:
     """The first schema error by line, as a ConfigError (unknown keys get the closest valid one)."""
-    errors = [(_line(root, e.instance_path), e) for e in _VALIDATOR.iter_errors(data)]
+    errors = [(loaded.line(tuple(e.instance_path)), e) for e in _VALIDATOR.iter_errors(data)]
     if not errors:
         return
     line, error = min(errors, key=lambda pair: (pair[0], len(pair[1].instance_path)))
@@ -257,7 +249,7 @@ def _validate(path: str, root: yaml.Node | None, data: Any) -> None:
         allowed = {0: ("models",), 2: _ENTRY_KEYS}.get(len(where), _PRICE_KEYS)
         key = str(unexpected[0])
         where = (*where, key)
-        line = _line(root, where)
+        line = loaded.line(where)
         hint = f"unknown key {key!r}{closest(key, allowed)}; allowed: {', '.join(allowed)}"
     elif where[-1:] in (("kind",), ("modalities",)) or (len(where) > 1 and where[-2] == "modalities"):
         choices = KINDS if where[-1] == "kind" else MODALITIES
@@ -266,25 +258,6 @@ def _validate(path: str, root: yaml.Node | None, data: Any) -> None:
         hint = f"{error.message}; an entry needs id, owned_by, created and kind"
     pointer = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in where).lstrip(".") or "(top level)"
     raise ConfigError(f"{path}:{line}: {pointer}: {hint or error.message}")
-
-
-def _line(root: yaml.Node | None, where: Sequence[Any]) -> int:
-    """1-based line of the YAML node at ``where`` (a key's line for a mapping step; the deepest node found)."""
-    node, line = root, (root.start_mark.line + 1) if root is not None else 1
-    for step in where:
-        if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-            node = node.value[step]
-        elif isinstance(node, yaml.MappingNode):
-            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == step), None)
-            if pair is None:
-                break
-            line = pair[0].start_mark.line + 1
-            node = pair[1]
-            continue
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
 
 
 # --- request-time checks (lookups only) ---------------------------------------------------------------------

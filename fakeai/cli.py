@@ -206,6 +206,7 @@ def serve(settings: Settings) -> int:
         )
 
     from fakeai.app import create_app
+    from fakeai.limits import uvicorn_options
 
     app = create_app(settings)
     logging.getLogger("fakeai").info(
@@ -230,10 +231,18 @@ def serve(settings: Settings) -> int:
             workers=settings.workers,
             log_level=settings.log_level,
             access_log=False,
+            # worker processes get the settings, not this process' objects: h11 with its bounds, no guard class
+            **{**uvicorn_options(settings), "http": "h11" if settings.http_guard else "auto"},
         )
         return 0
     uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False, lifespan="on"
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        lifespan="on",
+        **uvicorn_options(settings),
     )
     return 0
 

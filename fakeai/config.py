@@ -7,6 +7,7 @@ source gives a partial mapping; :func:`Settings.merge` validates names and types
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,8 @@ from typing import Any
 import orjson
 
 from fakeai.errors import ConfigError, closest
+
+log = logging.getLogger("fakeai.config")
 
 VALIDATION_PROFILES = ("strict", "permissive", "off")
 RESPONSE_CHECKS = ("off", "log", "strict")
@@ -38,9 +41,22 @@ class Settings:
     base_paths: tuple[str, ...] | None = None  # serve the API under each prefix; None = servers[0] path and ""
     api_keys: tuple[str, ...] = ()  # when set, other bearer tokens get 401
     max_body_bytes: int = 64 * 1024 * 1024  # larger request bodies get 413
+    max_json_depth: int = 128  # JSON bodies nested deeper get 400 (validators and the seed recurse per level)
+    max_prompt_chars: int = 4_000_000  # model-like requests with more text get 400 before tokenizing (~1M tokens)
+    max_image_pixels: int = 3840 * 2160  # GET /_fakeai/images/... larger get 400 (gpt-image-2's largest size)
+    max_headers: int = 100  # requests with more headers get 431 (SDKs send ~15)
+    max_header_bytes: int = 64 * 1024  # requests with more header bytes get 431 (browsers cap cookies near 8 KiB)
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open (fakeai serve)
+    # serve with h11 plus fakeai.limits' guards (431 before a huge head is buffered, header_read_timeout) instead of
+    # httptools; costs about half the throughput (measured: 1,652 vs ~3,500 req/s, wrk -c10, 100-token chats)
+    http_guard: bool = False
+    header_read_timeout: float = 10.0  # seconds a request head may take to arrive, else the connection closes
+    body_read_timeout: float = 30.0  # seconds between two chunks of a request body, else 408
     validation: str = "strict"  # strict | permissive | off
     validate_responses: str = "off"  # off | log | strict (strict records violations for tests)
     fixtures: str | None = None  # directory of Jinja templates by operationId (default: bundled fixtures/)
+    template_timeout_ms: int = 250  # a fixture/scenario template rendering longer answers 500 (the loop stays free)
+    template_max_bytes: int = 1024 * 1024  # a template rendering more answers 500
     use_examples: bool = True  # answer with the spec's own x-oaiMeta example when it validates
     scenarios: tuple[str, ...] = ()  # scenario YAML files
     replay_strict: bool = False  # a request no scenario rule matches gets 404 instead of generated data
@@ -64,6 +80,7 @@ class Settings:
     config_file: str | None = None
     journal_size: int = 10_000  # requests the journal keeps (GET /_fakeai/journal); oldest dropped first
     journal_body_bytes: int = 16 * 1024  # larger request/response bodies are journaled as a preview
+    journal_max_bytes: int = 64 * 1024 * 1024  # the journal's memory budget (estimated); oldest dropped first
     reload_scenarios: bool = True  # poll scenario files and hot-reload edits (keeps the old one if invalid)
     # resource model: extra declaration files (lifecycles, links), lifecycle speed (0 = instant), and whether an
     # unknown id is always a 404 ("404") or only when this server could have issued it ("well-formed")
@@ -119,6 +136,8 @@ class Settings:
             raise ConfigError(f"{source}: lifecycle_scale must be >= 0 (0 = lifecycles finish at once)")
         if self.max_body_bytes <= 0:
             raise ConfigError(f"{source}: max_body_bytes must be positive")
+        if not 1 <= self.max_json_depth <= 250:  # orjson encodes at most 255 levels (the seed)
+            raise ConfigError(f"{source}: max_json_depth must be 1-250; got {self.max_json_depth}")
         for glob, values in self.latency_models.items():
             if not isinstance(values, Mapping) or not values or set(values) - {"ttft", "itl"}:
                 raise ConfigError(f"{source}: latency_models[{glob!r}] must be a mapping with ttft and/or itl")
@@ -188,7 +207,7 @@ ENV_PREFIX = "FAKEAI_"
 
 def from_env(environ: Mapping[str, str]) -> dict[str, str]:
     """``FAKEAI_PORT=9000`` -> ``{"port": "9000"}``; unknown FAKEAI_ names are reported later."""
-    skip = {"FAKEAI_CACHE_DIR"}
+    skip = {"FAKEAI_CACHE_DIR", "FAKEAI_NO_PLUGINS", "FAKEAI_SETTINGS_JSON"}  # read elsewhere, not settings
     return {k[len(ENV_PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(ENV_PREFIX) and k not in skip}
 
 
@@ -199,43 +218,20 @@ def from_file(path: str) -> dict[str, Any]:
 
 def _file_entries(path: str) -> list[tuple[str, Any, int]]:
     """``(name, value, line)`` for each setting in a YAML config file; errors name the file and line."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from fakeai import yamlload
 
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    try:
-        data = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    loaded = yamlload.load(text, path, ConfigError)
+    data = loaded.data
     if data is None:
         return []
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of setting names to values")
-    lines = getattr(data, "lc", None)
-    return [
-        (str(key), _plain(value), (lines.key(key)[0] + 1) if lines is not None else 0) for key, value in data.items()
-    ]
-
-
-def _plain(value: Any) -> Any:
-    """ruamel's round-trip types -> plain Python values."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    return str(value)
+    return [(key, value, loaded.line((key,))) for key, value in data.items()]
 
 
 def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -248,5 +244,15 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         for name, value, line in _file_entries(str(config_file)):
             settings = settings.merge({name: value}, f"{config_file}:{line}")
         settings = settings.merge({"config_file": str(config_file)}, str(config_file))
-    settings = settings.merge(env, "environment (FAKEAI_*)")
+    settings = settings.merge(_known(env), "environment (FAKEAI_*)")
     return settings.merge(cli, "command line")
+
+
+def _known(env: Mapping[str, str]) -> dict[str, str]:
+    """The settings among ``FAKEAI_*`` variables. Another FAKEAI_ variable is a warning, not an error: a shell or
+    a container may carry variables for another fakeai version or tool (an unknown key in a config file, which
+    fakeai alone reads, stays an error)."""
+    known = {f.name for f in fields(Settings)}
+    for name in sorted(name for name in env if name not in known):
+        log.warning("ignoring %s%s: unknown setting %r%s", ENV_PREFIX, name.upper(), name, closest(name, known))
+    return {name: value for name, value in env.items() if name in known}

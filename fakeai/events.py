@@ -24,6 +24,8 @@ class RequestAnswered:
     timing: Timing
     elapsed: float  # seconds from arrival to the last byte
     size: int | None = None  # bytes of a non-streamed body as sent (lets listeners skip re-encoding)
+    disconnected: bool = False  # the client went away before the answer was complete
+    frames_sent: int | None = None  # streams: the frames that went out (fewer than output.frames if disconnected)
 
 
 @dataclass(frozen=True, slots=True)

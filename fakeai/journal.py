@@ -3,7 +3,9 @@
 It listens to :class:`~fakeai.events.RequestAnswered` and :class:`~fakeai.events.RequestRejected`;
 the pipeline knows nothing about it. Bodies are kept as JSON bytes (a bounded preview when they are larger than
 ``body_limit`` bytes), streams keep the frame count and the first and last frame, and the ring buffer drops the
-oldest entry. Bytes keep the journal out of the garbage collector's work (see :mod:`fakeai.gctune`).
+oldest entry when it holds ``size`` entries or more than ``max_bytes`` (each entry's size estimated as its
+stored JSON bytes plus a fixed overhead). Bytes keep the journal out of the garbage collector's work (see
+:mod:`fakeai.gctune`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ DEFAULT_SIZE = 10_000
 DEFAULT_BODY_LIMIT = 16 * 1024
 PREVIEW_CHARS = 512
 MAX_FIELDS = 32  # small top-level fields kept in a preview
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its JSON (the object, its strings, the deque slot), roughly
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class Entry:
     fault: str | None = None  # mid-stream fault injected by a scenario
     retry_after: float | None = None  # seconds, from a retry-after(-ms) response header
     message: str | None = None  # the error message of a rejected request
+    disconnected: bool = False  # the client went away first: ``frames`` counts what was sent before it did
 
     @property
     def request(self) -> Any:
@@ -110,6 +115,7 @@ class Entry:
             "fault": self.fault,
             "retry_after": self.retry_after,
             "message": self.message,
+            "disconnected": self.disconnected,
         }
 
 
@@ -138,9 +144,14 @@ class Filter:
 class Journal:
     """A bounded ring of :class:`Entry`, newest last."""
 
-    def __init__(self, size: int = DEFAULT_SIZE, body_limit: int = DEFAULT_BODY_LIMIT) -> None:
-        self.entries: deque[Entry] = deque(maxlen=max(1, size))
+    def __init__(
+        self, size: int = DEFAULT_SIZE, body_limit: int = DEFAULT_BODY_LIMIT, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self.entries: deque[Entry] = deque()
+        self.size = max(1, size)
         self.body_limit = body_limit
+        self.max_bytes = max_bytes
+        self.bytes = 0  # estimated size of what the journal holds (see cost())
         self._seq = itertools.count(1)
         self.dropped = 0  # entries pushed out by newer ones
 
@@ -153,6 +164,8 @@ class Journal:
         ctx, output, timing = event.ctx, event.output, event.timing
         source, rule = split_source(output.source)
         frames = output.frames
+        if frames is not None and event.frames_sent is not None:
+            frames = frames[: event.frames_sent]
         self._append(
             Entry(
                 seq=next(self._seq),
@@ -176,6 +189,7 @@ class Journal:
                 total=event.elapsed,
                 fault=fault_name(output.fault),
                 retry_after=retry_after(output.headers),
+                disconnected=event.disconnected,
             )
         )
 
@@ -202,9 +216,11 @@ class Journal:
         )
 
     def _append(self, entry: Entry) -> None:
-        if len(self.entries) == self.entries.maxlen:
-            self.dropped += 1
         self.entries.append(entry)
+        self.bytes += cost(entry)
+        while len(self.entries) > 1 and (len(self.entries) > self.size or self.bytes > self.max_bytes):
+            self.bytes -= cost(self.entries.popleft())
+            self.dropped += 1
 
     def _request_body(self, ctx: RequestContext) -> bytes | None:
         data = pack(ctx.body)
@@ -240,7 +256,14 @@ class Journal:
     def clear(self) -> int:
         count = len(self.entries)
         self.entries.clear()
+        self.bytes = 0
         return count
+
+
+def cost(entry: Entry) -> int:
+    """An entry's memory, estimated cheaply: its stored JSON bytes plus a fixed overhead."""
+    stored = (entry.request_json, entry.response_json, entry.first_frame_json, entry.last_frame_json)
+    return ENTRY_OVERHEAD + sum(len(data) for data in stored if data is not None)
 
 
 def split_source(source: str) -> tuple[str, str | None]:

@@ -35,6 +35,8 @@ class CompiledOperation:
         self.validation = env.settings.validation
         self.query_params: dict[str, Parameter] = {p.name: p for p in operation.parameters if p.location == "query"}
         self.required_query = [p.name for p in self.query_params.values() if p.required]
+        # a parameter the spec names ``include[]``: nest() reads ``include[]=x`` as ``include`` (a list)
+        self.bracketed = {name[:-2]: name for name in self.query_params if name.endswith("[]")}
         request_validators = env.validators
         self.query_validator = (
             request_validators.for_schema(
@@ -80,7 +82,7 @@ class CompiledOperation:
                 raise APIError(400, f"Invalid path parameter {name!r}: {problem[0]}", param=name)
 
     def parse_query(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        nested = nest(pairs)
+        nested = {self.bracketed.get(name, name): value for name, value in nest(pairs).items()}
         query = {
             name: coerce(value, self.query_params[name].schema, self._resolve) if name in self.query_params else value
             for name, value in nested.items()

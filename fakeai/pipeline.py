@@ -20,6 +20,7 @@ OpenAI's, unless its bindings file (``spec/bindings/*.yaml``) declares another (
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 import random
@@ -37,7 +38,7 @@ from fakeai.context import NO_DECISION, Decision, Effect, Output, RequestContext
 from fakeai.errors import APIError, invalid_api_key, not_found, reshape_error_body
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
-from fakeai.parse.coerce import nest, parse_json, parse_query
+from fakeai.parse.coerce import nest, parse_json, parse_query, prompt_too_large, text_chars
 from fakeai.parse.seed import new_request_id, request_seed
 from fakeai.producers.bindings import env_files, envelope_of
 from fakeai.scenario.faults import inject
@@ -45,7 +46,7 @@ from fakeai.scenario.prefer import parse_prefer
 from fakeai.scenario.respond import example_output, refusal_output, reply_output
 from fakeai.simulators.base import Admits, Finishes
 from fakeai.store import ResourceStore
-from fakeai.streaming import respond, respond_error
+from fakeai.streaming import Delivered, respond, respond_error
 
 log = logging.getLogger("fakeai.pipeline")
 ROUTING = "connexion_routing"
@@ -114,6 +115,7 @@ class Pipeline:
         }
         self.work: Mapping[str, Work] = work or {}
         self.routes = _route_table(operations)
+        self.prompted = frozenset(op_id for op_id, op in operations.items() if "llm" in op.sources)  # model-like
         self.api_keys = frozenset(settings.api_keys)
         self.envelopes = {  # operations answering errors in another vendor's envelope (compiled once)
             op_id: envelope
@@ -152,11 +154,13 @@ class Pipeline:
                 self.events.emit(self.rejected(scope, exc, op_id, ctx))
                 return
             output = produced
-            size: int | None = None
+            delivered = Delivered()
             try:
-                size = await respond(send, output, timing, self.clock, started, request_id=ctx.request_id)
+                delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)
             finally:  # also a stream cut by a reset fault or a client disconnect is journaled
-                self.events.emit(RequestAnswered(ctx, output, timing, self.clock.monotonic() - started, size))
+                elapsed = self.clock.monotonic() - started
+                size, sent = delivered.size, delivered.frames
+                self.events.emit(RequestAnswered(ctx, output, timing, elapsed, size, delivered.disconnected, sent))
         finally:
             self.finish(ctx, output)
 
@@ -164,15 +168,22 @@ class Pipeline:
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         self.authorize(headers)
-        raw = await read_body(receive, headers, self.settings.max_body_bytes)
+        raw = await read_body(receive, headers, self.settings.max_body_bytes, self.settings.body_read_timeout)
         path_params = {k: str(v) for k, v in (scope.get("path_params") or {}).items()}
         compiled.check_path(path_params)
         query_string = scope.get("query_string", b"")
         query = compiled.parse_query(parse_query(query_string))
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         content_type = compiled.body_content_type(content_type, raw)
-        body, files = await parse_body(raw, content_type, headers)
+        body, files = await parse_body(raw, content_type, headers, self.settings.max_json_depth)
         body = compiled.parse_body(content_type, body, files)
+        limit = self.settings.max_prompt_chars
+        if (
+            len(raw) > limit
+            and compiled.operation.operation_id in self.prompted
+            and (chars := text_chars(body)) > limit
+        ):
+            raise prompt_too_large(chars, limit)
         prefer = parse_prefer(headers["prefer"]) if "prefer" in headers else None
         seed = request_seed(
             self.settings.seed,
@@ -395,14 +406,18 @@ def produce(compiled: CompiledOperation, ctx: RequestContext, decision: Decision
     return compiled.record(ctx, output)
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, timeout: float = 0) -> bytes:
+    """The request body; 413 beyond ``limit`` bytes, 408 when a chunk takes longer than ``timeout`` s (0: no limit)."""
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
+        try:
+            message = await asyncio.wait_for(receive(), timeout) if timeout > 0 else await receive()
+        except TimeoutError:
+            raise APIError(408, f"Timed out reading the request body after {timeout:g} s.", code="timeout") from None
         if message["type"] == "http.disconnect":
             break
         chunk = message.get("body", b"")
@@ -430,7 +445,7 @@ def _too_large(limit: int) -> APIError:
 
 
 async def parse_body(
-    raw: bytes, content_type: str, headers: Mapping[str, str]
+    raw: bytes, content_type: str, headers: Mapping[str, str], max_depth: int | None = None
 ) -> tuple[Any, dict[str, list[UploadedFile]]]:
     if not raw.strip():
         return None, {}
@@ -439,7 +454,7 @@ async def parse_body(
     if content_type == "application/x-www-form-urlencoded":
         return nest(parse_query(raw)), {}
     if content_type in ("", "application/json") or content_type.endswith("+json"):
-        return parse_json(raw), {}
+        return parse_json(raw, max_depth), {}
     if content_type.startswith("text/") or content_type == "application/sdp":
         return raw.decode("utf-8", "replace"), {}
     return raw, {}

@@ -1,16 +1,19 @@
 """The respond stage: the only code that sleeps or writes to the socket.
 
 JSON bodies go out at ``Timing.done``; server-sent events frame by frame at their absolute
-deadlines (no drift accumulates); binary media as is.
+deadlines (no drift accumulates); binary media as is. While it waits, ``receive`` is watched: a client that
+goes away (``http.disconnect``, or a send that fails) ends the answer there, and :class:`Delivered` says so.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from starlette.types import Send
+from starlette.types import Receive, Send
 
 from fakeai.clock import Clock
 from fakeai.context import Frame, Output, Timing
@@ -23,6 +26,53 @@ RESET_EVENT = "fakeai.reset"  # a Frame with this event drops the connection the
 
 class StreamReset(Exception):
     """Raised mid-stream on purpose so the server drops the connection (a simulated reset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """What the respond stage got out before it ended."""
+
+    size: int | None = None  # bytes of a non-streamed body (None for streams and unsent bodies)
+    frames: int | None = None  # streams: frames actually sent
+    disconnected: bool = False  # the client went away first
+
+
+class Watch:
+    """The client's side of the connection, watched while the answer waits: ``receive`` is read in the
+    background (the body was read by the parse stage) until ``http.disconnect``."""
+
+    def __init__(self, receive: Receive | None) -> None:
+        self.task = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
+
+    @property
+    def gone(self) -> bool:
+        return self.task is not None and self.task.done()
+
+    async def sleep_until(self, clock: Clock, deadline: float) -> bool:
+        """Wait for ``deadline``; False if the client disconnected first."""
+        if self.task is None:
+            await clock.sleep_until(deadline)
+            return True
+        if self.task.done():
+            return False
+        if deadline <= clock.monotonic():
+            await asyncio.sleep(0)  # a due frame still yields once, so a disconnect already read is seen
+            return not self.task.done()
+        sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
+        await asyncio.wait((sleeper, self.task), return_when=asyncio.FIRST_COMPLETED)
+        if sleeper.done():
+            return True
+        sleeper.cancel()
+        return False
+
+    def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def encode_frame(frame: Frame) -> bytes:
@@ -55,38 +105,64 @@ def body_bytes(output: Output) -> bytes:
 
 
 async def respond(
-    send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str
-) -> int | None:
-    """Write the answer; returns the body's size in bytes (``None`` for streams)."""
-    if output.frames is not None:
-        await _stream(send, output, timing, clock, started, request_id)
-        return None
+    send: Send,
+    output: Output,
+    timing: Timing,
+    clock: Clock,
+    started: float,
+    request_id: str,
+    receive: Receive | None = None,
+) -> Delivered:
+    """Write the answer at its deadlines; with ``receive``, stop when the client disconnects."""
+    watch = Watch(receive)
+    try:
+        if output.frames is not None:
+            return await _stream(send, output, timing, clock, started, request_id, watch)
+        return await _body(send, output, timing, clock, started, request_id, watch)
+    finally:
+        watch.close()
+
+
+async def _body(
+    send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str, watch: Watch
+) -> Delivered:
     payload = body_bytes(output)
-    await clock.sleep_until(started + timing.done)
+    if not await watch.sleep_until(clock, started + timing.done):
+        return Delivered(disconnected=True)
     content_type = output.content_type
     if content_type.startswith(("text/", "application/json")) and "charset" not in content_type:
         content_type += "; charset=utf-8" if content_type.startswith("text/") else ""
     headers = _headers(content_type, output.headers, request_id, len(payload))
-    await send({"type": "http.response.start", "status": output.status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-    return len(payload)
+    try:
+        await send({"type": "http.response.start", "status": output.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+    except OSError:  # the client went away as the answer went out (servers raise ClientDisconnected(OSError))
+        return Delivered(disconnected=True)
+    return Delivered(size=len(payload), disconnected=watch.gone)
 
 
-async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str) -> None:
+async def _stream(
+    send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str, watch: Watch
+) -> Delivered:
     """Frames at their absolute deadlines; every frame already due when the stream wakes goes out in the
     same ``send`` (each still its own ``data:`` event), as a loaded server flushes what it has."""
     frames = output.frames
     assert frames is not None
     headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
     headers.append((b"cache-control", b"no-cache"))
-    await clock.sleep_until(started + timing.first)
-    await send({"type": "http.response.start", "status": output.status, "headers": headers})
+    if not await watch.sleep_until(clock, started + timing.first):
+        return Delivered(frames=0, disconnected=True)
+    try:
+        await send({"type": "http.response.start", "status": output.status, "headers": headers})
+    except OSError:
+        return Delivered(frames=0, disconnected=True)
     deadlines = timing.frames
     count, index = len(frames), 0
     while index < count:
         horizon = clock.monotonic()
         if index < len(deadlines):
-            await clock.sleep_until(started + deadlines[index])
+            if not await watch.sleep_until(clock, started + deadlines[index]):
+                return Delivered(frames=index, disconnected=True)
             horizon = max(clock.monotonic(), started + deadlines[index])
         end = index + 1
         while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
@@ -97,10 +173,14 @@ async def _stream(send: Send, output: Output, timing: Timing, clock: Clock, star
             if reset:
                 await send({"type": "http.response.body", "body": _join(batch[:reset]), "more_body": True})
             raise StreamReset(f"connection reset after {index + reset} frames (scenario fault)")
+        try:
+            await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
+        except OSError:
+            return Delivered(frames=index, disconnected=True)
         index = end
-        await send({"type": "http.response.body", "body": _join(batch), "more_body": index < count})
     if not count:
         await send({"type": "http.response.body", "body": b""})
+    return Delivered(frames=count)
 
 
 def _join(frames: Sequence[Frame]) -> bytes:

@@ -65,7 +65,10 @@ def serve(app: Any, host: str = "127.0.0.1", port: int | None = None, timeout: f
     import uvicorn
 
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False)
+    from fakeai.limits import uvicorn_options
+
+    limits = uvicorn_options(app.settings) if isinstance(app, FakeAI) else {}
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", access_log=False, **limits)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

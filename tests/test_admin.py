@@ -12,12 +12,14 @@ from typing import Any
 import httpx
 import pytest
 
+import fakeai
 from fakeai.app import FakeAI, create_app
 from fakeai.clock import FakeClock
 from fakeai.config import Settings
 from fakeai.spec.operation import Operation
 from fakeai.spec.validate import Validators
 from fakeai.testing import async_client
+from tests.conftest import make_app
 
 YAML = {"content-type": "application/yaml"}
 GREETING = """
@@ -89,6 +91,20 @@ async def test_health_reports_operations_and_journal(app: FakeAI) -> None:
     assert body["status"] == "ok"
     assert body["operations"] == len(app.operations)
     assert body["journal"] == 1
+
+
+async def test_vllm_health_and_version_at_the_root_need_no_key() -> None:
+    """GuideLLM / AIPerf poll ``GET /health`` as vLLM serves it (200, empty body, no API key) and read
+    ``GET /version``; ``--api-key`` still guards the API and the rest of the control plane."""
+    app = make_app(api_keys=("sk-vllm",))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://fakeai.test") as http:
+        health, version = await http.get("/health"), await http.get("/version")
+        locked = [(await http.get(path)).status_code for path in ("/v1/models", "/_fakeai/health")]
+    assert (health.status_code, health.content) == (200, b"")
+    assert (version.status_code, version.json()) == (200, {"version": fakeai.__version__})
+    assert locked == [401, 401]
+    models = await async_client(app, api_key="sk-vllm").models.list()
+    assert "gpt-4o" in {model.id for model in models.data}
 
 
 async def test_put_scenario_yaml_changes_answers_and_delete_restores(app: FakeAI) -> None:

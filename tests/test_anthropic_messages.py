@@ -145,6 +145,14 @@ async def test_stream_follows_anthropics_event_grammar_and_every_frame_validates
     assert found[0][1]["message"]["content"] == [] and found[0][1]["message"]["stop_reason"] is None
 
 
+async def test_tool_use_input_takes_the_users_words(app: FakeAI) -> None:
+    messages: Any = [{"role": "user", "content": [{"type": "text", "text": "How cold is it in Oslo?"}]}]
+    message = await sdk(app).messages.create(model=MODEL, max_tokens=200, messages=messages, tools=[WEATHER])
+    (block,) = message.content
+    assert block.type == "tool_use" and block.input["city"] == "Oslo"
+    jsonschema.validate(block.input, WEATHER["input_schema"])
+
+
 async def test_tool_use_input_validates_against_the_tools_input_schema(app: FakeAI) -> None:
     client = sdk(app)
     message = await client.messages.create(

@@ -129,6 +129,34 @@ async def test_completions_and_responses_check_the_window(client: openai.AsyncOp
     assert (responses.value.code, responses.value.param) == ("context_length_exceeded", "input")
 
 
+LONG = "hi " * 200_000  # ~200k tokens: over gpt-4o's 128000 on every text endpoint, streamed or not
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    ("endpoint", "param", "wording"),
+    [
+        ("chat", "messages", "This model's maximum context length is 128000 tokens. However, your messages resulted"),
+        ("completions", "prompt", "This model's maximum context length is 128000 tokens, however you requested"),
+        ("responses", "input", "Your input exceeds the context window of this model."),
+    ],
+)
+async def test_a_200k_prompt_to_gpt_4o_is_rejected_everywhere(
+    client: openai.AsyncOpenAI, endpoint: str, param: str, wording: str, stream: bool
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        if endpoint == "chat":
+            await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": LONG}], stream=stream
+            )
+        elif endpoint == "completions":
+            await client.completions.create(model="gpt-4o", prompt=LONG, stream=stream)
+        else:
+            await client.responses.create(model="gpt-4o", input=LONG, stream=stream)
+    assert (caught.value.status_code, caught.value.code, caught.value.param) == (400, "context_length_exceeded", param)
+    assert message(caught.value).startswith(wording)
+
+
 async def test_unknown_models_are_accepted_by_default(client: openai.AsyncOpenAI) -> None:
     answer = await client.chat.completions.create(model="my-own-model", messages=[{"role": "user", "content": "hi"}])
     assert answer.model == "my-own-model"

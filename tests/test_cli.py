@@ -225,8 +225,17 @@ def test_bad_config_names_file_line_and_hint(tmp_path: Path) -> None:
     config.write_text("seed: 1\nprot: 9000\n")
     with pytest.raises(ConfigError, match=r"bad.yaml:2: unknown setting 'prot'.*did you mean 'port'"):
         settings_for(["--config", str(config)])
-    with pytest.raises(ConfigError, match="FAKEAI_"):
-        settings_for([], {"FAKEAI_SEEED": "1"})
+
+
+def test_unknown_env_var_is_a_warning_with_a_hint(caplog: pytest.LogCaptureFixture) -> None:
+    """A FAKEAI_ variable that is no setting (FAKEAI_TTFT_MS) must not stop fakeai from starting."""
+    env = {"FAKEAI_TTFT_MS": "5", "FAKEAI_SEED": "4", "FAKEAI_NO_PLUGINS": "1"}
+    with caplog.at_level("WARNING", logger="fakeai.config"):
+        settings = settings_for([], env)
+    assert settings.seed == 4
+    assert [r.getMessage() for r in caplog.records] == [
+        "ignoring FAKEAI_TTFT_MS: unknown setting 'ttft_ms' (did you mean 'ttft'?)"
+    ]  # FAKEAI_NO_PLUGINS is read by the plugin loader: no warning
 
 
 def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> None:

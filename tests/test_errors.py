@@ -86,6 +86,37 @@ async def test_enum_violation_lists_supported_values(app: FakeAI) -> None:
     assert "'mega'" in error["message"] and "'low'" in error["message"]
 
 
+LOOKUP = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+
+
+async def test_responses_function_tool_without_strict_is_accepted(client: Any) -> None:
+    """langchain (use_responses_api), instructor and openai-agents send function tools without ``strict``."""
+    tool = {"type": "function", "name": "lookup", "description": "Look up a city.", "parameters": LOOKUP}
+    response = await client.responses.create(model="gpt-4o", input="Weather in Paris?", tools=[tool])
+    assert [item.type for item in response.output] == ["function_call"]
+
+
+async def test_union_error_reports_the_branch_the_tag_names(client: Any) -> None:
+    """A function tool missing a required field is told so, not that 'function' is not 'computer'."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.responses.create(model="gpt-4o", input="hi", tools=[{"type": "function", "name": "lookup"}])
+    body = caught.value.body
+    assert isinstance(body, dict)
+    assert (body["message"], body["param"]) == (
+        "Missing required parameter: 'tools[0].parameters'.",
+        "tools[0].parameters",
+    )
+
+
+async def test_union_error_with_an_unknown_tag_lists_every_branch_tag(client: Any) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        await client.responses.create(model="gpt-4o", input="hi", tools=[{"type": "telepathy"}])
+    body = caught.value.body
+    assert isinstance(body, dict) and body["param"] == "tools[0].type"
+    assert body["message"].startswith("Invalid value: 'telepathy'. Supported values are: 'function', 'file_search',")
+    assert "'computer'" in body["message"] and "'mcp'" in body["message"]
+
+
 async def test_invalid_query_type_is_400(app: FakeAI) -> None:
     response = await raw(app, "GET", "/v1/files", params={"limit": "many"})
     assert response.status_code == 400

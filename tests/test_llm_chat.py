@@ -34,6 +34,31 @@ async def test_max_tokens_is_exact_and_usage_counts_the_content(client: Any) -> 
     assert answer.id.startswith("chatcmpl-") and answer.system_fingerprint.startswith("fp_")
 
 
+async def test_a_cap_with_room_for_an_answer_is_usually_not_reached(client: Any) -> None:
+    """openai-agents / langchain send ``max_tokens=50`` and treat ``length`` as a failure: as with real models,
+    the natural length is drawn first (shrunk for a small cap) and only a few replies reach the cap."""
+    finishes, lengths = [], []
+    for seed in range(20):
+        answer = await client.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=50, seed=seed)
+        finishes.append(answer.choices[0].finish_reason)
+        lengths.append(answer.usage.completion_tokens)
+    assert finishes.count("stop") >= 16 and max(lengths) <= 50
+    assert len(set(lengths)) > 5  # drawn lengths, not one fixed answer length
+
+
+async def test_ignore_eos_and_a_constant_output_length_stay_exact() -> None:
+    """Benchmarks (GuideLLM, AIPerf, benchmarks/) get exact lengths from ``ignore_eos`` or ``output_length N:0``."""
+    exact = await async_client(make_app()).chat.completions.create(
+        model=MODEL, messages=MESSAGES, max_tokens=50, seed=3, extra_body={"ignore_eos": True}
+    )
+    constant = async_client(make_app(output_length="100:0:100:100"))
+    capped = await constant.chat.completions.create(model=MODEL, messages=MESSAGES, max_tokens=50, seed=3)
+    whole = await constant.chat.completions.create(model=MODEL, messages=MESSAGES, seed=3)
+    assert (exact.choices[0].finish_reason, exact.usage.completion_tokens) == ("length", 50)
+    assert (capped.choices[0].finish_reason, capped.usage.completion_tokens) == ("length", 50)
+    assert (whole.choices[0].finish_reason, whole.usage.completion_tokens) == ("stop", 100)
+
+
 async def test_natural_length_ends_on_a_sentence_with_stop(client: Any) -> None:
     answer = await client.chat.completions.create(model=MODEL, messages=MESSAGES, seed=2)
     assert answer.choices[0].finish_reason == "stop"

@@ -11,6 +11,8 @@ import openai
 import pytest
 
 from fakeai.app import FakeAI
+from fakeai.testing import async_client
+from tests.conftest import make_app
 
 PROMPT = "A lighthouse on a cliff at dusk."
 
@@ -85,6 +87,38 @@ async def test_sizes_are_checked_per_model(client: Any) -> None:
         await client.images.generate(model="gpt-image-1", prompt=PROMPT, size="256x256")
     with pytest.raises(openai.BadRequestError):
         await client.images.generate(model="dall-e-2", prompt=PROMPT, size="1792x1024")
+
+
+async def test_gpt_image_2_takes_any_size_within_the_spec_limits(client: Any) -> None:
+    answer = await client.images.generate(model="gpt-image-2", prompt=PROMPT, size="1536x864", quality="low")
+    assert _png_size(base64.b64decode(answer.data[0].b64_json)) == (1536, 864) and answer.size == "1536x864"
+    assert answer.usage.output_tokens == round(272 * 1536 * 864 / 1024**2)  # the 1024x1024 tokens, scaled
+    stream = await client.images.generate(
+        model="gpt-image-2", prompt=PROMPT, size="1536x864", quality="low", stream=True, partial_images=1
+    )
+    assert [event.size async for event in stream] == ["1536x864", "1536x864"]  # frames checked against the spec
+    for size, why in (("1000x1000", "divisible by 16"), ("3648x1008", "1:3 and 3:1"), ("4096x2304", "3840x2160")):
+        with pytest.raises(openai.BadRequestError, match=why):
+            await client.images.generate(model="gpt-image-2", prompt=PROMPT, size=size)
+
+
+async def test_edit_sizes_follow_the_model(client: Any) -> None:
+    source = await client.images.generate(model="dall-e-2", prompt=PROMPT, size="256x256", response_format="b64_json")
+    upload = ("a.png", base64.b64decode(source.data[0].b64_json), "image/png")
+    small = await client.images.edit(model="dall-e-2", image=upload, prompt="bluer", size="256x256")
+    assert small.data[0].url.endswith("?size=256x256")
+    wide = await client.images.edit(model="gpt-image-2", image=upload, prompt="bluer", size="1536x864", quality="low")
+    assert _png_size(base64.b64decode(wide.data[0].b64_json)) == (1536, 864)
+    with pytest.raises(openai.BadRequestError, match="Supported values"):
+        await client.images.edit(model="gpt-image-1", image=upload, prompt="bluer", size="1536x864")
+
+
+async def test_permissive_profile_skips_the_model_rules() -> None:
+    client = async_client(make_app(validation="permissive"))
+    answer = await client.images.generate(model="gpt-image-1", prompt=PROMPT, size="256x256", quality="low")
+    assert _png_size(base64.b64decode(answer.data[0].b64_json)) == (256, 256)
+    several = await client.images.generate(model="dall-e-3", prompt=PROMPT, n=2, size="512x512")
+    assert len(several.data) == 2 and several.data[0].url.endswith("?size=512x512")
 
 
 async def test_edit_with_several_images_and_a_mask(client: Any) -> None:

@@ -156,6 +156,15 @@ async def test_max_output_tokens_cuts_exactly(client: Any) -> None:
     assert response.completed_at is None
 
 
+async def test_max_output_tokens_50_usually_completes(client: Any) -> None:
+    """openai-agents' default model is the Responses API; a cap with room for an answer is rarely reached."""
+    statuses = [
+        (await client.responses.create(model="gpt-4o", input=f"Question {i}?", max_output_tokens=50)).status
+        for i in range(20)
+    ]
+    assert statuses.count("completed") >= 16 and set(statuses) <= {"completed", "incomplete"}
+
+
 async def test_minimal_body_in_permissive_profile() -> None:
     app = make_app(validation="permissive")
     body = await async_client(app).post("/responses", body={}, cast_to=object)
@@ -309,7 +318,10 @@ async def test_stream_is_the_typed_event_sequence(client: Any) -> None:
 
 async def test_tokens_per_chunk_groups_deltas() -> None:
     app = make_app(fixed_time=NOW, tokens_per_chunk=4)
-    events = await sse(async_client(app), model="gpt-4o", input="hi", temperature=0, max_output_tokens=40)
+    exact = {"ignore_eos": True}  # exactly 40 tokens (a natural length under the cap would end sooner)
+    events = await sse(
+        async_client(app), model="gpt-4o", input="hi", temperature=0, max_output_tokens=40, extra_body=exact
+    )
     deltas = [data for _, data in events if data["type"] == "response.output_text.delta"]
     assert len(deltas) == 10 and all(d["logprobs"] == [] and d["obfuscation"] for d in deltas)
     assert not app.violations

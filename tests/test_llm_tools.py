@@ -197,3 +197,49 @@ async def test_invalid_user_schema_is_a_400(client: Any) -> None:
     bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"$ref": "#/$defs/missing"}}}
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model=MODEL, messages=ASK, response_format=bad)
+
+
+# --- arguments from the conversation ---------------------------------------------------------
+
+
+async def test_arguments_take_the_users_words(client: Any) -> None:
+    """ "weather in Paris" calls get_weather with city "Paris"; constrained properties stay valid."""
+    answer = await client.chat.completions.create(model=MODEL, messages=ASK, tools=TOOLS[:1], seed=1)
+    arguments = json.loads(answer.choices[0].message.tool_calls[0].function.arguments)
+    assert arguments["city"] == "Paris" and arguments["unit"] in ("celsius", "fahrenheit")
+    assert jsonschema_rs.validator_for(WEATHER).is_valid(arguments)
+
+
+async def test_search_query_and_people_from_the_newest_user_message(client: Any) -> None:
+    email = {
+        "type": "object",
+        "properties": {"recipient": {"type": "string"}, "subject": {"type": "string", "description": "The topic"}},
+        "required": ["recipient", "subject"],
+    }
+    tools: list[Any] = [{"type": "function", "function": {"name": "send_email", "parameters": email}}]
+    messages = [
+        {"role": "user", "content": "Hi there."},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Send an email to Alice Smith about the quarterly launch."},
+    ]
+    answer = await client.chat.completions.create(model=MODEL, messages=messages, tools=tools)
+    arguments = json.loads(answer.choices[0].message.tool_calls[0].function.arguments)
+    assert arguments == {"recipient": "Alice Smith", "subject": "the quarterly launch"}
+    asked = [{"role": "user", "content": "Search the web for the latest news about fusion power"}]
+    found = await client.chat.completions.create(model=MODEL, messages=asked, tools=TOOLS[1:])
+    query = json.loads(found.choices[0].message.tool_calls[0].function.arguments)["query"]
+    assert query == "the latest news about fusion power"
+
+
+async def test_responses_arguments_take_the_users_words(client: Any) -> None:
+    location = {"type": "object", "properties": {"location": {"type": "string"}}, "required": ["location"]}
+    tool = {"type": "function", "name": "get_forecast", "parameters": location}
+    response = await client.responses.create(model=MODEL, input="Any rain in New York tomorrow?", tools=[tool])
+    assert json.loads(response.output[0].arguments) == {"location": "New York"}
+
+
+async def test_without_the_words_a_city_is_still_a_city(client: Any) -> None:
+    messages = [{"role": "user", "content": "what's the weather like?"}]
+    answer = await client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS[:1], seed=2)
+    city = json.loads(answer.choices[0].message.tool_calls[0].function.arguments)["city"]
+    assert city in ("Paris", "Tokyo", "San Francisco", "London", "Berlin", "Toronto")

@@ -36,3 +36,8 @@ def test_update_merges_remove_deletes_and_missing_targets_are_skipped() -> None:
 def test_bundled_overlay_reaches_the_embedded_document() -> None:
     details = load_document(None)["components"]["schemas"]["ResponseUsage"]["properties"]["input_tokens_details"]
     assert "cache_write_tokens" in details["properties"] and "cache_write_tokens" in details["required"]
+
+
+def test_bundled_overlay_makes_function_tool_strict_optional() -> None:
+    required = load_document(None)["components"]["schemas"]["FunctionTool"]["required"]
+    assert sorted(required) == ["name", "parameters", "type"]

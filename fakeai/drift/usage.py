@@ -73,9 +73,9 @@ def load_scenario(path: Path) -> Loaded:
 
 
 def _load_plain(text: str, source: str) -> Loaded:
-    from ruamel.yaml import YAML
+    from fakeai import yamlload
 
-    data = YAML(typ="safe").load(text) or {}
+    data = yamlload.load(text, source, ScenarioError).data or {}
     if not isinstance(data, dict):
         raise ScenarioError(f"{source}: a scenario file must be a mapping with 'rules:'")
     return Loaded(data, lambda path: source)

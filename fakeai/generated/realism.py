@@ -127,6 +127,8 @@ TITLES = ("Math Tutor", "Support Assistant", "Research Notes", "Quarterly Report
 FUNCTION_NAMES = ("get_weather", "lookup_order", "search_docs")
 FILENAMES = ("data.jsonl", "report.pdf", "notes.txt", "image.png", "training.jsonl")
 WORDS = ("alpha", "bravo", "delta", "echo", "sample", "default", "primary", "standard")
+CITIES = ("Paris", "Tokyo", "San Francisco", "London", "Berlin", "Toronto")  # tool arguments: city, location
+PLACE_NAMES = frozenset({"city", "location", "town", "destination", "origin", "locality", "city_name"})
 
 
 def _names(text: str) -> frozenset[str]:
@@ -228,6 +230,8 @@ def string_maker(
         return _pick(SENTENCES)
     if key in ("b64_json", "data", "bytes"):
         return _format_maker("byte")
+    if key in PLACE_NAMES or key.endswith(("_city", "_location")):
+        return _pick(CITIES)
     if examples:
         return _pick(examples)
     return _pick(WORDS)

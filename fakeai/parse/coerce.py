@@ -146,10 +146,14 @@ def _branch_key(schema: Mapping[str, Any], key: str, resolve: Any, depth: int = 
     return None
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes, max_depth: int | None = None) -> Any:
+    """The JSON body; 400 when it is not JSON or nests deeper than ``max_depth`` (validators and the seed's
+    encoder recurse per level: jsonschema-rs and orjson give up at a few hundred)."""
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if max_depth is not None and "depth limit" in exc.msg:
+            raise too_deep(max_depth) from None
         raise APIError(
             400,
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
@@ -158,6 +162,55 @@ def parse_json(body: bytes) -> Any:
             f"help.openai.com.) [{exc.msg} at line {exc.lineno} column {exc.colno}]",
             code=None,
         ) from None
+    # fewer brackets than the limit cannot nest deeper than it (bytes.count runs at memory speed)
+    if max_depth is not None and body.count(b"[") + body.count(b"{") > max_depth and nests_deeper(value, max_depth):
+        raise too_deep(max_depth)
+    return value
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether ``value`` has containers more than ``limit`` levels deep (iterative: no recursion limit)."""
+    stack = [(value, 1)] if isinstance(value, (list, dict)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (list, dict)))
+    return False
+
+
+def text_chars(value: Any) -> int:
+    """Characters of text in a parsed body (its strings; ``data:`` URIs are media, not prompt), iteratively."""
+    total, stack = 0, [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            total += 0 if node.startswith("data:") else len(node)
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
+
+
+def prompt_too_large(chars: int, limit: int) -> APIError:
+    """Refused before any tokenizer sees it: tokenizing 30 MB of text takes seconds of the event loop."""
+    return APIError(
+        400,
+        f"Your request's prompt is {chars} characters; this server accepts at most {limit} (max_prompt_chars). "
+        "Please reduce the length of the messages or input.",
+        code="context_length_exceeded",
+    )
+
+
+def too_deep(limit: int) -> APIError:
+    return APIError(
+        400,
+        f"We could not parse the JSON body of your request: it nests deeper than {limit} levels "
+        "(the limit is max_json_depth).",
+        code="json_too_deep",
+    )
 
 
 def file_placeholders(files: Mapping[str, list[UploadedFile]]) -> dict[str, Any]:

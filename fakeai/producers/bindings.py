@@ -30,10 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
+from fakeai import yamlload
 from fakeai.bundled import data_path
 from fakeai.errors import ENVELOPES, SpecError, closest
 from fakeai.plugins import Registry
@@ -192,22 +190,9 @@ def load_file(path: str | Path) -> BindingsFile:
 
 def parse(text: str, source: str) -> BindingsFile:
     """YAML text -> :class:`BindingsFile`; any problem is a SpecError at ``source:line:column``."""
-    try:
-        tree = YAML(typ="rt").load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        at = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{source}{at}: invalid YAML: {problem}") from None
-    positions: dict[YamlPath, tuple[int, int]] = {}
-    data = _plain(tree, (), positions)
-
-    def where(path: YamlPath) -> str:
-        while path and path not in positions:
-            path = path[:-1]
-        line, column = positions.get(path, (1, 1))
-        return f"{source}:{line}:{column}"
-
+    loaded = yamlload.load(text, source, SpecError)
+    data = loaded.data
+    where = loaded.where
     if not isinstance(data, dict):
         raise SpecError(f"{source}:1:1: a bindings file is a mapping with 'applies_to:' and 'operations:'")
     problems = [_describe(error, data, where) for error in _VALIDATOR.iter_errors(data)]
@@ -266,35 +251,6 @@ def _allowed_keys(path: YamlPath) -> list[str]:
     if path[0] == "operations" and len(path) == 2:
         return ["behaviour", "errors", "fields", "scripted"]
     return []
-
-
-def _plain(node: Any, path: YamlPath, positions: dict[YamlPath, tuple[int, int]]) -> Any:
-    """ruamel's round-trip tree -> plain data, remembering where every key and item was written."""
-    if isinstance(node, CommentedMap):
-        result: dict[str, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            try:
-                line, column = node.lc.key(key)
-                positions[child] = (line + 1, column + 1)
-            except (KeyError, TypeError):
-                pass
-            result[str(key)] = _plain(value, child, positions)
-        return result
-    if isinstance(node, CommentedSeq):
-        items = []
-        for index, value in enumerate(node):
-            child = (*path, index)
-            try:
-                line, column = node.lc.item(index)
-                positions[child] = (line + 1, column + 1)
-            except (KeyError, TypeError, IndexError):
-                pass
-            items.append(_plain(value, child, positions))
-        return items
-    if node is None or isinstance(node, (bool, int, float)):
-        return node
-    return str(node)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 ``fixtures/<operationId>.json.j2`` renders to a JSON body; ``<operationId>.txt.j2`` to text.
 Templates see the request (``body``, ``query``, ``path``, ``headers``, ``model``) and helpers
 (``uuid()``, ``now``, ``random_id(prefix)``). The sandbox is immutable: no attribute escapes,
-no file or network access, no mutation of request data.
+no file or network access, no mutation of request data; and bounded: a render stops after
+``template_timeout_ms`` or ``template_max_bytes`` (:mod:`fakeai.producers.sandbox`).
 """
 
 from __future__ import annotations
@@ -13,25 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError, SpecError
 from fakeai.ids import hex_id, new_id_per_char
 from fakeai.producers.base import CompileEnv
+from fakeai.producers.sandbox import BoundedSandbox, Limits, TemplateVars
+from fakeai.producers.sandbox import render as bounded_render
 from fakeai.spec.operation import Operation
 
 log = logging.getLogger("fakeai.producers.template")
 
 
-def sandbox() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True)
-    env.policies["json.dumps_function"] = lambda obj, **kw: orjson.dumps(obj).decode()
-    return env
+def sandbox() -> BoundedSandbox:
+    """The immutable sandbox, bounded in time and output (:mod:`fakeai.producers.sandbox`)."""
+    return BoundedSandbox()
 
 
-def template_globals(ctx: RequestContext) -> dict[str, Any]:
+def template_globals(ctx: RequestContext) -> TemplateVars:
     rng = ctx.rng
 
     def random_id(prefix: str = "", length: int = 24) -> str:
@@ -41,17 +42,19 @@ def template_globals(ctx: RequestContext) -> dict[str, Any]:
         text = hex_id(rng, "", 128)
         return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:32]}"
 
-    return {
-        "body": ctx.body,
-        "query": dict(ctx.query),
-        "path": dict(ctx.path_params),
-        "headers": dict(ctx.headers),
-        "model": ctx.model,
-        "now": int(ctx.now),
-        "operation_id": ctx.operation_id,
-        "random_id": random_id,
-        "uuid": uuid,
-    }
+    variables = TemplateVars(
+        body=ctx.body,
+        query=dict(ctx.query),
+        path=dict(ctx.path_params),
+        headers=dict(ctx.headers),
+        model=ctx.model,
+        now=int(ctx.now),
+        operation_id=ctx.operation_id,
+        random_id=random_id,
+        uuid=uuid,
+    )
+    variables.limits = Limits.from_settings(ctx.settings)
+    return variables
 
 
 class TemplateProducer:
@@ -64,7 +67,7 @@ class TemplateProducer:
 
     def produce(self, ctx: RequestContext) -> Output | None:
         try:
-            text = self.template.render(template_globals(ctx))
+            text = bounded_render(self.template, template_globals(ctx))
         except (TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
             log.error("template %s failed: %s", self.name, exc)
             raise APIError(500, f"fakeai template {self.name} failed: {exc}", type="server_error") from None

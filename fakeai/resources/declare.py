@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from fakeai import yamlload
 from fakeai.errors import ConfigError
 
 KNOWN_TOP = {"applies_when", "scale", "kinds"}
@@ -95,19 +94,6 @@ class Declarations:
     scale: float = 1.0
     kinds: Mapping[str, KindDecl] = field(default_factory=dict)
     files: tuple[str, ...] = ()
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that remembers the line of every mapping (``__line__``), for messages."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[str, Any]:
-    mapping: dict[str, Any] = {str(k): v for k, v in loader.construct_mapping(node, deep=True).items()}
-    mapping["__line__"] = node.start_mark.line + 1
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _fail(path: str, node: Any, message: str, hint: str = "") -> ConfigError:
@@ -190,12 +176,7 @@ def load_file(
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read resource declarations: {exc.strerror}") from None
-    try:
-        doc = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else path
-        raise ConfigError(f"{where}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    doc = yamlload.load(text, path, ConfigError, line_key="__line__", columns=False).data  # mappings get __line__
     doc = _check_keys(path, doc, KNOWN_TOP, "a resource declarations file")
     scale = doc.get("scale", 1.0)
     if not isinstance(scale, (int, float)) or scale < 0:

@@ -13,14 +13,12 @@ from importlib import resources
 from typing import Any
 
 import jsonschema_rs
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
 
+from fakeai import yamlload
 from fakeai.errors import ScenarioError, closest
 from fakeai.spec.pointer import deref, resolve
 
-YamlPath = tuple[str | int, ...]
+YamlPath = yamlload.YamlPath
 MAX_ERRORS = 10
 
 
@@ -68,59 +66,15 @@ def _dotted(path: Sequence[str | int]) -> str:
 
 def parse(text: str, source: str) -> Document:
     """YAML text -> :class:`Document`, validated against the format's JSON Schema."""
-    yaml = YAML(typ="rt")
-    try:
-        tree = yaml.load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(f"{source}{where}: invalid YAML: {problem}") from None
-    if tree is None:
-        tree = CommentedMap()
-    positions: dict[YamlPath, tuple[int, int]] = {}
-    data = _plain(tree, (), positions)
+    loaded = yamlload.load(text, source, ScenarioError)
+    data = {} if loaded.data is None else loaded.data
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{source}:1:1: a scenario file must be a mapping with 'rules:' (got {type(data).__name__})"
         )
-    document = Document(source, data, positions)
+    document = Document(source, data, loaded.positions)
     check(document)
     return document
-
-
-def _plain(node: Any, path: YamlPath, positions: dict[YamlPath, tuple[int, int]]) -> Any:
-    if isinstance(node, CommentedMap):
-        result: dict[str, Any] = {}
-        for key, value in node.items():
-            child = (*path, str(key))
-            try:
-                line, column = node.lc.key(key)
-                positions[child] = (line + 1, column + 1)
-            except (KeyError, TypeError):
-                pass
-            result[str(key)] = _plain(value, child, positions)
-        return result
-    if isinstance(node, CommentedSeq):
-        items: list[Any] = []
-        for index, value in enumerate(node):
-            child = (*path, index)
-            try:
-                line, column = node.lc.item(index)
-                positions[child] = (line + 1, column + 1)
-            except (KeyError, TypeError, IndexError):
-                pass
-            items.append(_plain(value, child, positions))
-        return items
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return str(node)
 
 
 def check(document: Document) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema_rs
+import re2
 
 from fakeai.context import RequestContext
 from fakeai.scenario import conversation as conv
@@ -191,10 +192,23 @@ def _contains(value: Any, needle: str, fold: bool) -> bool:
 
 
 def _regex(pattern: str, fold: bool, path: Sequence[str | int], fail: Fail) -> Predicate:
+    """RE2 (linear time: ``^(a+)+$`` cannot stall a request); what RE2 cannot do fails here, at load."""
+    options = re2.Options()
+    options.dot_nl, options.case_sensitive, options.log_errors = True, not fold, False
     try:
-        regex = re.compile(pattern, re.IGNORECASE | re.DOTALL if fold else re.DOTALL)
-    except re.error as exc:
-        raise fail(path, f"invalid regular expression {pattern!r}: {exc}") from None
+        regex = re2.compile(pattern, options)
+    except re2.error as exc:
+        try:
+            re.compile(pattern)
+        except re.error as invalid:
+            raise fail(path, f"invalid regular expression {pattern!r}: {invalid}") from None
+        reason = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise fail(
+            path,
+            f"regular expression {pattern!r} is not supported by RE2 ({reason}); scenario regexes run on RE2 "
+            "(linear time), which has no backreferences, lookahead/lookbehind, atomic or possessive groups and "
+            "no \\Z (write \\z); see docs/scenarios.md, 'Regular expressions'",
+        ) from None
 
     def predicate(value: Any, captures: Captures) -> bool:
         if not isinstance(value, str):

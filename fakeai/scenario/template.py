@@ -1,7 +1,8 @@
 """Templated values in scenario responses, compiled once at load.
 
 Any string containing ``{{`` or ``{%`` is a Jinja template rendered in fakeai's immutable sandbox
-(:func:`fakeai.producers.template.sandbox`): no attribute escapes, no file or network access.
+(:func:`fakeai.producers.template.sandbox`): no attribute escapes, no file or network access, and each
+value's render bounded by ``template_timeout_ms`` and ``template_max_bytes`` (:mod:`fakeai.producers.sandbox`).
 Templates see the request (``body``, ``query``, ``headers``, ``model``, ``path``), ``match``
 (regex captures of the rule), ``state``, ``turn``, ``last_user_message`` and helpers ``uuid()``,
 ``random_id(prefix)``, ``now``, ``tokens(text)``, ``json_path(expr)``.
@@ -17,6 +18,7 @@ from jinja2.exceptions import SecurityError
 
 from fakeai.context import RequestContext
 from fakeai.errors import APIError
+from fakeai.producers.sandbox import render as bounded_render
 from fakeai.producers.template import sandbox, template_globals
 from fakeai.producers.text.tokenizer import for_model
 from fakeai.scenario import conversation as conv
@@ -39,7 +41,7 @@ def compile_value(value: Any, path: Sequence[str | int], fail: Fail) -> Value:
             template = _ENV.from_string(value)
         except TemplateError as exc:
             raise fail(path, f"invalid template: {exc}") from None
-        return lambda env: template.render(env)
+        return lambda env: bounded_render(template, env)
     if isinstance(value, dict):
         items = [(k, compile_value(v, (*path, k), fail)) for k, v in value.items()]
         if all(not _has_template(v) for v in value.values()):

@@ -45,8 +45,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from fakeai import yamlload
 from fakeai.bundled import data_path
 from fakeai.context import Output, RequestContext, Timing
 from fakeai.errors import ConfigError, closest
@@ -110,25 +109,17 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read engine profiles: {exc.strerror}") from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ConfigError(f"{path}{f':{mark.line + 1}' if mark else ''}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
-    lines = _key_lines(root)
+    loaded = yamlload.load(text, str(path), ConfigError, columns=False)
+    data = loaded.data
     if not isinstance(data, dict) or not isinstance(data.get("profiles"), dict) or set(data) != {"profiles"}:
         raise ConfigError(f"{path}:1: expected a mapping with one key `profiles:` (name -> step-time curve)")
     out: dict[str, Profile] = {}
     for name, entry in data["profiles"].items():
-        line = lines.get(("profiles", str(name)), 1)
+        line = loaded.line(("profiles", str(name)))
         if not isinstance(entry, dict):
             raise ConfigError(f"{path}:{line}: profiles.{name}: expected a mapping of {', '.join(_KEYS)}")
         for key, value in entry.items():
-            at = f"{path}:{lines.get(('profiles', str(name), str(key)), line)}: profiles.{name}.{key}"
+            at = f"{path}:{loaded.line(('profiles', str(name), str(key)))}: profiles.{name}.{key}"
             if key not in _KEYS:
                 raise ConfigError(f"{at}: unknown key{closest(str(key), _KEYS)}; allowed: {', '.join(_KEYS)}")
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
@@ -140,17 +131,6 @@ def load_profiles(path: str | Path) -> dict[str, Profile]:
             raise ConfigError(f"{path}:{line}: profiles.{name}: missing {', '.join(missing)}")
         values: dict[str, Any] = {k: int(v) if k in _INTS else float(v) for k, v in entry.items()}
         out[str(name)] = Profile(name=str(name), where=f"{path}:{line}", **values)
-    return out
-
-
-def _key_lines(root: yaml.Node | None, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
-    """(key path) -> 1-based line, for every mapping key of the document."""
-    out: dict[tuple[str, ...], int] = {}
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            where = (*prefix, str(getattr(key, "value", "")))
-            out[where] = key.start_mark.line + 1
-            out.update(_key_lines(value, where))
     return out
 
 

@@ -1,6 +1,6 @@
 """Read an OpenAPI document (YAML or JSON), normalize it, and cache the result by content hash.
 
-A cold load of the official document parses 3 MB of YAML with libyaml (~1 s); the normalized
+A cold load of the official document parses 3 MB of YAML with libyaml (``fakeai.yamlload``, ~1 s); the normalized
 result is cached as JSON under ``$FAKEAI_CACHE_DIR`` (default ``~/.cache/fakeai``) so a warm
 start reads it back with orjson in milliseconds.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import yaml
 
+from fakeai import yamlload
 from fakeai.bundled import data_path
 from fakeai.errors import SpecError
 from fakeai.spec import normalize as _normalize
@@ -24,16 +24,6 @@ from fakeai.spec.vendors import SpecSource, annotate, apply_vendor_overlay, comb
 
 DEFAULT_SPEC = "embedded:openai"
 DEFAULT_NAMES = ("", DEFAULT_SPEC, "embedded", "official", "openai")
-
-
-class _Loader(yaml.CSafeLoader):  # type: ignore[misc,unused-ignore]  # yaml is Any without types-PyYAML
-    """libyaml's safe loader without the timestamp resolver: dates in specs stay strings."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    key: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def embedded_spec_path() -> Path:
@@ -62,13 +52,9 @@ def resolve_spec_path(spec: str | os.PathLike[str] | None) -> Path:
 def parse(data: bytes, source: str) -> dict[str, Any]:
     """Parse YAML or JSON bytes into a dict, with the file and line in any error."""
     try:
-        doc = orjson.loads(data) if data.lstrip()[:1] in (b"{", b"[") else yaml.load(data, Loader=_Loader)
+        doc = orjson.loads(data) if data.lstrip()[:1] in (b"{", b"[") else yamlload.load(data, source, SpecError).data
     except orjson.JSONDecodeError as exc:
         raise SpecError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SpecError(f"{source}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(doc, dict):
         raise SpecError(f"{source}: an OpenAPI document must be a mapping, got {type(doc).__name__}")
     version = str(doc.get("openapi", ""))
@@ -99,7 +85,7 @@ def load_document(spec: str | os.PathLike[str] | None = None, *, use_cache: bool
     except OSError as exc:
         raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
     overlays = load_overlays(data_path("spec") / "overlays")
-    salt = f"normalize-v{_normalize.VERSION}".encode() + orjson.dumps([o for _, o in overlays])
+    salt = f"normalize-v{_normalize.VERSION}-{yamlload.SCHEMA}".encode() + orjson.dumps([o for _, o in overlays])
     salt += b"".join(b"\0vendor-overlay\0" + raw for _, raw in source.overlays)
     digest = hashlib.sha256(data + salt).hexdigest()[:32]
     cached = cache_dir() / f"spec-{digest}.json"

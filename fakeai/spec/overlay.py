@@ -22,8 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from fakeai import yamlload
 from fakeai.errors import SpecError
 
 _TOKEN = re.compile(r"\.([A-Za-z0-9_$\-]+)|\[\s*'([^']*)'\s*\]|\[\s*\"([^\"]*)\"\s*\]")
@@ -92,10 +91,7 @@ def overlay_files(directory: Path) -> Iterator[Path]:
 def load_overlays(directory: Path) -> list[tuple[str, dict[str, Any]]]:
     overlays = []
     for path in overlay_files(directory):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise SpecError(f"{path}: invalid overlay YAML: {exc}") from None
+        data = yamlload.load(path.read_text(encoding="utf-8"), str(path), SpecError).data
         if not isinstance(data, dict) or "overlay" not in data:
             raise SpecError(f"{path}: not an overlay document (missing 'overlay: 1.0.0')")
         overlays.append((str(path), data))

@@ -73,9 +73,39 @@ def _most_specific(errors: Sequence[Any]) -> Any:
         deepest = max(max(len(e.instance_path) for e in b) for b in branches)
         if deepest == len(error.instance_path) and all(_is_leaf(b) for b in branches):
             return _Merged(error, branches)
+        key = _discriminator(error, branches)
+        if key is not None:
+            matching = [b for b in branches if not any(_mismatch(e, error, key) for e in b)]
+            if not matching:  # the tag fits no branch: every branch's value for it
+                return _Merged(error, [[e for e in b if _mismatch(e, error, key)] for b in branches], key)
+            branches = matching  # the branch the tag names, not whichever failed deepest
         best = max(branches, key=lambda b: (max(len(e.instance_path) for e in b), -len(b)))
         error = max(best, key=lambda e: len(e.instance_path))
     return error
+
+
+def _mismatch(branch_error: Any, union: Any, key: str) -> bool:
+    """The branch rejected the union's value for its tag ``key`` (an enum/const on that direct property)."""
+    path = list(branch_error.instance_path)
+    return _kind(branch_error) in ("enum", "constant", "const") and path == [*union.instance_path, key]
+
+
+def _discriminator(union: Any, branches: list[list[Any]]) -> str | None:
+    """The property that tells an object union's branches apart (OpenAPI's ``discriminator``, e.g. a tool's
+    ``type``): one whose value at least two branches reject by enum/const."""
+    if not isinstance(union.instance, dict):
+        return None
+    depth = len(union.instance_path)
+    counts: dict[str, int] = {}
+    for branch in branches:
+        for key in {
+            e.instance_path[depth]
+            for e in branch
+            if len(e.instance_path) == depth + 1 and isinstance(e.instance_path[depth], str)
+        }:
+            if any(_mismatch(e, union, key) for e in branch):
+                counts[key] = counts.get(key, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts and max(counts.values()) >= 2 else None
 
 
 def _is_leaf(branch: list[Any]) -> bool:
@@ -83,11 +113,12 @@ def _is_leaf(branch: list[Any]) -> bool:
 
 
 class _Merged:
-    """Every branch of an anyOf rejected the value by type/enum: one combined message."""
+    """Every branch of an anyOf rejected the value by type/enum (or, with ``key``, rejected the object's tag
+    ``key``): one combined message."""
 
-    def __init__(self, error: Any, branches: list[list[Any]]) -> None:
-        self.instance_path = error.instance_path
-        self.instance = error.instance
+    def __init__(self, error: Any, branches: list[list[Any]], key: str | None = None) -> None:
+        self.instance_path = error.instance_path if key is None else [*error.instance_path, key]
+        self.instance = error.instance if key is None else error.instance.get(key)
         self.expected: list[str] = []
         self.values: list[Any] = []
         for branch in branches:

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from fakeai import yamlload
 from fakeai.errors import SpecError, closest
 from fakeai.spec.operation import Operation
 
@@ -120,10 +119,7 @@ def _vendor_source(name: str, key: str, seen: tuple[str, ...]) -> SpecSource:
 
 
 def _overlay_data(source: str, raw: bytes) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        raise SpecError(f"{source}: invalid overlay YAML: {exc}") from None
+    data = yamlload.load(raw, source, SpecError).data
     if not isinstance(data, dict):
         raise SpecError(f"{source}: a vendor overlay must be a mapping")
     return data

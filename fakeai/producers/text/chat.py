@@ -33,6 +33,7 @@ from fakeai.producers.text.common import (
     stop_sequences,
 )
 from fakeai.producers.text.logprobs import chat_logprobs
+from fakeai.producers.text.prompted import prompt_texts
 from fakeai.producers.text.script import Script, scripted_text
 from fakeai.producers.text.structured import response_format_text
 from fakeai.producers.text.text import Completion, generate
@@ -151,7 +152,8 @@ class ChatProducer:
         ctx: RequestContext, gen: Generation, body: Mapping[str, Any], rng: random.Random, max_tokens: int | None
     ) -> Completion:
         """Generated content: the ``response_format`` JSON, or text in the request's mode."""
-        structured = response_format_text(body.get("response_format"), rng, ctx.now)
+        prompt = prompt_texts(body.get("messages"))  # a schema written into the prompt (instructor, dspy, ...)
+        structured = response_format_text(body.get("response_format"), rng, ctx.now, prompt)
         if structured is not None:
             return generate(
                 mode="fixed", rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,

@@ -38,6 +38,7 @@ from fakeai.context import Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.bindings import Binding, binding_for, env_files
+from fakeai.producers.text.arguments import user_texts
 from fakeai.producers.text.common import Generation, GenerationConfig, last_user_text
 from fakeai.producers.text.messages_count import cacheable_prefix, count_input
 from fakeai.producers.text.script import Script, scripted_text
@@ -156,7 +157,8 @@ class MessagesProducer:
             cut = text is not None and text.finish_reason == "length"
             reason = "max_tokens" if cut else _stop_reason(script.finish_reason, bool(calls))
         else:
-            calls = tuple(_anthropic_call(call) for call in plan_calls(self._tool_body(body), rng, ctx.now))
+            said = user_texts(body.get(self.fields["messages"]))  # tool arguments from the user's words
+            calls = tuple(_anthropic_call(call) for call in plan_calls(self._tool_body(body), rng, ctx.now, said))
             text = None
             reason = "tool_use"
             if not calls:

@@ -29,7 +29,9 @@ from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.text import history, responses_stream
+from fakeai.producers.text.arguments import user_texts
 from fakeai.producers.text.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
+from fakeai.producers.text.prompted import prompt_texts
 from fakeai.producers.text.script import Script
 from fakeai.producers.text.structured import generate_json, response_format_text
 from fakeai.producers.text.text import LengthSpec, generate
@@ -143,7 +145,7 @@ def build_answer(
         scripted, cut = _scripted_items(script, gen, ids, remaining)
         items.extend(scripted)
     elif not cut:
-        calls = plan_calls(_as_chat_tools(body), rng, now)
+        calls = plan_calls(_as_chat_tools(body), rng, now, user_texts(body.get("input")))
         if calls:
             called = _call_items(calls, gen, ids, remaining)
             cut = len(called) < len(calls) or called[-1].body["status"] == "incomplete"
@@ -343,12 +345,11 @@ def _part(kind: str, text: str) -> dict[str, Any]:
 def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str | None:
     text = body.get("text")
     fmt = text.get("format") if isinstance(text, Mapping) else None
-    if not isinstance(fmt, Mapping):
-        return None
-    if fmt.get("type") == "json_schema":
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
         schema = fmt.get("schema")
         return generate_json(schema if isinstance(schema, Mapping) else None, rng, now, "text.format.schema")
-    return response_format_text(fmt, rng, now)
+    prompt = prompt_texts(body.get("input"), body.get("instructions"))  # a schema written into the prompt
+    return response_format_text(fmt, rng, now, prompt)
 
 
 def _input_tokens(body: Mapping[str, Any], gen: Generation) -> int:

@@ -29,6 +29,7 @@ __all__ = ["MODES", "Completion", "LengthSpec", "generate", "split_tokens"]
 MODES = ("lorem", "echo", "fixed")
 _T = TypeVar("_T")
 _SENTENCE_END = (".", "!", "?", '."', '!"', '?"')
+SENTENCE_TOKENS = 24  # a typical sentence: the shortest mean a cap shrinks the natural length to
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,22 @@ class LengthSpec:
     def draw(self, rng: random.Random) -> int:
         value = round(rng.lognormvariate(self._mu, self._sigma)) if self._sigma > 0 else round(self.mean)
         return min(max(value, self.minimum), self.maximum)
+
+    def under(self, cap: int | None) -> LengthSpec:
+        """The lengths a model writes when the request caps it at ``cap`` tokens.
+
+        Clients pick a cap with room for the answer they ask for, and a model asked for a short answer writes
+        one: real replies usually end before ``max_tokens``, and clients treat ``finish_reason: length`` as a
+        failure (openai-agents, langchain). A cap below ``mean + 2 * stddev`` scales mean and stddev down
+        alike (the same shape), so most draws fit and a few are still cut; but a reply is rarely shorter than
+        a sentence, so the mean stays at least :data:`SENTENCE_TOKENS` and tiny caps (``max_tokens: 5``) cut
+        the reply as they do with real models. A constant length (``stddev`` 0, ``output_length N:0``) stays
+        as given: benchmarks use it for exact lengths."""
+        room = self.mean + 2 * self.stddev
+        if cap is None or cap <= 0 or self.stddev == 0 or cap >= room:
+            return self
+        scale = max(cap / room, min(1.0, SENTENCE_TOKENS / self.mean))
+        return LengthSpec(self.mean * scale, self.stddev * scale, min(self.minimum, cap), self.maximum)
 
     @classmethod
     def parse(cls, text: str) -> LengthSpec:
@@ -232,10 +249,11 @@ def generate(
 ) -> Completion:
     """One completion.
 
-    Length: the natural length is a ``length`` draw (lorem) or the whole echo/fixed text. If
-    ``max_tokens`` is smaller, the text is cut at exactly ``max_tokens`` tokens, finish_reason
-    ``"length"``. Lorem text otherwise ends on the sentence end nearest the draw (within +-50% of
-    it, ``length``'s bounds and ``max_tokens``), finish_reason ``"stop"``. ``ignore_eos`` forces
+    Length: the natural length is a ``length.under(max_tokens)`` draw (lorem: a small cap shrinks the
+    draw, see :meth:`LengthSpec.under`) or the whole echo/fixed text. If ``max_tokens`` is smaller, the
+    text is cut at exactly ``max_tokens`` tokens, finish_reason ``"length"``. Lorem text otherwise
+    ends on the sentence end nearest the draw (within +-50% of it, ``length``'s bounds and
+    ``max_tokens``), finish_reason ``"stop"``. ``ignore_eos`` forces
     exactly ``max_tokens`` tokens (a ``length`` draw when it is None), cycling echo/fixed text
     (an empty one falls back to the corpus); finish_reason ``"length"``.
     Stop sequences are honoured even with ``ignore_eos`` (as vLLM does): the text is cut before
@@ -250,12 +268,13 @@ def generate(
     if mode == "lorem":
         corpus = _corpus_for(tokenizer)
         start = corpus.starts[rng.randrange(len(corpus.starts))]
-        natural = length.draw(rng)
+        wanted = length if ignore_eos else length.under(max_tokens)
+        natural = wanted.draw(rng)
         if ignore_eos or (max_tokens is not None and natural > max_tokens):
             count, finish = (natural if max_tokens is None else max_tokens), "length"
         else:
-            high = length.maximum if max_tokens is None else min(max_tokens, length.maximum)
-            count, finish = _snap(corpus, start.index, natural, length.minimum, high), "stop"
+            high = wanted.maximum if max_tokens is None else min(max_tokens, wanted.maximum)
+            count, finish = _snap(corpus, start.index, natural, wanted.minimum, high), "stop"
         ids, pieces = _lorem(corpus, rng, count, start)
     else:
         ids, pieces = tokenizer.split(prompt_text if mode == "echo" else fixed_text)

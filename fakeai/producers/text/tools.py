@@ -14,7 +14,9 @@ Policy (``tool_choice``):
 
 How many: ``parallel_tool_calls: false`` or a single tool -> one call; otherwise one or two
 distinct tools (drawn from the choice's RNG). Arguments are compact JSON instances of the
-function's ``parameters`` (enums, formats, bounds, ``$defs`` respected), deterministic per RNG.
+function's ``parameters`` (enums, formats, bounds, ``$defs`` respected), deterministic per RNG, with
+string arguments taken from the user's words where the property says what it holds
+(``fakeai.producers.text.arguments``: "weather in Paris" -> ``{"city": "Paris"}``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from fakeai.errors import APIError
 from fakeai.ids import new_id
+from fakeai.producers.text.arguments import argument_overrides, user_texts
 from fakeai.producers.text.structured import generate_json
 
 __all__ = ["ToolCall", "function_tools", "plan_calls", "wants_calls"]
@@ -90,8 +93,11 @@ def _last_role(body: Mapping[str, Any]) -> str | None:
     return "user"  # Responses-style string input
 
 
-def plan_calls(body: Mapping[str, Any], rng: random.Random, now: float) -> tuple[ToolCall, ...]:
-    """The tool calls for one choice; empty when the model should answer with text."""
+def plan_calls(
+    body: Mapping[str, Any], rng: random.Random, now: float, said: Sequence[str] | None = None
+) -> tuple[ToolCall, ...]:
+    """The tool calls for one choice; empty when the model should answer with text. ``said``: the user's
+    messages, newest first (default: the chat ``messages`` of ``body``)."""
     functions = function_tools(body.get("tools"))
     call, candidates = wants_calls(body, functions)
     if not call:
@@ -99,8 +105,14 @@ def plan_calls(body: Mapping[str, Any], rng: random.Random, now: float) -> tuple
     single = body.get("parallel_tool_calls") is False or len(candidates) == 1  # a named function: one
     count = 1 if single else rng.randint(1, 2)
     picked = rng.sample(candidates, count)
+    said = user_texts(body.get("messages")) if said is None else said
     return tuple(
-        ToolCall(new_id(rng, "call_"), f["name"], generate_json(_parameters(f), rng, now, "tools")) for f in picked
+        ToolCall(
+            new_id(rng, "call_"),
+            f["name"],
+            generate_json(_parameters(f), rng, now, "tools", argument_overrides(_parameters(f), said)),
+        )
+        for f in picked
     )
 
 
