@@ -113,9 +113,13 @@ def received(sock: socket.socket, timeout: float = 5.0) -> bytes:
 
 
 def probe_seconds(server: Server) -> float:
-    started = time.perf_counter()
-    assert httpx2.get(server.base_url + "/v1/models", timeout=5).status_code == 200
-    return time.perf_counter() - started
+    """The fastest of three probes: one slow answer on a busy 2-core CI runner is noise, three are a stall."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        assert httpx2.get(server.base_url + "/v1/models", timeout=5).status_code == 200
+        best = min(best, time.perf_counter() - started)
+    return best
 
 
 @pytest.mark.parametrize("head", [b"x-big: " + b"a" * (4 * 1024 * 1024) + b"\r\n", b"x-h: v\r\n" * 10_000])
