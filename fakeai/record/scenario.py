@@ -25,12 +25,35 @@ from fakeai.scenario import conversation as conv
 
 SCRUBBED = "[scrubbed]"
 DEFAULT_SCRUB = (
-    r"sk-[A-Za-z0-9_\-]{8,}",  # OpenAI-style keys (sk-, sk-proj-, sk-svcacct-)
+    r"sk-[A-Za-z0-9_\-]{8,}",  # OpenAI-style keys (sk-, sk-proj-, sk-svcacct-), Anthropic's sk-ant-
     r"[Bb]earer\s+[A-Za-z0-9._\-]{8,}",
     r"\borg-[A-Za-z0-9]{8,}",
     r"\bproj_[A-Za-z0-9]{8,}",
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",  # GitHub tokens (classic, OAuth, user, server, refresh)
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",  # GitHub fine-grained tokens
+    r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b",  # AWS access key ids
+    r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*",  # JWTs (header.payload.signature)
+    r"\bAIza[A-Za-z0-9_\-]{30,}",  # Google API keys
+    r"\bxox[abprs]-[A-Za-z0-9\-]{10,}",  # Slack tokens
 )
 SECRET_FIELDS = frozenset({"organization", "organization_id", "project", "project_id", "api_key", "owner"})
+# A string under a field whose name (lower case, without - and _) ends like this is scrubbed whatever it holds:
+# password, client_secret, access_token, x-api-key, Authorization... Not a bare ``token``: logprobs have one.
+SECRET_FIELD_ENDINGS = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "apikey",
+    "authorization",
+    "credential",
+    "credentials",
+    "privatekey",
+    "accesskey",
+    "accesskeyid",
+    "cookie",
+)
+_SECRET_NAME = re.compile(rf"(?:{'|'.join(SECRET_FIELD_ENDINGS)}|.token)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +74,23 @@ class Exchange:
 
 
 class Scrubber:
-    def __init__(self, patterns: Sequence[str] = (), secrets: Sequence[str] = ()) -> None:
+    """Secrets -> ``[scrubbed]``: values matching a pattern (the defaults, ``--scrub REGEX``, the upstream key),
+    and every string under a secret-looking field name (the defaults, ``--scrub-field NAME``)."""
+
+    def __init__(self, patterns: Sequence[str] = (), secrets: Sequence[str] = (), fields: Sequence[str] = ()) -> None:
         literal = [re.escape(s) for s in secrets if s and len(s) >= 4]
         self.regex = re.compile("|".join(f"(?:{p})" for p in (*DEFAULT_SCRUB, *patterns, *literal)))
+        self.fields = SECRET_FIELDS | {f.lower() for f in fields}
+
+    def secret_field(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        name = key.lower()
+        return name in self.fields or _SECRET_NAME.search(name.replace("_", "").replace("-", "")) is not None
 
     def __call__(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, str):
-            return SCRUBBED if key in SECRET_FIELDS and value else self.regex.sub(SCRUBBED, value)
+            return SCRUBBED if value and self.secret_field(key) else self.regex.sub(SCRUBBED, value)
         if isinstance(value, dict):
             return {k: self(v, k) for k, v in value.items()}
         if isinstance(value, list):

@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--scrub", action="append", default=[], metavar="REGEX", help="also scrub this (repeatable)")
+    parser.add_argument(
+        "--scrub-field", action="append", default=[], metavar="NAME", help="also scrub fields so named (repeatable)"
+    )
     parser.add_argument("--spec", metavar="FILE", help="OpenAPI document to name operations by (default: embedded)")
 
 
@@ -51,7 +54,9 @@ def run(args: argparse.Namespace) -> int:
     key = os.environ.get(args.api_key_env, "") if args.api_key_env else None
     if args.api_key_env and not key:
         raise ConfigError(f"--api-key-env: environment variable {args.api_key_env} is not set")
-    proxy = create_proxy(args.upstream, Path(args.out), api_key=key, scrub=args.scrub, spec=args.spec)
+    proxy = create_proxy(
+        args.upstream, Path(args.out), api_key=key, scrub=args.scrub, spec=args.spec, scrub_fields=args.scrub_field
+    )
     logging.getLogger("fakeai").warning(
         "recording %s on http://%s:%d into %s", proxy.upstream, args.host, args.port, args.out
     )
@@ -63,12 +68,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def create_proxy(
-    upstream: str, out: Path, api_key: str | None = None, scrub: Sequence[str] = (), spec: str | None = None
+    upstream: str,
+    out: Path,
+    api_key: str | None = None,
+    scrub: Sequence[str] = (),
+    spec: str | None = None,
+    scrub_fields: Sequence[str] = (),
 ) -> RecordingProxy:
     from fakeai.spec.load import load_document
 
     secrets = [key for key in (api_key,) if key]
-    recorder = Recorder(out, Scrubber(scrub, secrets), safe_url(upstream))
+    recorder = Recorder(out, Scrubber(scrub, secrets, scrub_fields), safe_url(upstream))
     return RecordingProxy(upstream.rstrip("/"), recorder, Router(load_document(spec)), api_key)
 
 
