@@ -413,20 +413,24 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, ti
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        try:
-            message = await asyncio.wait_for(receive(), timeout) if timeout > 0 else await receive()
-        except TimeoutError:
-            raise APIError(408, f"Timed out reading the request body after {timeout:g} s.", code="timeout") from None
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout_at(loop.time() + timeout if timeout > 0 else None) as gap:  # one timer per body
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    break
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+                if timeout > 0:  # the limit is on the gap between chunks, not the whole body
+                    gap.reschedule(loop.time() + timeout)
+    except TimeoutError:
+        raise APIError(408, f"Timed out reading the request body after {timeout:g} s.", code="timeout") from None
     return b"".join(chunks)
 
 

@@ -39,10 +39,12 @@ class Delivered:
 
 class Watch:
     """The client's side of the connection, watched while the answer waits: ``receive`` is read in the
-    background (the body was read by the parse stage) until ``http.disconnect``."""
+    background (the body was read by the parse stage) until ``http.disconnect``. The watcher starts at the first
+    real wait, so an answer that is due at once (no simulated latency) costs no task."""
 
     def __init__(self, receive: Receive | None) -> None:
-        self.task = asyncio.ensure_future(_disconnect(receive)) if receive is not None else None
+        self.receive = receive
+        self.task: asyncio.Future[None] | None = None
 
     @property
     def gone(self) -> bool:
@@ -50,14 +52,15 @@ class Watch:
 
     async def sleep_until(self, clock: Clock, deadline: float) -> bool:
         """Wait for ``deadline``; False if the client disconnected first."""
-        if self.task is None:
+        if deadline <= clock.monotonic():
+            return not self.gone
+        if self.receive is None:
             await clock.sleep_until(deadline)
             return True
-        if self.task.done():
+        if self.task is None:
+            self.task = asyncio.ensure_future(_disconnect(self.receive))
+        elif self.task.done():
             return False
-        if deadline <= clock.monotonic():
-            await asyncio.sleep(0)  # a due frame still yields once, so a disconnect already read is seen
-            return not self.task.done()
         sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
         await asyncio.wait((sleeper, self.task), return_when=asyncio.FIRST_COMPLETED)
         if sleeper.done():
