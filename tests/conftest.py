@@ -62,6 +62,18 @@ async def reset(app: FakeAI) -> None:
     app.violations.clear()
 
 
+def scenario_app(**changes: Any) -> Iterator[FakeAI]:
+    """A dedicated app for a fixture: its runtime-loaded scenarios are removed and its states reset after the
+    test, which must have left no self-check violations."""
+    application = make_app(**changes)
+    assert application.scenarios is not None
+    yield application
+    for entry in application.scenarios.summary():
+        application.scenarios.remove(entry["name"])
+    application.scenarios.reset_state()
+    assert not application.violations, application.violations
+
+
 def not_reset(app: FakeAI) -> Any:
     """State :func:`reset` does not restore (scenarios loaded at runtime, latency set at runtime, simulator
     state it missed): when it differs from the app as built, the app is dropped from the cache instead."""

@@ -12,7 +12,7 @@ from fakeai.app import FakeAI
 from fakeai.cli import main
 from fakeai.errors import ScenarioError
 from fakeai.testing import async_client
-from tests.conftest import make_app
+from tests.conftest import scenario_app
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
 WEATHER = {
@@ -24,13 +24,7 @@ WEATHER = {
 @pytest.fixture
 def sapp() -> Iterator[FakeAI]:
     """An app (instant lifecycles) whose runtime-loaded scenarios are removed after each test."""
-    application = make_app(lifecycle_scale=0)
-    assert application.scenarios is not None
-    yield application
-    for entry in application.scenarios.summary():
-        application.scenarios.remove(entry["name"])
-    application.scenarios.reset_state()
-    assert not application.violations, application.violations
+    yield from scenario_app(lifecycle_scale=0)
 
 
 def load(app: FakeAI, name: str, text: str) -> None:

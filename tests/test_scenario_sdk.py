@@ -12,7 +12,7 @@ import pytest
 
 from fakeai.app import FakeAI
 from fakeai.testing import async_client, serve
-from tests.conftest import make_app
+from tests.conftest import make_app, scenario_app
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 USER = [{"role": "user", "content": "hello"}]
@@ -21,13 +21,7 @@ USER = [{"role": "user", "content": "hello"}]
 @pytest.fixture
 def sapp() -> Iterator[FakeAI]:
     """A dedicated app (own seed) whose runtime-loaded scenarios are removed after each test."""
-    application = make_app(seed=4242)
-    assert application.scenarios is not None
-    yield application
-    for entry in application.scenarios.summary():
-        application.scenarios.remove(entry["name"])
-    application.scenarios.reset_state()
-    assert not application.violations, application.violations
+    yield from scenario_app(seed=4242)
 
 
 def engine(app: FakeAI) -> Any:
