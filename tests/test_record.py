@@ -162,3 +162,17 @@ def test_check_command_reports_traffic_drift(
     broken.write_text(traffic[-1].replace('"object":"model"', '"object":42') + "\n")
     assert main(["check", "--traffic", str(broken)]) == 1
     assert "retrieveModel" in capsys.readouterr().err
+
+
+def test_record_scrub_field_flag_reaches_the_recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    from fakeai.cli import main
+
+    served: list[RecordingProxy] = []
+    monkeypatch.setattr(uvicorn, "run", lambda proxy, **_options: served.append(proxy))
+    out = tmp_path / "rec.yaml"
+    argv = ["record", "--upstream", "http://127.0.0.1:9", "--out", str(out), "--scrub-field", "Nick_Name"]
+    assert main(argv) == 0
+    scrub = served[0].recorder.scrub
+    assert scrub({"nick_name": "bob", "city": "Paris"}) == {"nick_name": "[scrubbed]", "city": "Paris"}
