@@ -31,9 +31,10 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 ENTRY_OVERHEAD = 1024  # bytes an entry costs besides its JSON (the object, its strings, the deque slot), roughly
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
-    """One request and the answer fakeai sent."""
+    """One request and the answer fakeai sent; read-only by convention (not ``frozen``: a frozen dataclass
+    costs two and a half times as much to build, and one is built per request)."""
 
     seq: int
     time: float  # unix seconds the request arrived (injected clock)
@@ -148,6 +149,7 @@ class Journal:
         self, size: int = DEFAULT_SIZE, body_limit: int = DEFAULT_BODY_LIMIT, max_bytes: int = DEFAULT_MAX_BYTES
     ) -> None:
         self.entries: deque[Entry] = deque()
+        self.costs: deque[int] = deque()  # cost() of each entry, in the same order
         self.size = max(1, size)
         self.body_limit = body_limit
         self.max_bytes = max_bytes
@@ -216,10 +218,14 @@ class Journal:
         )
 
     def _append(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        self.bytes += cost(entry)
-        while len(self.entries) > 1 and (len(self.entries) > self.size or self.bytes > self.max_bytes):
-            self.bytes -= cost(self.entries.popleft())
+        entries, costs = self.entries, self.costs
+        entries.append(entry)
+        weight = cost(entry)
+        costs.append(weight)
+        self.bytes += weight
+        while len(entries) > 1 and (len(entries) > self.size or self.bytes > self.max_bytes):
+            entries.popleft()
+            self.bytes -= costs.popleft()
             self.dropped += 1
 
     def _request_body(self, ctx: RequestContext) -> bytes | None:
@@ -256,14 +262,18 @@ class Journal:
     def clear(self) -> int:
         count = len(self.entries)
         self.entries.clear()
+        self.costs.clear()
         self.bytes = 0
         return count
 
 
 def cost(entry: Entry) -> int:
     """An entry's memory, estimated cheaply: its stored JSON bytes plus a fixed overhead."""
-    stored = (entry.request_json, entry.response_json, entry.first_frame_json, entry.last_frame_json)
-    return ENTRY_OVERHEAD + sum(len(data) for data in stored if data is not None)
+    total = ENTRY_OVERHEAD
+    for data in (entry.request_json, entry.response_json, entry.first_frame_json, entry.last_frame_json):
+        if data is not None:
+            total += len(data)
+    return total
 
 
 def split_source(source: str) -> tuple[str, str | None]:

@@ -239,6 +239,25 @@ class Buckets:
         return out
 
 
+HISTOGRAM_INDEX = {  # name -> index in ModelSeries.buckets; TPOT is ITL under its deprecated name
+    **{name: i for i, name in enumerate(n for n in HISTOGRAMS if n != "vllm:time_per_output_token_seconds")},
+    "vllm:time_per_output_token_seconds": 1,
+}
+COUNTER_INDEX = {name: i for i, name in enumerate(COUNTERS) if name != "vllm:num_preemptions"}
+
+
+class ModelSeries:
+    """One model's vLLM histograms (in :data:`HISTOGRAM_INDEX` order) and counter totals."""
+
+    __slots__ = ("buckets", "success", "totals")
+
+    def __init__(self) -> None:
+        names = [n for n in HISTOGRAMS if n != "vllm:time_per_output_token_seconds"]
+        self.buckets = tuple(Buckets(HISTOGRAMS[name][1]) for name in names)
+        self.totals = [0, 0, 0, 0]  # prompt tokens, generation tokens, prefix-cache queries, prefix-cache hits
+        self.success: dict[str, int] = {}  # finished_reason -> requests
+
+
 class VLLMSeries:
     """vLLM's Prometheus series per served model, from the events and the simulators.
 
@@ -256,9 +275,7 @@ class VLLMSeries:
         self.models: dict[str, None] = {}  # every model seen, in order (vLLM exports its series from startup)
         self.in_flight: dict[str, str] = {}  # request id -> model
         self.running: dict[str, int] = {}
-        self.histograms: dict[tuple[str, str], Buckets] = {}
-        self.counters: dict[tuple[str, str], float] = {}
-        self.success: dict[tuple[str, str], int] = {}  # (model, finished_reason) -> requests
+        self.series: dict[str, ModelSeries] = {}  # model -> its histograms and counters
         self.generative: dict[tuple[str, tuple[str, ...]], bool] = {}
 
     # -- events ---------------------------------------------------------------------------------------
@@ -281,29 +298,26 @@ class VLLMSeries:
         prompt, cached = self.prompt_usage(event.ctx, output)
         first = max(timing.first, 0.0)
         decode = max(_last_token(output, timing) - first, 0.0)
-        observe = self.observe
-        observe("vllm:time_to_first_token_seconds", model, first)
+        series = self.series.get(model) or self.series_of(model)
+        ttft, itl, tpot, e2e, queue, inference, prefill, decoding, prompts, generations = series.buckets
+        ttft.observe(first)
         for gap, times in token_gaps(output, timing, completion):
-            observe("vllm:inter_token_latency_seconds", model, gap, times)
-            observe("vllm:time_per_output_token_seconds", model, gap, times)
-        observe("vllm:request_time_per_output_token_seconds", model, decode / (completion - 1) if completion > 1 else 0)
-        observe("vllm:e2e_request_latency_seconds", model, event.elapsed)
-        observe("vllm:request_queue_time_seconds", model, 0.0)
-        observe("vllm:request_prefill_time_seconds", model, first)
-        observe("vllm:request_decode_time_seconds", model, decode)
-        observe("vllm:request_inference_time_seconds", model, first + decode)
-        observe("vllm:request_prompt_tokens", model, prompt)
-        observe("vllm:request_generation_tokens", model, completion)
-        counters = self.counters
-        for name, value in (
-            ("vllm:prompt_tokens", prompt),
-            ("vllm:generation_tokens", completion),
-            ("vllm:prefix_cache_queries", prompt),
-            ("vllm:prefix_cache_hits", cached),
-        ):
-            counters[name, model] = counters.get((name, model), 0.0) + value
-        key = (model, finished_reason(output))
-        self.success[key] = self.success.get(key, 0) + 1
+            itl.observe(gap, times)  # vllm:time_per_output_token_seconds is the same histogram (exported twice)
+        tpot.observe(decode / (completion - 1) if completion > 1 else 0)
+        e2e.observe(event.elapsed)
+        queue.observe(0.0)
+        prefill.observe(first)
+        decoding.observe(decode)
+        inference.observe(first + decode)
+        prompts.observe(prompt)
+        generations.observe(completion)
+        totals = series.totals
+        totals[0] += prompt
+        totals[1] += completion
+        totals[2] += prompt
+        totals[3] += cached
+        reason = finished_reason(output)
+        series.success[reason] = series.success.get(reason, 0) + 1
 
     def done(self, request_id: str) -> str | None:
         model = self.in_flight.pop(request_id, None)
@@ -311,11 +325,11 @@ class VLLMSeries:
             self.running[model] -= 1
         return model
 
-    def observe(self, name: str, model: str, value: float, times: int = 1) -> None:
-        found = self.histograms.get((name, model))
+    def series_of(self, model: str) -> ModelSeries:
+        found = self.series.get(model)
         if found is None:
-            found = self.histograms[name, model] = Buckets(HISTOGRAMS[name][1])
-        found.observe(value, times)
+            found = self.series[model] = ModelSeries()
+        return found
 
     def model_of(self, ctx: RequestContext) -> str | None:
         """The model of a generative request (its operation's binding names a prompt), else None."""
@@ -346,9 +360,7 @@ class VLLMSeries:
         return prompt, int(cached)
 
     def reset(self) -> None:
-        self.histograms.clear()
-        self.counters.clear()
-        self.success.clear()
+        self.series.clear()
         self.models = {model: None for model in self.in_flight.values()}
 
     # -- scrape ---------------------------------------------------------------------------------------
@@ -372,10 +384,11 @@ class VLLMSeries:
         for name, text in COUNTERS.items():
             counter = CounterMetricFamily(name, text, labels=labels)
             for model in models:
+                series = self.series.get(model)
                 if name == "vllm:num_preemptions":
                     total = float(loads[model].preemptions) if model in loads else 0.0
                 else:
-                    total = self.counters.get((name, model), 0.0)
+                    total = float(series.totals[COUNTER_INDEX[name]]) if series is not None else 0.0
                 counter.add_metric([model, ENGINE], total)
             yield counter
         success = CounterMetricFamily(
@@ -383,12 +396,14 @@ class VLLMSeries:
         )
         for model in models:
             for reason in FINISHED_REASONS:
-                success.add_metric([model, ENGINE, reason], self.success.get((model, reason), 0))
+                series = self.series.get(model)
+                success.add_metric([model, ENGINE, reason], series.success.get(reason, 0) if series else 0)
         yield success
         for name, (text, bounds) in HISTOGRAMS.items():
             histogram = HistogramMetricFamily(name, text, labels=labels)
             for model in models:
-                found = self.histograms.get((name, model)) or Buckets(bounds)
+                series = self.series.get(model)
+                found = series.buckets[HISTOGRAM_INDEX[name]] if series is not None else Buckets(bounds)
                 histogram.add_metric([model, ENGINE], found.cumulative(), found.total)
             yield histogram
 

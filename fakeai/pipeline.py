@@ -39,6 +39,7 @@ from fakeai.errors import APIError, invalid_api_key, not_found, reshape_error_bo
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
 from fakeai.operations import CompiledOperation
 from fakeai.parse.coerce import nest, parse_json, parse_query, prompt_too_large, text_chars
+from fakeai.parse.deadline import deadlines
 from fakeai.parse.seed import new_request_id, request_seed
 from fakeai.producers.bindings import env_files, envelope_of
 from fakeai.scenario.faults import inject
@@ -413,24 +414,29 @@ async def read_body(receive: Receive, headers: Mapping[str, str], limit: int, ti
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    loop = asyncio.get_running_loop()
+    watch = deadlines() if timeout > 0 else None
+    task = watch.begin(timeout) if watch is not None else None  # a dict entry, swept once per period
     try:
-        async with asyncio.timeout_at(loop.time() + timeout if timeout > 0 else None) as gap:  # one timer per body
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    break
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise _too_large(limit)
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-                if timeout > 0:  # the limit is on the gap between chunks, not the whole body
-                    gap.reschedule(loop.time() + timeout)
-    except TimeoutError:
-        raise APIError(408, f"Timed out reading the request body after {timeout:g} s.", code="timeout") from None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _too_large(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+            if watch is not None and task is not None:  # the limit is on the gap between chunks, not the whole body
+                watch.extend(task, timeout)
+    except asyncio.CancelledError:
+        if watch is not None and task is not None and watch.expired(task):
+            raise APIError(408, f"Timed out reading the request body after {timeout:g} s.", code="timeout") from None
+        raise
+    finally:
+        if watch is not None and task is not None:
+            watch.end(task)
     return b"".join(chunks)
 
 
