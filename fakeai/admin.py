@@ -184,7 +184,8 @@ async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
             "status": "ok",
             "operations": len(app.operations),
             "scenarios": len(engine.scenarios) if engine is not None else 0,
-            "journal": len(app.journal),
+            "journal": len(app.journal),  # with --state redis://: 503 while the backend is away (readiness)
+            "state": app.broadcast.shared.where if app.broadcast is not None else (app.settings.state or "process"),
             "uptime_seconds": app.pipeline.clock.monotonic() - (admin.started if admin is not None else 0.0),
         }
     )
@@ -224,6 +225,7 @@ async def put_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
             param="yaml",
             code="invalid_scenario",
         ) from None
+    _publish(app, {"kind": "put_scenario", "name": name, "yaml": text})
     return AdminResponse({"name": name, "loaded": True})
 
 
@@ -232,6 +234,7 @@ async def delete_scenario(app: FakeAI, request: AdminRequest) -> AdminResponse:
     name = request.path_params["name"]
     if not _engine(app).remove(name):
         raise APIError(404, f"No scenario named {name!r} is loaded.", param="name", code="scenario_not_found")
+    _publish(app, {"kind": "delete_scenario", "name": name})
     return AdminResponse({"name": name, "removed": True})
 
 
@@ -242,11 +245,8 @@ async def reset_state(app: FakeAI, request: AdminRequest) -> AdminResponse:
     _engine(app).reset_state(namespace)
     if app.store is not None:
         app.store.clear(namespace)
-    if app.usage is not None:
-        app.usage.reset(namespace)
-    for simulator in app.simulators:
-        if isinstance(simulator, Resettable):
-            simulator.reset(namespace)
+    _reset_local(app, namespace)
+    _publish(app, {"kind": "reset", "namespace": namespace})
     return AdminResponse({"reset": True, **({"namespace": namespace} if namespace is not None else {})})
 
 
@@ -323,7 +323,37 @@ async def put_latency(app: FakeAI, request: AdminRequest) -> AdminResponse:
         latency.set(body, model, where="latency")
     except ConfigError as exc:
         raise APIError(400, str(exc), param="ttft" if "ttft" in str(exc) else "itl", code="invalid_latency") from None
+    _publish(app, {"kind": "latency", "body": body, "model": model})
     return AdminResponse(latency.state())
+
+
+def _reset_local(app: FakeAI, namespace: str | None) -> None:
+    """What each replica keeps for itself: usage counters, simulator state (KV cache, engine queue)."""
+    if app.usage is not None:
+        app.usage.reset(namespace)
+    for simulator in app.simulators:
+        if isinstance(simulator, Resettable):
+            simulator.reset(namespace)
+
+
+def _publish(app: FakeAI, change: Mapping[str, Any]) -> None:
+    if app.broadcast is not None:
+        app.broadcast.publish(change)
+
+
+def apply_change(app: FakeAI, change: Mapping[str, Any]) -> None:
+    """Another replica's admin change, here (``--state redis://``: :class:`fakeai.state.shared.Broadcast`).
+    What lives in the shared backend was changed there once; this applies what each process holds."""
+    kind = change.get("kind")
+    engine = app.scenarios
+    if kind == "put_scenario" and engine is not None:
+        engine.load(str(change["name"]), str(change["yaml"]), source=f"<admin:{change['name']}>", reset=False)
+    elif kind == "delete_scenario" and engine is not None:
+        engine.remove(str(change["name"]), reset=False)
+    elif kind == "reset":
+        _reset_local(app, change.get("namespace"))
+    elif kind == "latency":
+        _latency(app).set(dict(change.get("body") or {}), change.get("model"), where="latency")
 
 
 @handler("fakeai_getReload")

@@ -78,6 +78,7 @@ class FakeAI:
     store: ResourceStore | None = None  # resources clients created (uploaded files), per namespace
     simulators: list[Any] = field(default_factory=list)  # in chain order (fakeai.simulators)
     usage: Usage | None = None  # what the server answered, for /organization/usage and costs (fakeai.usage)
+    broadcast: Any = None  # fakeai.state.shared.Broadcast with --state redis://: admin changes reach every replica
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -101,6 +102,7 @@ def create_app(
     chain = build_simulators(settings.simulators, sim_env, simulators)  # unknown names fail here
     if "faults" not in settings.simulators:  # scenario delays and stalls shift deadlines last, always
         chain += build_simulators(("faults",), sim_env)
+    shared = _shared_backend(settings)
     request_document = _lenient_copy(document) if settings.validation == "strict" else document
     env = CompileEnv(
         document=document,
@@ -108,13 +110,13 @@ def create_app(
         settings=settings,
         fixtures_dir=_fixtures_dir(settings),
         walker=SchemaWalker(document),
-        store=ResourceStore(),
+        store=ResourceStore() if shared is None else _shared_store(shared),
         prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
         usage=Usage.from_document(document, settings.bindings).subscribe(events),
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
     check = ResponseCheck(document, events) if settings.validate_responses != "off" else None
-    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document, clock, store=env.store)
+    scenarios = ScenarioEngine.from_files(settings.scenarios, settings, document, clock, store=env.store, shared=shared)
     pipeline = Pipeline(
         settings,
         compiled,
@@ -151,7 +153,8 @@ def create_app(
     asgi = ErrorMiddleware(connexion, events, clock)
     asgi.on_startup.append(_warm_tokenizers)
     asgi.checks.append(header_limits(settings))
-    journal = Journal(settings.journal_size, settings.journal_body_bytes, settings.journal_max_bytes).subscribe(events)
+    journal_args = (settings.journal_size, settings.journal_body_bytes, settings.journal_max_bytes)
+    journal = (Journal(*journal_args) if shared is None else _shared_journal(shared, journal_args)).subscribe(events)
     metrics = Metrics().subscribe(events).watch(chain)
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
@@ -174,10 +177,50 @@ def create_app(
         usage=env.usage,
     )
     admin.attach(app)
+    if shared is not None:
+        from fakeai.admin import apply_change
+        from fakeai.state.shared import Broadcast
+
+        app.broadcast = broadcast = Broadcast(shared)
+
+        async def listen() -> None:  # replays the kept admin changes, then follows the others' changes
+            broadcast.start(lambda change: apply_change(app, change), asyncio.get_running_loop())
+
+        async def stop_listening() -> None:
+            broadcast.stop()
+
+        asgi.on_startup.append(listen)
+        asgi.on_shutdown.append(stop_listening)
     if settings.gc_freeze:  # last: everything built at startup (incl. the warmed tokenizers) is frozen
         asgi.on_startup.append(_freeze_heap)
     app.startup_seconds = time.perf_counter() - started
     return app
+
+
+def _shared_backend(settings: Settings) -> Any:
+    """The Valkey/Redis of ``--state redis://...`` (reachable, or a ConfigError now), else None."""
+    from fakeai.state import is_shared
+
+    if not is_shared(settings.state):
+        return None
+    from fakeai.state.shared import Shared
+
+    assert settings.state is not None
+    shared = Shared(settings.state)
+    shared.ping()
+    return shared
+
+
+def _shared_store(shared: Any) -> ResourceStore:
+    from fakeai.state.shared import SharedResourceStore
+
+    return SharedResourceStore(shared)
+
+
+def _shared_journal(shared: Any, args: tuple[int, int, int]) -> Journal:
+    from fakeai.state.shared import SharedJournal
+
+    return SharedJournal(shared, *args)
 
 
 class RoutingSpecification(OpenAPISpecification):  # type: ignore[misc]

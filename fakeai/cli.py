@@ -86,7 +86,11 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--workers": ("workers", {"type": int, "help": "uvicorn worker processes (N > 1 needs --state)"}),
     "--state": (
         "state",
-        {"choices": ["none"], "help": "none: every worker keeps its own state (needed for --workers N > 1)"},
+        {
+            "metavar": "redis://HOST:PORT/DB|none",
+            "help": "share state between workers and replicas on Valkey/Redis (needs fakeai-server[redis]); "
+            "none: every worker keeps its own",
+        },
     ),
     "--mode": ("mode", {"choices": ["lorem", "echo", "fixed"], "help": "generated text mode"}),
     "--fixed-text": ("fixed_text", {"metavar": "TEXT", "help": "text for --mode fixed"}),
@@ -200,9 +204,9 @@ def serve(settings: Settings) -> int:
     if settings.workers > 1 and settings.state is None:
         raise ConfigError(
             f"--workers {settings.workers} would split state between processes: each worker would keep its own "
-            "conversations, uploaded files, stored resources, journal, rate limits and admin changes. Run one "
-            "worker, or say --state none to run independent workers anyway (pure load tests; a shared state "
-            "backend is not available in this version)"
+            "conversations, uploaded files, stored resources, journal, rate limits and admin changes. Share "
+            "them on Valkey/Redis with --state redis://HOST:6379/0 (pip install 'fakeai-server[redis]'), run one "
+            "worker, or say --state none to run independent workers anyway (pure load tests)"
         )
 
     from fakeai.app import create_app

@@ -24,7 +24,7 @@ VALIDATION_PROFILES = ("strict", "permissive", "off")
 RESPONSE_CHECKS = ("off", "log", "strict")
 GENERATION_MODES = ("lorem", "echo", "fixed")
 UNKNOWN_IDS = ("well-formed", "404")
-STATE_BACKENDS = (None, "none")  # a shared backend (redis://) is not built yet
+STATE_BACKENDS = (None, "none")  # and redis:// URLs (fakeai.state): one Valkey/Redis shared by every worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,8 @@ class Settings:
     fixed_time: float | None = None  # freeze the clock (unix seconds) for byte-identical answers
     workers: int = 1
     # where state that must be shared lives: None = this process (one worker); "none" = every worker keeps its
-    # own (explicit: for pure load tests, where conversations, uploads and the journal may split)
+    # own (explicit: for pure load tests, where conversations, uploads and the journal may split);
+    # "redis://host:port/db" = one Valkey/Redis for every worker and replica (fakeai.state)
     state: str | None = None
     # model-like behaviour (generative endpoints)
     mode: str = "lorem"  # lorem | echo | fixed
@@ -123,10 +124,12 @@ class Settings:
             value = getattr(self, name)
             if value not in allowed:
                 raise ConfigError(f"{source}: {name} must be one of {', '.join(allowed)}; got {value!r}")
-        if self.state not in STATE_BACKENDS:
+        from fakeai.state import SHARED_SCHEMES, is_shared
+
+        if self.state not in STATE_BACKENDS and not is_shared(self.state):
             raise ConfigError(
-                f"{source}: state {self.state!r} is not available: this version keeps state in the process; "
-                "use state 'none' (--state none) to run independent workers"
+                f"{source}: state must be 'none' or a Valkey/Redis URL ({', '.join(SHARED_SCHEMES)}...), "
+                f"e.g. redis://localhost:6379/0; got {self.state!r}"
             )
         if self.workers < 1:
             raise ConfigError(f"{source}: workers must be >= 1; got {self.workers}")

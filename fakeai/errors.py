@@ -83,6 +83,18 @@ class APIError(Exception):
         return error_body(self.message, type=self.type, param=self.param, code=self.code)
 
 
+class StateUnavailable(APIError):
+    """The shared state backend (``--state redis://...``) did not answer: 503, and the next request retries."""
+
+    def __init__(self, where: str, exc: BaseException) -> None:
+        super().__init__(
+            503,
+            f"fakeai's state backend ({where}) is unavailable: {type(exc).__name__}: {exc}. "
+            "Retry shortly; nothing stored there is lost.",
+            code="state_backend_unavailable",
+        )
+
+
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"  # OpenAI's words
 
 

@@ -114,6 +114,18 @@ def client(app: FakeAI) -> Any:
     return async_client(app)
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Valkey/Redis for this test session (tests/redis_server.py)."""
+    from tests.redis_server import start_or_skip
+
+    server = start_or_skip(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def shared_spec(name: str) -> Path:
     path = SHARED_SPECS / name
     if not path.is_file():

@@ -15,8 +15,8 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from ruamel.yaml import YAML
 
+from fakeai import yamlload
 from fakeai.app import create_app
 from fakeai.clock import FakeClock
 from fakeai.config import Settings
@@ -51,7 +51,7 @@ def frames_of(text: str) -> list[Any]:
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 async def test_golden_case(path: Path) -> None:
-    case = YAML(typ="safe").load(path.read_text())
+    case = yamlload.load(path.read_text(), str(path)).data
     app = make_app(seed=31337)
     assert app.scenarios is not None
     app.scenarios.load(path.stem, case["scenario"], source=str(path))

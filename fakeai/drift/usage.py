@@ -1,7 +1,7 @@
 """What breaks for fakeai users: scenario rules and fixture templates checked against NEW.
 
 Scenario files are read with ``fakeai.scenario.load`` when it is available (positions for
-``file:line:column``), else with ruamel. Each rule's ``match.operation`` (and every ``scope.operation``)
+``file:line:column``), else with fakeai.yamlload. Each rule's ``match.operation`` (and every ``scope.operation``)
 must exist in NEW; each response ``body`` (``respond`` or ``sequence``) must validate against NEW's
 response schema for that operation and status. A body already invalid against OLD is only a warning.
 """

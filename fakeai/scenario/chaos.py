@@ -77,19 +77,32 @@ def compile_chaos(
 class Dice:
     """Seeded rolls; remembers per (request seed, chaos) how often it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: Any = None) -> None:
         self.attempts: dict[tuple[int, str], int] = {}
+        self.shared = shared  # fakeai.state.shared.Shared: a retry on another replica is the next attempt
 
     def roll(self, ctx: RequestContext, chaos: Chaos) -> bool:
         if chaos.probability <= 0:
             return False
-        key = (ctx.seed, chaos.name)
+        attempt = self._attempt(ctx.seed, chaos.name)
+        digest = hashlib.blake2b(f"{ctx.seed}:{chaos.name}:{attempt}".encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(digest, "big")).random() < chaos.probability
+
+    def _attempt(self, seed: int, name: str) -> int:
+        if self.shared is not None:
+            from fakeai.state.shared import next_attempt
+
+            return next_attempt(self.shared, seed, name)
+        key = (seed, name)
         attempt = self.attempts.get(key, 0)
         if len(self.attempts) >= MAX_REMEMBERED:
             self.attempts.clear()
         self.attempts[key] = attempt + 1
-        digest = hashlib.blake2b(f"{ctx.seed}:{chaos.name}:{attempt}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(digest, "big")).random() < chaos.probability
+        return attempt
 
     def reset(self) -> None:
         self.attempts.clear()
+        if self.shared is not None:
+            from fakeai.state.shared import reset_attempts
+
+            reset_attempts(self.shared)

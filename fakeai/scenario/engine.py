@@ -20,7 +20,7 @@ from typing import Any
 from fakeai.clock import Clock, SystemClock
 from fakeai.config import Settings
 from fakeai.context import NO_DECISION, Decision, Output, Refusal, RequestContext
-from fakeai.errors import ERROR_TYPES, ScenarioError
+from fakeai.errors import ERROR_TYPES, ScenarioError, StateUnavailable
 from fakeai.scenario.chaos import Chaos, Dice
 from fakeai.scenario.model import Rule, Scenario
 from fakeai.scenario.prefer import Preference, bad_prefer
@@ -41,14 +41,15 @@ class ScenarioEngine:
         document: Mapping[str, Any],
         clock: Clock | None = None,
         store: ResourceStore | None = None,
+        shared: Any = None,
     ) -> None:
         self.settings = settings
+        self.shared = shared  # fakeai.state.shared.Shared: states, counters and buckets for every replica
         self.store = store  # the app's resources: earlier turns for matchers, the model ``resource:`` rules script
         self.document = document
         self.scenarios: dict[str, Scenario] = {}
-        self.state = StateStore()
-        self.dice = Dice()
-        self.hits: dict[tuple[str, str], int] = {}
+        self.state = StateStore() if shared is None else _shared_state(shared)
+        self.dice = Dice(shared)
         self.clock: Clock = clock or SystemClock()  # rate-limit buckets refill on it
         self._produce_forced: Any = None  # the app's resource answer with a directive applied (bound lazily)
         for scenario in scenarios:
@@ -69,8 +70,10 @@ class ScenarioEngine:
         document: Mapping[str, Any],
         clock: Clock | None = None,
         store: ResourceStore | None = None,
+        shared: Any = None,
     ) -> ScenarioEngine:
-        return cls([Scenario.from_yaml(resolve_path(path)) for path in paths], settings, document, clock, store)
+        scenarios = [Scenario.from_yaml(resolve_path(path)) for path in paths]
+        return cls(scenarios, settings, document, clock, store, shared)
 
     # ---- compiled indexes (rebuilt when scenarios change) ----
     def _compile(self) -> None:
@@ -94,7 +97,13 @@ class ScenarioEngine:
         self.index = {op: sorted(items, key=key) for op, items in index.items()}
         self.by_name = by_name
         self.chaos = chaos
-        self.limiter = RateLimiter([limit for s in self.scenarios.values() for limit in s.limits])
+        limits = [limit for s in self.scenarios.values() for limit in s.limits]
+        if self.shared is None:
+            self.limiter = RateLimiter(limits)
+        else:
+            from fakeai.state.shared import SharedRateLimiter
+
+            self.limiter = SharedRateLimiter(limits, self.shared)
 
     def _rules(self, op: str) -> list[tuple[Scenario, Rule]]:
         own, anywhere = self.index.get(op, []), self.index.get(ANY, [])
@@ -108,7 +117,8 @@ class ScenarioEngine:
             return NO_DECISION
         headers: dict[str, str] = {}
         if self.limiter.limits:
-            headers, limited = self.limiter.check(ctx, self.clock.monotonic())
+            now = self.clock.monotonic() if self.shared is None else self.clock.now()  # replicas share a wall clock
+            headers, limited = self.limiter.check(ctx, now)
             if limited is not None:
                 return Decision(refusal=limited)
         decision: Decision | None = self._preferred(ctx, ctx.prefer) if ctx.prefer is not None else None
@@ -189,19 +199,23 @@ class ScenarioEngine:
     ) -> Decision | None:
         if conversation is None:
             conversation = self.state.conversation(ctx, scenario.conversation)
-        count = self.state.count(ctx.namespace, scenario.name, rule.name, conversation)
-        if rule.times is not None and count >= rule.times and not forced:
-            return None
-        reply = self._step(rule, count)
-        if reply is None and not forced:
-            return None
-        reply = reply or rule.replies[-1]
-        state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
-        env = environment(ctx, captures, state, self._turns(ctx) if turns is None else turns)
+        count = self.state.claim(ctx.namespace, scenario.name, rule.name, conversation)
+        try:
+            exhausted = rule.times is not None and count >= rule.times and not forced
+            reply = None if exhausted else self._step(rule, count)
+            if reply is None and not forced:
+                self.state.unclaim(ctx.namespace, scenario.name, rule.name, conversation)
+                return None
+            reply = reply or rule.replies[-1]
+            state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
+            env = environment(ctx, captures, state, self._turns(ctx) if turns is None else turns)
+        except Exception as exc:
+            if not isinstance(exc, StateUnavailable):
+                self.state.unclaim(ctx.namespace, scenario.name, rule.name, conversation)
+            raise
         if reply.resource is not None:  # compiled files know no app: the directive answers with this app's model
             reply = replace(reply, resource=replace(reply.resource, produce=self._forced()))
-        self.state.bump(ctx.namespace, scenario.name, rule.name, conversation)
-        self.hits[(scenario.name, rule.name)] = self.hits.get((scenario.name, rule.name), 0) + 1
+        self.state.hit(scenario.name, rule.name)
         if rule.set_state is not None:
             self.state.set_state(ctx.namespace, scenario.name, rule.machine, conversation, rule.set_state)
         return Decision(rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name)
@@ -239,18 +253,22 @@ class ScenarioEngine:
         return [entry for _scenario, entry in found if entry.applies(ctx, rule)]
 
     # ---- control plane (admin API) ----
-    def load(self, name: str, text: str, source: str = "<admin>") -> None:
+    def load(self, name: str, text: str, source: str = "<admin>", reset: bool = True) -> None:
+        """Load (or replace) scenario ``name``; ``reset=False`` keeps its state (another replica's change,
+        whose state that replica already reset in the shared backend)."""
         scenario = Scenario.from_text(text, source, name)
         scenario = replace(scenario, name=name)
         self._check_resources(scenario)
         self.scenarios[name] = scenario
-        self.state.reset(scenario=name)
+        if reset:
+            self.state.reset(scenario=name)
         self._compile()
 
-    def remove(self, name: str) -> bool:
+    def remove(self, name: str, reset: bool = True) -> bool:
         if self.scenarios.pop(name, None) is None:
             return False
-        self.state.reset(scenario=name)
+        if reset:
+            self.state.reset(scenario=name)
         self._compile()
         return True
 
@@ -259,7 +277,7 @@ class ScenarioEngine:
         if namespace is None:
             self.dice.reset()
             self.limiter.reset()
-            self.hits.clear()
+            self.state.reset_hits()
 
     def summary(self) -> list[dict[str, Any]]:
         return [
@@ -267,7 +285,7 @@ class ScenarioEngine:
                 "name": scenario.name,
                 "source": scenario.source,
                 "rules": [
-                    {"name": r.name, "hits": self.hits.get((scenario.name, r.name), 0)}
+                    {"name": r.name, "hits": self.state.hit_count(scenario.name, r.name)}
                     for r in sorted(scenario.rules, key=lambda r: r.index)
                 ],
                 "states": self.state.snapshot(scenario.name),
@@ -277,6 +295,12 @@ class ScenarioEngine:
 
     def expectations(self) -> list[dict[str, Any]]:
         return [dict(entry) for scenario in self.scenarios.values() for entry in scenario.expect]
+
+
+def _shared_state(shared: Any) -> StateStore:
+    from fakeai.state.shared import SharedScenarioState
+
+    return SharedScenarioState(shared)
 
 
 def resolve_path(path: str) -> str:

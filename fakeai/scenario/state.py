@@ -21,6 +21,7 @@ class StateStore:
         self.states: dict[tuple[str, str, str, str], str] = {}
         self.counters: dict[tuple[str, str, str, str], int] = {}
         self.responses: dict[tuple[str, str], str] = {}  # (namespace, response id) -> conversation
+        self.hits: dict[tuple[str, str], int] = {}  # (scenario, rule) -> answers
 
     def conversation(self, ctx: RequestContext, mode: str) -> str:
         if mode == "global":
@@ -34,7 +35,7 @@ class StateStore:
         if mode in ("auto", "response"):
             previous = body.get("previous_response_id")
             if isinstance(previous, str):
-                return self.responses.get((ctx.namespace, previous), "r:" + previous)
+                return self.conversation_of_response(ctx.namespace, previous) or "r:" + previous
             thread = body.get("conversation")
             thread_id = thread.get("id") if isinstance(thread, dict) else thread
             if isinstance(thread_id, str):
@@ -42,6 +43,9 @@ class StateStore:
             if mode == "response":
                 return ""
         return conv.opening_hash(body)
+
+    def conversation_of_response(self, namespace: str, response_id: str) -> str | None:
+        return self.responses.get((namespace, response_id))
 
     def remember_responses(self, ctx: RequestContext, conversation: str, body: Any, frames: Any) -> None:
         for response_id in conv.response_ids(body, frames):
@@ -61,6 +65,28 @@ class StateStore:
     def bump(self, namespace: str, scenario: str, rule: str, conversation: str) -> None:
         key = (namespace, scenario, rule, conversation)
         self.counters[key] = self.counters.get(key, 0) + 1
+
+    def claim(self, namespace: str, scenario: str, rule: str, conversation: str) -> int:
+        """Count one more answer of ``rule`` and return the count before it (one atomic step: two replicas
+        answering the same conversation at once never both get the first reply of a sequence)."""
+        key = (namespace, scenario, rule, conversation)
+        count = self.counters.get(key, 0)
+        self.counters[key] = count + 1
+        return count
+
+    def unclaim(self, namespace: str, scenario: str, rule: str, conversation: str) -> None:
+        """Give back a :meth:`claim` whose rule did not answer after all."""
+        key = (namespace, scenario, rule, conversation)
+        self.counters[key] = max(0, self.counters.get(key, 0) - 1)
+
+    def hit(self, scenario: str, rule: str) -> None:
+        self.hits[(scenario, rule)] = self.hits.get((scenario, rule), 0) + 1
+
+    def hit_count(self, scenario: str, rule: str) -> int:
+        return self.hits.get((scenario, rule), 0)
+
+    def reset_hits(self) -> None:
+        self.hits.clear()
 
     def reset(self, namespace: str | None = None, scenario: str | None = None) -> None:
         def keep(key: tuple[str, ...]) -> bool:
