@@ -193,7 +193,12 @@ async def get_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
 
 @handler("fakeai_getVllmHealth")
 async def get_vllm_health(app: FakeAI, request: AdminRequest) -> AdminResponse:
-    return AdminResponse(b"", content_type="text/plain")  # vLLM's readiness probe: 200, empty body
+    """vLLM's readiness probe: 200, empty body; with --state redis://, 503 while the backend is away."""
+    if app.broadcast is not None:
+        shared = app.broadcast.shared
+        with shared.guard():
+            shared.client.ping()
+    return AdminResponse(b"", content_type="text/plain")
 
 
 @handler("fakeai_getVersion")

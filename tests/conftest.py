@@ -17,6 +17,9 @@ from fakeai.simulators.base import state_of
 from fakeai.testing import async_client
 
 SHARED_SPECS = Path(__file__).resolve().parents[2] / "shared" / "specs"
+# FAKEAI_TEST_STATE=redis://...: every make_app() app keeps its state there (runs a test file against the shared
+# backend: .ci/run does it for the stateful suites). Read at import, before _clean_env empties FAKEAI_*.
+TEST_STATE = os.environ.get("FAKEAI_TEST_STATE")
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +37,8 @@ _HANDED_OUT: set[str] = set()  # cached apps the running test asked for
 def make_app(**changes: Any) -> FakeAI:
     """A cached app per distinct settings (compiling the official spec takes ~0.5 s), reset after each test
     that used it (see :func:`reset`)."""
+    if TEST_STATE and "state" not in changes:
+        changes = {"state": TEST_STATE, **changes}
     settings = (
         Settings(validate_responses="strict").merge(changes, "test")
         if changes
@@ -100,6 +105,11 @@ def _reset_shared_apps() -> Iterator[None]:
         if not_reset(_APPS[key]) != _BASELINE[key]:
             del _APPS[key], _BASELINE[key]
     _HANDED_OUT.clear()
+    if TEST_STATE:  # also what no app's reset touches: admin changes kept for late replicas
+        import redis
+
+        with redis.Redis.from_url(TEST_STATE) as backend:
+            backend.flushdb()
 
 
 @pytest.fixture

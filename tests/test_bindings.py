@@ -117,9 +117,10 @@ def test_an_operation_id_entry_point_still_binds(zero_behaviour: None) -> None:
     from fakeai.producers.bindings import llm_factory
 
     document = load_document(None)
+    settings = make_app().settings  # before registering: an app compiled now would keep the test's binding
     BINDINGS.register("listBatches")(lambda operation, env: Zero())
     try:
-        env: Any = CompileEnv(document=document, validators=None, settings=make_app().settings, fixtures_dir=None,
+        env: Any = CompileEnv(document=document, validators=None, settings=settings, fixtures_dir=None,
                               walker=None)  # fmt: skip
         assert isinstance(llm_factory(operation(document, "listBatches"), env), Zero)
     finally:

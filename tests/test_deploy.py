@@ -152,7 +152,7 @@ def probe_paths() -> set[str]:
     urls = [*instructions("HEALTHCHECK"), *(" ".join(s["healthcheck"]["test"]) for s in REPLICAS.values())]
     quoted = r"""['"](?:http://[^/'"]*)?(/[^'"]*)['"]"""  # '/health' or 'http://host:port/health'
     paths = set(re.findall(quoted, " ".join(urls)))
-    paths |= {CONTAINER[p]["httpGet"]["path"] for p in ("readinessProbe", "livenessProbe")}
+    paths |= {CONTAINER[p]["httpGet"]["path"] for p in ("readinessProbe", "livenessProbe") if "httpGet" in CONTAINER[p]}
     paths |= {job.get("metrics_path", "/metrics") for job in load(SCRAPE)["scrape_configs"]}
     annotated = [POD["metadata"], OBJECTS["Service", "fakeai"]["metadata"]]
     return paths | {m["annotations"]["prometheus.io/path"] for m in annotated}
@@ -253,7 +253,9 @@ def test_service_targets_the_container_port_and_selects_the_pods() -> None:
 
 def test_probes_and_scrape_annotations_use_the_container_port() -> None:
     names = {p.get("name"): p["containerPort"] for p in CONTAINER["ports"]} | {EXPOSED: EXPOSED}
-    probes = [CONTAINER[p]["httpGet"]["port"] for p in ("readinessProbe", "livenessProbe")]
+    probes = [
+        (CONTAINER[p].get("httpGet") or CONTAINER[p]["tcpSocket"])["port"] for p in ("readinessProbe", "livenessProbe")
+    ]
     annotated = [POD["metadata"], OBJECTS["Service", "fakeai"]["metadata"]]
     scraped = [int(m["annotations"]["prometheus.io/port"]) for m in annotated]
     assert [names.get(p) for p in probes] + scraped == [EXPOSED] * 4

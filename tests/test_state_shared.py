@@ -189,13 +189,16 @@ def test_backend_loss_is_a_503_and_fakeai_recovers_without_losing_anything(flush
             assert down.value.body["message"].startswith("fakeai's state backend")  # type: ignore[index]
             with pytest.raises(openai.InternalServerError):
                 chat(sdk(b), "hi", "order 4242", header="c1")
-            assert httpx2.get(a.base_url + "/_fakeai/health").status_code == 503  # readiness says so
-            assert httpx2.get(a.base_url + "/health").status_code == 200  # liveness: no restart for this
+            assert httpx2.get(a.base_url + "/_fakeai/health").status_code == 503
+            assert httpx2.get(a.base_url + "/health").status_code == 503  # readiness (k8s liveness is TCP)
+            embedded = sdk(a).embeddings.create(model="text-embedding-3-small", input="x")  # needs no state
+            assert len(embedded.data[0].embedding) == 1536
         finally:
             flushed.start()
         assert sdk(b).files.retrieve(uploaded.id).id == uploaded.id
         assert chat(sdk(b), "hi", "order 4242", header="c1") == "Order 4242 ships tomorrow. Anything else?"
         assert httpx2.get(a.base_url + "/_fakeai/health").status_code == 200
+        assert httpx2.get(a.base_url + "/health").status_code == 200
 
 
 def test_same_seed_same_bytes_on_every_replica(flushed: Any) -> None:
@@ -205,3 +208,94 @@ def test_same_seed_same_bytes_on_every_replica(flushed: Any) -> None:
                    for s in (a, b, a)]  # fmt: skip
         assert all(r.status_code == 200 for r in answers)
         assert answers[0].content == answers[1].content == answers[2].content
+
+
+# ---- real processes: `fakeai --workers 2` and a second `fakeai`, as users run them ----------------------------------
+@contextlib.contextmanager
+def fakeai_process(*args: str) -> Iterator[str]:
+    import os
+    import subprocess
+    import sys
+
+    from fakeai.testing import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FAKEAI_", "OPENAI_"))}
+    cmd = [sys.executable, "-m", "fakeai", "--port", str(port), "--log-level", "warning", "--fixed-time", "1e9", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx2.HTTPError):
+                if httpx2.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"fakeai did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+def closing(base: str) -> openai.OpenAI:
+    """A client that opens a new connection per request (so the kernel spreads them over the workers)."""
+    return openai.OpenAI(
+        base_url=base + "/v1", api_key="sk-test", max_retries=0, default_headers={"connection": "close"}
+    )
+
+
+def test_two_workers_and_another_process_behave_like_one_server(flushed: Any) -> None:
+    url = flushed.url(3)
+    with (
+        fakeai_process("--workers", "2", "--state", url, "--scenario", SUPPORT) as workers,
+        fakeai_process("--state", url, "--scenario", SUPPORT) as other,
+    ):
+        servers = [closing(workers), closing(other)]
+        for n in range(4):
+            conversation = f"worker-conversation-{n}"
+            turns = [("hi",), ("hi", f"order {5000 + n}"), ("hi", f"order {5000 + n}", "bye")]
+            answers = [chat(servers[(n + i) % 2], *turn, header=conversation) for i, turn in enumerate(turns)]
+            assert answers == [
+                "Hello! I can help with your order. What is your order number?",
+                f"Order {5000 + n} ships tomorrow. Anything else?",
+                "Glad I could help. Goodbye!",
+            ]
+        journal = httpx2.get(other + "/_fakeai/journal?operation=createChatCompletion&limit=100").json()
+        assert len(journal["data"]) == 12
+        data = b'{"x": 1}\n' * 10
+        uploaded = closing(workers).files.create(file=("w.jsonl", io.BytesIO(data)), purpose="batch")
+        for _ in range(4):  # every worker and the other process serve it
+            assert closing(workers).files.content(uploaded.id).read() == data
+        assert closing(other).files.content(uploaded.id).read() == data
+        # replacing the file-loaded scenario on one process replaces it on every worker of the other
+        put_scenario(Server("127.0.0.1", int(other.rsplit(":", 1)[1])), "support-conversation", COUNTED)
+        assert eventually(lambda: all(chat(closing(workers), "hello") == "fallback" for _ in range(6)))
+        body = {"model": "text-embedding-3-small", "input": "same request, same bytes"}
+        sent = [httpx2.post(base + "/v1/embeddings", json=body, headers={"connection": "close"}).content
+                for base in (workers, workers, other)]  # fmt: skip (3: the scenario allows 3 a minute)
+        assert len(set(sent)) == 1
+
+
+def test_the_stateful_suites_pass_on_the_shared_backend(redis_server: Any) -> None:
+    """The resource, scenario, journal and admin suites once more, every app keeping its state in Valkey
+    (tests/conftest.py: FAKEAI_TEST_STATE): the shared stores behave like the process' ones."""
+    import os
+    import subprocess
+    import sys
+
+    suites = [
+        "test_admin.py", "test_anthropic_batches.py", "test_expect.py", "test_files_store.py", "test_journal.py",
+        "test_resource_roundtrip.py", "test_resources.py", "test_scenario_cases.py", "test_scenario_resources.py",
+        "test_scenario_scripts.py", "test_scenario_sdk.py", "test_stored_responses.py", "test_vector_search.py",
+        "test_every_operation.py",
+    ]  # fmt: skip
+    env = {**os.environ, "FAKEAI_TEST_STATE": redis_server.url(5)}
+    env.pop("COV_CORE_SOURCE", None)  # a plain run: coverage is the outer suite's
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:cov", "-x", "-m", "not slow"]
+    done = subprocess.run([*cmd, *(f"tests/{s}" for s in suites)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert " passed" in done.stdout.splitlines()[-1]

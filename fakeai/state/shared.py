@@ -503,14 +503,18 @@ class SharedJournal(Journal):
         self.shared = shared
         self.list_key = shared.key("journal")
         self.keys = [self.list_key, shared.key("journal-seq"), shared.key("journal-dropped")]
+        self.lost = 0  # entries not journaled because the backend was away
 
     def _append(self, entry: Entry) -> None:
         payload = {name: getattr(entry, name) for name in _FIELDS}
         for name in _BYTES_FIELDS:
             value = payload[name]
             payload[name] = value.decode() if isinstance(value, bytes) else None
-        with self.shared.guard():
-            self.shared.journal_script(keys=self.keys, args=[orjson.dumps(payload), self.size])
+        try:
+            with self.shared.guard():
+                self.shared.journal_script(keys=self.keys, args=[orjson.dumps(payload), self.size])
+        except StateUnavailable:  # the request was answered; the outage is logged once (Shared.guard)
+            self.lost += 1
 
     def _load(self) -> list[Entry]:
         with self.shared.guard():
