@@ -275,8 +275,10 @@ def test_two_workers_and_another_process_behave_like_one_server(flushed: Any) ->
         put_scenario(Server("127.0.0.1", int(other.rsplit(":", 1)[1])), "support-conversation", COUNTED)
         assert eventually(lambda: all(chat(closing(workers), "hello") == "fallback" for _ in range(6)))
         body = {"model": "text-embedding-3-small", "input": "same request, same bytes"}
-        sent = [httpx2.post(base + "/v1/embeddings", json=body, headers={"connection": "close"}).content
-                for base in (workers, workers, other)]  # fmt: skip (3: the scenario allows 3 a minute)
+        sent = [
+            httpx2.post(base + "/v1/embeddings", json=body, headers={"connection": "close"}).content
+            for base in (workers, workers, other)
+        ]  # fmt: skip (3: the scenario allows 3 a minute)
         assert len(set(sent)) == 1
 
 
