@@ -171,10 +171,19 @@ class ScenarioEngine:
         return matcher_body(self.store, ctx)
 
     def _first_rule(self, ctx: RequestContext) -> Decision:
+        rules = self._rules(ctx.operation_id)
+        if not rules:
+            return NO_DECISION
+        conversations: dict[str, str] = {}
+        keys: list[tuple[str, str, str, str]] = []
+        for scenario, rule in rules:
+            conversation = conversations.get(scenario.name)
+            if conversation is None:
+                conversation = conversations[scenario.name] = self.state.conversation(ctx, scenario.conversation)
+            keys.append((ctx.namespace, scenario.name, rule.machine, conversation))
+        states = self.state.states_of(keys)  # one read (one round trip with a shared backend)
         turns: Any = None
-        for scenario, rule in self._rules(ctx.operation_id):
-            conversation = self.state.conversation(ctx, scenario.conversation)
-            state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
+        for (scenario, rule), key, state in zip(rules, keys, states, strict=True):
             if rule.when_state is not None and state not in rule.when_state:
                 continue
             if turns is None and rule.match.reads_conversation:
@@ -182,7 +191,7 @@ class ScenarioEngine:
             captures = rule.match.test(ctx, ctx.body if turns is None else turns)
             if captures is None:
                 continue
-            decision = self._answer(ctx, scenario, rule, captures, conversation=conversation, turns=turns)
+            decision = self._answer(ctx, scenario, rule, captures, conversation=key[3], turns=turns, state=state)
             if decision is not None:
                 return decision
         return NO_DECISION
@@ -196,6 +205,7 @@ class ScenarioEngine:
         conversation: str | None = None,
         forced: bool = False,
         turns: Any = None,
+        state: str | None = None,
     ) -> Decision | None:
         if conversation is None:
             conversation = self.state.conversation(ctx, scenario.conversation)
@@ -207,7 +217,8 @@ class ScenarioEngine:
                 self.state.unclaim(ctx.namespace, scenario.name, rule.name, conversation)
                 return None
             reply = reply or rule.replies[-1]
-            state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
+            if state is None:
+                state = self.state.state(ctx.namespace, scenario.name, rule.machine, conversation)
             env = environment(ctx, captures, state, self._turns(ctx) if turns is None else turns)
         except Exception as exc:
             if not isinstance(exc, StateUnavailable):
@@ -215,9 +226,7 @@ class ScenarioEngine:
             raise
         if reply.resource is not None:  # compiled files know no app: the directive answers with this app's model
             reply = replace(reply, resource=replace(reply.resource, produce=self._forced()))
-        self.state.hit(scenario.name, rule.name)
-        if rule.set_state is not None:
-            self.state.set_state(ctx.namespace, scenario.name, rule.machine, conversation, rule.set_state)
+        self.state.answered(ctx.namespace, scenario.name, rule.name, rule.machine, conversation, rule.set_state)
         return Decision(rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name)
 
     def _forced(self) -> Any:

@@ -56,6 +56,10 @@ class StateStore:
     def state(self, namespace: str, scenario: str, machine: str, conversation: str) -> str:
         return self.states.get((namespace, scenario, machine, conversation), START)
 
+    def states_of(self, keys: list[tuple[str, str, str, str]]) -> list[str]:
+        """:meth:`state` of each (namespace, scenario, machine, conversation), in one read."""
+        return [self.states.get(key, START) for key in keys]
+
     def set_state(self, namespace: str, scenario: str, machine: str, conversation: str, value: str) -> None:
         self.states[(namespace, scenario, machine, conversation)] = value
 
@@ -78,6 +82,14 @@ class StateStore:
         """Give back a :meth:`claim` whose rule did not answer after all."""
         key = (namespace, scenario, rule, conversation)
         self.counters[key] = max(0, self.counters.get(key, 0) - 1)
+
+    def answered(
+        self, namespace: str, scenario: str, rule: str, machine: str, conversation: str, set_state: str | None
+    ) -> None:
+        """A rule answered: count its hit and move its machine to ``set_state`` (if any), in one write."""
+        self.hit(scenario, rule)
+        if set_state is not None:
+            self.set_state(namespace, scenario, machine, conversation, set_state)
 
     def hit(self, scenario: str, rule: str) -> None:
         self.hits[(scenario, rule)] = self.hits.get((scenario, rule), 0) + 1

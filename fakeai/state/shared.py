@@ -316,6 +316,21 @@ class SharedScenarioState(StateStore):
             found = self.shared.client.hget(self.states_key, _field(namespace, scenario, machine, conversation))
         return found.decode() if found is not None else START
 
+    def states_of(self, keys: list[tuple[str, str, str, str]]) -> list[str]:
+        with self.shared.guard():
+            found = self.shared.client.hmget(self.states_key, [_field(*key) for key in keys])
+        return [value.decode() if value is not None else START for value in found]
+
+    def answered(
+        self, namespace: str, scenario: str, rule: str, machine: str, conversation: str, set_state: str | None
+    ) -> None:
+        with self.shared.guard():
+            pipe = self.shared.client.pipeline(transaction=False)
+            pipe.hincrby(self.hits_key, _field(scenario, rule), 1)
+            if set_state is not None:
+                pipe.hset(self.states_key, _field(namespace, scenario, machine, conversation), set_state)
+            pipe.execute()
+
     def set_state(self, namespace: str, scenario: str, machine: str, conversation: str, value: str) -> None:
         with self.shared.guard():
             self.shared.client.hset(self.states_key, _field(namespace, scenario, machine, conversation), value)
