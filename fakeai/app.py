@@ -110,7 +110,7 @@ def create_app(
         settings=settings,
         fixtures_dir=_fixtures_dir(settings),
         walker=SchemaWalker(document),
-        store=ResourceStore() if shared is None else _shared_store(shared),
+        store=_store(settings, shared),
         prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
         usage=Usage.from_document(document, settings.bindings).subscribe(events),
     )
@@ -211,10 +211,13 @@ def _shared_backend(settings: Settings) -> Any:
     return shared
 
 
-def _shared_store(shared: Any) -> ResourceStore:
+def _store(settings: Settings, shared: Any) -> ResourceStore:
+    bounds = (settings.store_max_items, settings.store_max_bytes)
+    if shared is None:
+        return ResourceStore(*bounds)
     from fakeai.state.shared import SharedResourceStore
 
-    return SharedResourceStore(shared)
+    return SharedResourceStore(shared, *bounds)
 
 
 def _shared_journal(shared: Any, args: tuple[int, int, int]) -> Journal:

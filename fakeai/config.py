@@ -82,6 +82,8 @@ class Settings:
     journal_size: int = 10_000  # requests the journal keeps (GET /_fakeai/journal); oldest dropped first
     journal_body_bytes: int = 16 * 1024  # larger request/response bodies are journaled as a preview
     journal_max_bytes: int = 64 * 1024 * 1024  # the journal's memory budget (estimated); oldest dropped first
+    store_max_items: int = 10_000  # resources clients created (files, batches, stored Responses...): oldest go
+    store_max_bytes: int = 256 * 1024 * 1024  # first; bytes count payloads and bodies' JSON (fakeai.store)
     reload_scenarios: bool = True  # poll scenario files and hot-reload edits (keeps the old one if invalid)
     # resource model: extra declaration files (lifecycles, links), lifecycle speed (0 = instant), and whether an
     # unknown id is always a 404 ("404") or only when this server could have issued it ("well-formed")
@@ -137,6 +139,8 @@ class Settings:
             raise ConfigError(f"{source}: port must be 0-65535; got {self.port}")
         if self.lifecycle_scale < 0:
             raise ConfigError(f"{source}: lifecycle_scale must be >= 0 (0 = lifecycles finish at once)")
+        if self.store_max_items < 1 or self.store_max_bytes < 1:
+            raise ConfigError(f"{source}: store_max_items and store_max_bytes must be positive")
         if self.max_body_bytes <= 0:
             raise ConfigError(f"{source}: max_body_bytes must be positive")
         if not 1 <= self.max_json_depth <= 250:  # orjson encodes at most 255 levels (the seed)

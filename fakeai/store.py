@@ -1,6 +1,7 @@
 """Resources clients created, kept per namespace so a retrieve/list/download sees what was uploaded.
 
-Bounded: at most ``max_items`` records and ``max_bytes`` of payload per store; the oldest go first.
+Bounded: at most ``max_items`` records and ``max_bytes`` per store, counting each record's payload and its
+body's JSON (stored Responses are all body); the oldest go first, the newest always stays.
 Namespaces (``x-fakeai-namespace``) keep parallel tests apart. State lives here, not in producers: they
 return :class:`~fakeai.context.Effect` s and the simulate stage commits them with :meth:`ResourceStore.apply`.
 """
@@ -12,6 +13,8 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from fakeai.context import Effect
 
@@ -28,6 +31,7 @@ class ResourceStore:
         self.max_items = max_items
         self.max_bytes = max_bytes
         self._records: OrderedDict[tuple[str, str, str], Record] = OrderedDict()
+        self._weights: dict[tuple[str, str, str], int] = {}  # weight() of each record
         self._bytes = 0
         self._lock = threading.Lock()
         # the resource model compiled over this store (fakeai.resources.producer.build): kept here, not in a
@@ -36,24 +40,26 @@ class ResourceStore:
 
     def put(self, namespace: str, kind: str, ident: str, record: Record) -> None:
         key = (namespace, kind, ident)
+        size = weight(record)
         with self._lock:
-            old = self._records.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.data)
+            if self._records.pop(key, None) is not None:
+                self._bytes -= self._weights.pop(key)
             self._records[key] = record
-            self._bytes += len(record.data)
-            while self._records and (len(self._records) > self.max_items or self._bytes > self.max_bytes):
-                _, evicted = self._records.popitem(last=False)
-                self._bytes -= len(evicted.data)
+            self._weights[key] = size
+            self._bytes += size
+            while len(self._records) > 1 and (len(self._records) > self.max_items or self._bytes > self.max_bytes):
+                evicted, _ = self._records.popitem(last=False)
+                self._bytes -= self._weights.pop(evicted)
 
     def get(self, namespace: str, kind: str, ident: str) -> Record | None:
         return self._records.get((namespace, kind, ident))
 
     def delete(self, namespace: str, kind: str, ident: str) -> Record | None:
+        key = (namespace, kind, ident)
         with self._lock:
-            record = self._records.pop((namespace, kind, ident), None)
+            record = self._records.pop(key, None)
             if record is not None:
-                self._bytes -= len(record.data)
+                self._bytes -= self._weights.pop(key)
             return record
 
     def apply(self, namespace: str, effect: Effect) -> None:
@@ -77,10 +83,22 @@ class ResourceStore:
         with self._lock:
             if namespace is None:
                 self._records.clear()
+                self._weights.clear()
                 self._bytes = 0
                 return
             for key in [k for k in self._records if k[0] == namespace]:
-                self._bytes -= len(self._records.pop(key).data)
+                del self._records[key]
+                self._bytes -= self._weights.pop(key)
 
     def __len__(self) -> int:
         return len(self._records)
+
+    @property
+    def bytes(self) -> int:
+        """What the store counts against ``max_bytes``."""
+        return self._bytes
+
+
+def weight(record: Record) -> int:
+    """A record's size against the budget: its payload plus its body's JSON."""
+    return len(record.data) + len(orjson.dumps(record.body, default=repr, option=orjson.OPT_NON_STR_KEYS))

@@ -55,11 +55,22 @@ async def test_namespaces_do_not_see_each_other(app: FakeAI) -> None:
 
 
 def test_store_is_bounded_by_items_and_bytes() -> None:
-    store = ResourceStore(max_items=3, max_bytes=10)
+    store = ResourceStore(max_items=3, max_bytes=40)  # each record below: 11 bytes of body JSON + 2 of data
     for index in range(5):
         store.put("", "file", f"f{index}", Record({"id": f"f{index}"}, b"xx"))
-    assert len(store) == 3 and store.get("", "file", "f0") is None
-    store.put("", "file", "big", Record({"id": "big"}, b"x" * 9))
-    assert [r.body["id"] for r in store.items("", "file")] == ["big"]
+    assert len(store) == 3 and store.get("", "file", "f0") is None and store.bytes == 39
+    store.put("", "file", "big", Record({"id": "big"}, b"x" * 30))  # 42 bytes: everything older goes
+    assert [r.body["id"] for r in store.items("", "file")] == ["big"]  # the newest always stays
+    store.delete("", "file", "big")
+    assert store.bytes == 0
     store.clear()
     assert len(store) == 0
+
+
+def test_bodies_count_against_the_byte_budget() -> None:
+    """Stored Responses have no payload, only bodies: 1,000 of 10 kB in a 1 MB store keep about 100."""
+    store = ResourceStore(max_items=10_000, max_bytes=1_000_000)
+    for index in range(1000):
+        store.put("", "response", f"resp_{index}", Record({"id": f"resp_{index}", "output": "x" * 10_000}))
+    assert 95 <= len(store) <= 100 and store.bytes <= 1_000_000
+    assert store.get("", "response", "resp_999") is not None and store.get("", "response", "resp_0") is None
