@@ -11,8 +11,10 @@ Expectations come from scenario files (``expect:``)::
 
 ``scope`` narrows the requests looked at: ``operation``, ``model``, ``rule``, ``namespace``,
 ``conversation``, ``stream``. A *thread* is a conversation (``x-fakeai-conversation`` header or
-the Responses ``conversation``) or else one client (masked API key + namespace). A *turn* is the
-number of user messages in a request (as the scenario matcher counts it).
+the Responses ``conversation``) or else one client (API key fingerprint + namespace: two keys whose masked
+forms collide are still two clients). A *turn* is the number of user messages in a request (as the scenario
+matcher counts it), a Responses chain's earlier turns included; a tool result's tool name is also found in the
+earlier answer that made the call (:class:`Chains`).
 """
 
 from __future__ import annotations
@@ -139,8 +141,9 @@ def _sends_tool_result(spec: Any, entries: Sequence[Entry]) -> Outcome:
     call = str(spec.get("call")) if isinstance(spec, Mapping) else str(spec)
     before = spec.get("before_turn") if isinstance(spec, Mapping) else None
     highest = 0
+    chains = Chains()
     for entry in entries:
-        turn, results = facts(entry)
+        turn, results = chains.facts(entry)
         highest = max(highest, turn)
         if any(call in (call_id, name) for call_id, name in results):
             if before is not None and turn >= before:
@@ -239,8 +242,16 @@ def arrival_order(entries: Iterable[Entry]) -> list[Entry]:
 def threads(entries: Iterable[Entry]) -> dict[tuple[Any, ...], list[Entry]]:
     grouped: dict[tuple[Any, ...], list[Entry]] = {}
     for entry in entries:
-        grouped.setdefault(entry.thread, []).append(entry)
+        grouped.setdefault(thread_of(entry), []).append(entry)
     return grouped
+
+
+def thread_of(entry: Entry) -> tuple[Any, ...]:
+    """:attr:`Entry.thread`, with the client told apart by its key's fingerprint rather than its mask (entries
+    journaled before fingerprints existed keep the mask)."""
+    if entry.conversation or entry.api_key_hash is None:
+        return entry.thread
+    return ("k", entry.api_key_hash, entry.namespace)
 
 
 def finished(entry: Entry) -> float:
@@ -270,6 +281,45 @@ def facts(entry: Entry) -> tuple[int, list[tuple[str, str | None]]]:
         results: list[tuple[str, str | None]] = [(str(call_id), None) for call_id in body.get("tool_results") or ()]
         return int(body.get("turn") or 0), results
     return conv.turn(body), conv.tool_results(body)
+
+
+class Chains:
+    """What a request continues, read back from earlier answers in the journal: a Responses request naming
+    ``previous_response_id`` sends only its new items (the usual tool loop sends just the ``function_call_output``),
+    so its earlier turns and the name of the call it answers are in the answers before it. Feed entries in
+    arrival order."""
+
+    def __init__(self) -> None:
+        self.turns: dict[tuple[str, str], int] = {}  # (namespace, response id) -> turn of the request it answered
+        self.calls: dict[tuple[str, str], str] = {}  # (namespace, call id) -> tool name, from answers
+
+    def facts(self, entry: Entry) -> tuple[int, list[tuple[str, str | None]]]:
+        """:func:`facts`, with the chain's earlier turns counted and tool names resolved from earlier answers."""
+        turn, results = facts(entry)
+        previous = request_fields(entry).get("previous_response_id")
+        if isinstance(previous, str):
+            turn += self.turns.get((entry.namespace, previous), 0)
+        named = [(call_id, name or self.calls.get((entry.namespace, call_id))) for call_id, name in results]
+        for answer in (entry.response, entry.last_frame):
+            self._learn(entry.namespace, answer, turn)
+        return turn, named
+
+    def _learn(self, namespace: str, answer: Any, turn: int) -> None:
+        if isinstance(answer, Mapping) and isinstance(answer.get("response"), Mapping):
+            answer = answer["response"]  # a Responses stream's final event
+        if not isinstance(answer, Mapping):
+            return
+        if answer.get("object") == "response" and isinstance(answer.get("id"), str):
+            self.turns[(namespace, answer["id"])] = turn
+        for item in answer.get("output") or ():
+            if isinstance(item, Mapping) and item.get("type") == "function_call" and isinstance(item.get("name"), str):
+                self.calls[(namespace, str(item.get("call_id")))] = item["name"]
+        for choice in answer.get("choices") or ():
+            message = choice.get("message") if isinstance(choice, Mapping) else None
+            for call in (message.get("tool_calls") or ()) if isinstance(message, Mapping) else ():
+                function = call.get("function") if isinstance(call, Mapping) else None
+                if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+                    self.calls[(namespace, str(call.get("id")))] = function["name"]
 
 
 def _present(fields: Mapping[str, Any], path: Sequence[str]) -> bool:

@@ -10,6 +10,7 @@ stored JSON bytes plus a fixed overhead). Bytes keep the journal out of the garb
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
@@ -61,6 +62,7 @@ class Entry:
     retry_after: float | None = None  # seconds, from a retry-after(-ms) response header
     message: str | None = None  # the error message of a rejected request
     disconnected: bool = False  # the client went away first: ``frames`` counts what was sent before it did
+    api_key_hash: str | None = None  # fingerprint() of the key: tells clients apart when masks collide
 
     @property
     def request(self) -> Any:
@@ -181,6 +183,7 @@ class Journal:
                 namespace=ctx.namespace,
                 conversation=conversation_of(ctx),
                 api_key=mask(api_key_of(ctx.headers)),
+                api_key_hash=fingerprint(api_key_of(ctx.headers)),
                 request_id=ctx.request_id,
                 request_json=self._request_body(ctx),
                 response_json=None if frames is not None else self._response_body(output),
@@ -209,6 +212,7 @@ class Journal:
                 namespace=headers.get("x-fakeai-namespace", ""),
                 conversation=conversation_of(ctx) if ctx is not None else headers.get(CONVERSATION_HEADER) or None,
                 api_key=mask(api_key_of(headers)),
+                api_key_hash=fingerprint(api_key_of(headers)),
                 request_id=headers.get("x-request-id", ""),
                 request_json=self._request_body(ctx) if ctx is not None else None,
                 response_json=pack({"error": {"message": event.message}}),
@@ -310,6 +314,16 @@ def mask(key: str | None) -> str | None:
     if len(key) <= 8:
         return "*" * len(key)
     return f"{key[:3]}...{key[-4:]}"
+
+
+def fingerprint(key: str | None) -> str | None:
+    """A short one-way hash of the key (12 hex digits of a personalised BLAKE2b), kept beside :func:`mask`: keys
+    whose masks collide (every key of 8 characters or fewer is ``****``...) stay apart, and the key itself is never
+    stored. The same on every replica (no secret), so a shared journal groups one client's requests together; a
+    key short enough to be guessed can be guessed from it, as from the key's length and mask."""
+    if key is None:
+        return None
+    return hashlib.blake2b(key.encode(), digest_size=6, person=b"fakeai-key").hexdigest()
 
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:

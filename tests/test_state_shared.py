@@ -301,3 +301,34 @@ def test_the_stateful_suites_pass_on_the_shared_backend(redis_server: Any) -> No
     done = subprocess.run([*cmd, *(f"tests/{s}" for s in suites)], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert " passed" in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.parametrize("where", ["process", "valkey"])
+def test_both_stores_are_bounded_alike(where: str, flushed: Any) -> None:
+    """Items and bytes (payload + body JSON) bound the shared store exactly like the process' one."""
+    from fakeai.state.shared import Shared, SharedResourceStore
+    from fakeai.store import Record, ResourceStore
+
+    def store(max_items: int, max_bytes: int) -> ResourceStore:
+        if where == "process":
+            return ResourceStore(max_items, max_bytes)
+        return SharedResourceStore(Shared(flushed.url(3)), max_items, max_bytes)
+
+    small = store(3, 100)  # a record below: its body JSON (the shared one wraps it with its meta) + 2 bytes
+    for index in range(5):
+        small.put("ns", "file", f"f{index}", Record({"id": f"f{index}"}, b"xx"))
+    assert [i for i, _ in small.entries("ns", "file")] == ["f2", "f3", "f4"] and len(small) == 3
+    small.put("ns", "file", "big", Record({"id": "big"}, b"x" * 80))
+    assert [i for i, _ in small.entries("ns", "file")] == ["big"]  # the newest stays, older ones went
+    assert small.get("ns", "file", "big") == Record({"id": "big"}, b"x" * 80)
+    small.delete("ns", "file", "big")
+    assert small.bytes == 0 and len(small) == 0
+    small.clear()
+    bodies = store(10_000, 100_000)
+    for index in range(100):
+        bodies.put("ns", "response", f"r{index}", Record({"id": f"r{index}", "output": "x" * 10_000}))
+    assert 8 <= len(bodies) <= 10 and bodies.bytes <= 100_000
+    assert bodies.get("ns", "response", "r99") is not None and bodies.get("ns", "response", "r0") is None
+    bodies.put("other", "response", "kept", Record({"id": "kept"}))
+    bodies.clear("ns")
+    assert len(bodies) == 1 and bodies.get("other", "response", "kept") is not None

@@ -98,8 +98,13 @@ def _error_frame(frames: list[Frame], responses: bool) -> Frame:
     )
 
 
-def shift(timing: Timing, fault: Fault | None) -> Timing:
-    """Add the fault's waiting time to the simulated deadlines."""
+def shift(timing: Timing, fault: Fault | None, frames: int = 0) -> Timing:
+    """Add the fault's waiting time to the simulated deadlines of an answer of ``frames`` frames.
+
+    A stall needs a deadline for every frame: without inter-token latency (``--itl 0``) the simulators give
+    none (every frame is due with the first), so the missing ones are filled in as due at ``first`` before the
+    frames from ``after`` on are pushed back.
+    """
     if fault is None or not fault.seconds:
         return timing
     extra = fault.seconds
@@ -108,6 +113,8 @@ def shift(timing: Timing, fault: Fault | None) -> Timing:
             first=timing.first + extra, frames=tuple(d + extra for d in timing.frames), done=timing.done + extra
         )
     if fault.kind == "stall":
-        frames = tuple(d + extra if i >= fault.after else d for i, d in enumerate(timing.frames))
-        return Timing(first=timing.first, frames=frames, done=timing.done + extra)
+        last = timing.frames[-1] if timing.frames else timing.first
+        due = (*timing.frames, *(last,) * (frames - len(timing.frames)))
+        moved = tuple(d + extra if i >= fault.after else d for i, d in enumerate(due))
+        return Timing(first=timing.first, frames=moved, done=timing.done + extra)
     return timing

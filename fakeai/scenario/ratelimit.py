@@ -2,7 +2,9 @@
 
 Every answered request in scope carries OpenAI's ``x-ratelimit-*`` headers; when a bucket is empty
 the request gets 429 ``rate_limit_exceeded`` with ``retry-after`` (and ``retry-after-ms``, which the
-official SDKs prefer) saying when one more request / enough tokens will be available.
+official SDKs prefer) saying when one more request / enough tokens will be available. A request that needs
+more tokens than the whole bucket holds can never fit: it gets OpenAI's 429 "Request too large ... on tokens
+per min (TPM)" without ``retry-after`` (waiting does not help), and nothing is taken.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class Bucket:
         self.updated = now
 
     def wait(self, amount: float) -> float:
-        """Seconds until ``amount`` units are available (0 if they are now)."""
-        missing = min(amount, self.capacity) - self.level
+        """Seconds until ``amount`` units are available (0 if they are now); ``amount`` at most ``capacity``."""
+        missing = amount - self.level
         return 0.0 if missing <= 0 else missing / self.rate
 
     def reset_in(self) -> float:
@@ -121,9 +123,8 @@ class RateLimiter:
                 bucket = self._bucket((limit.name, who, "t"), limit.tokens_per_minute, now)
                 buckets.append(("tokens", bucket, float(requested_tokens(ctx))))
             for kind, bucket, amount in buckets:
-                wait = bucket.wait(amount)
-                if wait > 0:
-                    return headers, _exceeded(ctx, kind, bucket, amount, wait)
+                if amount > bucket.capacity or bucket.wait(amount) > 0:
+                    return headers, refusal(ctx, kind, bucket, amount)
             for kind, bucket, amount in buckets:
                 bucket.level -= min(amount, bucket.level)
                 headers[f"x-ratelimit-limit-{kind}"] = str(bucket.capacity)
@@ -137,18 +138,28 @@ def _api_key(ctx: RequestContext) -> str:
     return auth[7:].strip() if auth[:7].lower() == "bearer " else ctx.headers.get("api-key", "")
 
 
-def _exceeded(ctx: RequestContext, kind: str, bucket: Bucket, amount: float, wait: float) -> Refusal:
+def refusal(ctx: RequestContext, kind: str, bucket: Bucket, amount: float) -> Refusal:
+    """The 429 for a request ``bucket`` (already refilled) cannot serve now: too large for it ever, or short."""
     unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
-    used = int(bucket.capacity - bucket.level)
-    message = (
-        f"Rate limit reached for {ctx.model or ctx.operation_id} in organization org-fakeai on {unit}: "
-        f"Limit {bucket.capacity}, Used {used}, Requested {int(amount)}. Please try again in {duration(wait)}."
-    )
+    where = f"{ctx.model or ctx.operation_id} in organization org-fakeai on {unit}"
     headers = {
         f"x-ratelimit-limit-{kind}": str(bucket.capacity),
         f"x-ratelimit-remaining-{kind}": str(int(bucket.level)),
         f"x-ratelimit-reset-{kind}": duration(bucket.reset_in()),
-        "retry-after": str(max(1, math.ceil(wait))),
-        "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
     }
+    if amount > bucket.capacity:
+        message = (
+            f"Request too large for {where}: Limit {bucket.capacity}, Requested {int(amount)}. The input or output "
+            "tokens must be reduced in order to run successfully. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+        return Refusal(429, message, kind, "rate_limit_exceeded", None, headers)
+    wait = bucket.wait(amount)
+    used = int(bucket.capacity - bucket.level)
+    message = (
+        f"Rate limit reached for {where}: Limit {bucket.capacity}, Used {used}, Requested {int(amount)}. "
+        f"Please try again in {duration(wait)}."
+    )
+    headers["retry-after"] = str(max(1, math.ceil(wait)))
+    headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
     return Refusal(429, message, kind, "rate_limit_exceeded", None, headers)

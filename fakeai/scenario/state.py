@@ -24,6 +24,9 @@ class StateStore:
         self.hits: dict[tuple[str, str], int] = {}  # (scenario, rule) -> answers
 
     def conversation(self, ctx: RequestContext, mode: str) -> str:
+        """The conversation ``ctx`` belongs to under ``mode``. In ``response`` mode a request that continues no
+        response starts its own conversation (``n:`` + its request id); the responses it answers with are then
+        remembered as that conversation (:meth:`remember_responses`), so ``previous_response_id`` continues it."""
         if mode == "global":
             return ""
         header = ctx.headers.get(conv.CONVERSATION_HEADER)
@@ -41,7 +44,7 @@ class StateStore:
             if isinstance(thread_id, str):
                 return "c:" + thread_id
             if mode == "response":
-                return ""
+                return "n:" + ctx.request_id
         return conv.opening_hash(body)
 
     def conversation_of_response(self, namespace: str, response_id: str) -> str | None:

@@ -18,7 +18,9 @@ class FaultTiming:
     name = "faults"
 
     def simulate(self, ctx: RequestContext, output: Output, timing: Timing) -> Timing:
-        return shift(timing, output.fault) if isinstance(output.fault, Fault) else timing
+        if not isinstance(output.fault, Fault):
+            return timing
+        return shift(timing, output.fault, len(output.frames) if output.frames is not None else 0)
 
 
 @simulator("faults")

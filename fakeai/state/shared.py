@@ -43,7 +43,7 @@ import orjson
 from fakeai.context import Refusal, RequestContext
 from fakeai.errors import ConfigError, StateUnavailable
 from fakeai.journal import Entry, Filter, Journal
-from fakeai.scenario.ratelimit import Bucket, RateLimiter, _api_key, _exceeded, duration, requested_tokens
+from fakeai.scenario.ratelimit import Bucket, RateLimiter, _api_key, duration, refusal, requested_tokens
 from fakeai.scenario.state import MAX_RESPONSES, START, StateStore
 from fakeai.state import redis_url
 from fakeai.store import Record, ResourceStore
@@ -151,10 +151,10 @@ def _field(*parts: str) -> bytes:
 # ARGV: id, record JSON, payload, max items, max bytes, kind token ("<len>.<token>" prefix of global members)
 PUT_RECORD = """
 local seq = redis.call('INCR', KEYS[6])
-local old = redis.call('HSTRLEN', KEYS[2], ARGV[1])
+local old = redis.call('HSTRLEN', KEYS[1], ARGV[1]) + redis.call('HSTRLEN', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if #ARGV[3] > 0 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[3]) else redis.call('HDEL', KEYS[2], ARGV[1]) end
-local bytes = redis.call('INCRBY', KEYS[5], #ARGV[3] - old)
+local bytes = redis.call('INCRBY', KEYS[5], #ARGV[2] + #ARGV[3] - old)
 redis.call('ZADD', KEYS[3], seq, ARGV[1])
 redis.call('ZADD', KEYS[4], seq, ARGV[6] .. ARGV[1])
 local max_items, max_bytes = tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -166,7 +166,7 @@ while redis.call('ZCARD', KEYS[4]) > 1 and (redis.call('ZCARD', KEYS[4]) > max_i
   local token = string.sub(member, digits + 2, digits + 1 + n)
   local id = string.sub(member, digits + 2 + n)
   local base = string.sub(KEYS[1], 1, string.len(KEYS[1]) - string.len(ARGV[7]))
-  local size = redis.call('HSTRLEN', base .. token .. ':data', id)
+  local size = redis.call('HSTRLEN', base .. token, id) + redis.call('HSTRLEN', base .. token .. ':data', id)
   redis.call('HDEL', base .. token, id)
   redis.call('HDEL', base .. token .. ':data', id)
   redis.call('ZREM', base .. token .. ':order', id)
@@ -224,8 +224,8 @@ class SharedResourceStore(ResourceStore):
             pipe.zrem(order, ident)
             pipe.zrem(self.shared.key("res-order"), f"{len(token.encode())}.{token}{ident}")
             encoded, data, *_ = pipe.execute()
-            if data:
-                self.shared.client.incrby(self.shared.key("res-bytes"), -len(data))
+            if encoded is not None:
+                self.shared.client.incrby(self.shared.key("res-bytes"), -len(encoded) - len(data or b""))
         return _record(encoded, data)
 
     def entries(self, namespace: str, kind: str) -> list[tuple[str, Record]]:
@@ -259,7 +259,7 @@ class SharedResourceStore(ResourceStore):
                     continue
                 token = name[len(self.shared.key("res")) + 1 :]
                 ids = [i.decode() for i in client.zrange(name + ":order", 0, -1)]
-                size = sum(client.hstrlen(name + ":data", i) for i in ids)
+                size = sum(client.hstrlen(name, i) + client.hstrlen(name + ":data", i) for i in ids)
                 members = [f"{len(token.encode())}.{token}{i}" for i in ids]
                 pipe = client.pipeline(transaction=True)
                 if members:
@@ -271,6 +271,11 @@ class SharedResourceStore(ResourceStore):
     def __len__(self) -> int:
         with self.shared.guard():
             return int(self.shared.client.zcard(self.shared.key("res-order")))
+
+    @property
+    def bytes(self) -> int:
+        with self.shared.guard():
+            return int(self.shared.client.get(self.shared.key("res-bytes")) or 0)
 
 
 def _record(encoded: bytes | None, data: bytes | None) -> Record | None:
@@ -415,8 +420,8 @@ def reset_attempts(shared: Shared) -> None:
 
 # ---- rate limits --------------------------------------------------------------------------------------------------
 # KEYS: one hash per bucket; ARGV: now, then (capacity, amount) per bucket. Refills every bucket; takes from all
-# of them or (when one is short) from none. Returns {index of the first short bucket or 0, level...} (strings:
-# Redis would truncate Lua numbers to integers).
+# of them or (when one is short, as one asking more than its capacity always is: RateLimiter's rule) from none.
+# Returns {index of the first short bucket or 0, level...} (strings: Redis would truncate Lua numbers to integers).
 TAKE_BUCKETS = """
 local now = tonumber(ARGV[1])
 local levels, short = {}, 0
@@ -427,7 +432,7 @@ for i, key in ipairs(KEYS) do
   local updated = tonumber(state[2]) or now
   level = math.min(capacity, level + math.max(0, now - updated) * capacity / 60.0)
   levels[i] = level
-  if short == 0 and math.min(amount, capacity) - level > 0 then short = i end
+  if short == 0 and amount - level > 0 then short = i end
 end
 local out = {short}
 for i, key in ipairs(KEYS) do
@@ -477,8 +482,7 @@ class SharedRateLimiter(RateLimiter):
             buckets = [_bucket(cap, float(level), now) for (_, _, cap, _), level in zip(plan, levels, strict=True)]
             if int(short):
                 kind, _unit, _capacity, amount = plan[int(short) - 1]
-                bucket = buckets[int(short) - 1]
-                return headers, _exceeded(ctx, kind, bucket, amount, bucket.wait(amount))
+                return headers, refusal(ctx, kind, buckets[int(short) - 1], amount)
             for (kind, _unit, _capacity, _amount), bucket in zip(plan, buckets, strict=True):
                 headers[f"x-ratelimit-limit-{kind}"] = str(bucket.capacity)
                 headers[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
