@@ -11,7 +11,9 @@
 One uvicorn server per session (per xdist worker) on an ephemeral port serves one app per distinct
 settings. Every test gets its own namespace, sent by its clients as ``x-fakeai-namespace``: the
 journal is queried by it, scenario state is keyed by it, scenarios it loads only match it and are
-removed when it ends. Nothing heavy is imported until a test asks for the fixture.
+removed when it ends. Requests without the header (the application's own OpenAI client) belong to the
+running test: while it runs, its namespace is the server's default. Nothing heavy is imported until
+a test asks for the fixture.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import hashlib
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +45,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
 
 
+@contextmanager
+def quiet_dependencies() -> Iterator[None]:
+    """Third-party deprecation warnings raised while the plugin imports and builds fakeai (Connexion's use of
+    ``jsonschema.RefResolver``...) are not the project's: under ``-W error`` / ``filterwarnings = error`` they
+    would fail the fixture's setup. The test's own code runs outside this block, with the project's filters."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        yield
+
+
 class Hub:
     """The session's server: routes each request to the app of its namespace (or the default app)."""
 
@@ -49,26 +63,31 @@ class Hub:
         self.apps: dict[str, FakeAI] = {}  # settings repr -> app
         self.journals: dict[int, Journal] = {}
         self.routes: dict[str, FakeAI] = {}  # namespace -> app
+        # the running test's namespace, given to requests that carry none: the application's own clients
+        # (tests in one process run one at a time; each xdist worker has its own hub)
+        self.current = ""
         self.stack = ExitStack()
         self.base_url = ""
 
     def start(self) -> Hub:
-        from fakeai.testing import serve
+        with quiet_dependencies():
+            from fakeai.testing import serve
 
-        self.base_url = self.stack.enter_context(serve(self)).base_url
+            self.base_url = self.stack.enter_context(serve(self)).base_url
         return self
 
     def close(self) -> None:
         self.stack.close()
 
     def app_for(self, changes: Mapping[str, Any]) -> FakeAI:
-        from fakeai.app import create_app
-        from fakeai.config import Settings
+        with quiet_dependencies():
+            from fakeai.app import create_app
+            from fakeai.config import Settings
 
-        settings = Settings().merge(changes, "pytest.mark.fakeai")
-        key = repr(settings)
-        if key not in self.apps:
-            self.apps[key] = create_app(settings)
+            settings = Settings().merge(changes, "pytest.mark.fakeai")
+            key = repr(settings)
+            if key not in self.apps:
+                self.apps[key] = create_app(settings)
         return self.apps[key]
 
     def journal(self, app: FakeAI) -> Journal:
@@ -87,7 +106,11 @@ class Hub:
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
-        namespace = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-fakeai-namespace"), "")
+        header = NAMESPACE_HEADER.encode()
+        namespace = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == header), "")
+        if not namespace and self.current and scope["type"] in ("http", "websocket"):
+            namespace = self.current
+            scope = {**scope, "headers": [*scope.get("headers", ()), (header, namespace.encode("latin-1"))]}
         app = self.routes.get(namespace) or next(iter(self.apps.values()), None) or self.app_for({})
         await app(scope, receive, send)
 
@@ -231,6 +254,8 @@ class FakeAIFixture:
         if self._client is not None:
             self._client.close()
         self.hub.routes.pop(self.namespace, None)
+        if self.hub.current == self.namespace:
+            self.hub.current = ""
 
 
 @pytest.fixture(scope="session")
@@ -258,6 +283,7 @@ def fakeai(request: pytest.FixtureRequest, fakeai_hub: Hub) -> Iterator[FakeAIFi
     app = fakeai_hub.app_for(changes)
     namespace = namespace_for(request.node.nodeid)
     fakeai_hub.routes[namespace] = app
+    fakeai_hub.current = namespace  # requests without the namespace header belong to this test
     fixture = FakeAIFixture(fakeai_hub, app, namespace, Path(str(request.node.path)).parent)
     try:
         for source in [scenario] if isinstance(scenario, (str, Path, Mapping)) else scenario or ():

@@ -71,6 +71,14 @@ class Change:
         }
 
 
+USER_KINDS = ("scenario.", "fixture.")  # findings in the user's own files (--scenario, --fixtures)
+
+
+def user_finding(change: Change) -> bool:
+    """A finding in the user's scenarios or fixtures, not a change between the documents themselves."""
+    return change.kind.startswith(USER_KINDS)
+
+
 def short(value: object, limit: int = 80) -> str:
     """A one-line, bounded rendering of an old/new value."""
     text = value if isinstance(value, str) else repr(value)

@@ -9,9 +9,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fakeai.drift.change import Change, Severity
+from fakeai.drift.change import Change, Severity, user_finding
 
-FAIL_ON = ("breaking", "warning", "any", "none")
+FAIL_ON = ("breaking", "warning", "any", "scenarios", "none")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         dest="drift_fail_on",
         choices=FAIL_ON,
         default="breaking",
-        help="exit 1 on: breaking changes (default), breaking or warning, any change at all, never",
+        help="exit 1 on: breaking changes (default), breaking or warning, any change at all, "
+        "any finding in the --scenario/--fixtures files (whatever the spec changes), never",
     )
     parser.add_argument(
         "--only", dest="drift_only", metavar="TERMS", help="comma-separated tags/operationIds (substrings, any case)"
@@ -78,6 +79,13 @@ def build_report(
     from fakeai.drift.usage import Side, check_fixtures, check_scenarios
     from fakeai.spec.load import load_document
 
+    missing = [f"--scenario {file}" for file in scenarios if not Path(file).is_file()]
+    if fixtures and not Path(fixtures).is_dir():
+        missing.append(f"--fixtures {fixtures}")
+    if missing:  # before the (slow) documents: a typo in CI should fail fast and plainly
+        from fakeai.errors import ConfigError
+
+        raise ConfigError("fakeai drift: not found: " + ", ".join(missing))
     started = time.perf_counter()
     old_doc = load_document(None if old == "embedded" else old, use_cache=use_cache)
     new_doc = load_document(None if new == "embedded" else new, use_cache=use_cache)
@@ -127,5 +135,7 @@ def exit_code(changes: Sequence[Change], fail_on: str) -> int:
         return 0
     if fail_on == "any":
         return int(bool(changes))
+    if fail_on == "scenarios":
+        return int(any(user_finding(c) for c in changes))
     failing = {Severity.BREAKING} if fail_on == "breaking" else {Severity.BREAKING, Severity.WARNING}
     return int(any(c.severity in failing for c in changes))

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from fakeai.drift.change import SEVERITY_ORDER, Change, Severity
+from fakeai.drift.change import SEVERITY_ORDER, Change, Severity, user_finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,13 @@ def _table(entries: list[Entry]) -> list[str]:
     return rows
 
 
-def render_markdown(report: DriftReport, details: bool = False) -> str:
+MARKDOWN_LIMIT = 60_000  # characters: under a GitHub PR comment's 65,536, with room for what CI adds around it
+
+
+def render_markdown(report: DriftReport, details: bool = False, limit: int = MARKDOWN_LIMIT) -> str:
+    """For a PR comment: counts by severity and by kind first, then the findings in ``<details>`` blocks (the
+    user's scenarios and fixtures first, then breaking changes and warnings; non-breaking with ``details``), by
+    operation, cut to stay under ``limit`` characters with a note saying how many findings were left out."""
     lines = [
         f"### fakeai drift: `{report.old}` → `{report.new}`",
         "",
@@ -112,21 +118,60 @@ def render_markdown(report: DriftReport, details: bool = False) -> str:
         "|---|---|---|",
     ]
     lines += [f"| {s.value} | {report.count(s)} | {report.distinct(s)} |" for s in SEVERITY_ORDER]
-    for severity in SEVERITY_ORDER:
-        selected = [c for c in report.changes if c.severity is severity]
-        if not selected or (severity is Severity.NON_BREAKING and not details):
+    kinds = Counter((c.severity, c.kind) for c in report.changes)
+    if kinds:
+        lines += ["", "| kind | severity | changes |", "|---|---|---|"]
+        rank = {severity: n for n, severity in enumerate(SEVERITY_ORDER)}
+        for (severity, kind), n in sorted(kinds.items(), key=lambda item: (rank[item[0][0]], -item[1], item[0][1])):
+            lines.append(f"| `{kind}` | {severity.value} | {n} |")
+    head = "\n".join(lines) + "\n"
+    sections = [(title, changes, open_) for title, changes, open_ in _markdown_sections(report, details) if changes]
+    budget = limit - len(head) - 400  # the note and the closing tags
+    body: list[str] = []
+    left_out = 0
+    for title, changes, open_ in sections:
+        blocks = [
+            (f"**{_cell(operation)}**\n\n" + "\n".join(_table(entries)) + "\n", entries)
+            for operation, entries in grouped(changes)
+        ]
+        opening = f"\n<details{' open' if open_ else ''}><summary>{title} ({len(changes)})</summary>\n\n"
+        closing = "\n</details>\n"
+        if budget < len(opening) + len(closing) + 200:
+            left_out += len(changes)
             continue
-        fold = severity is not Severity.BREAKING
-        title = f"{severity.value.capitalize()} changes ({len(selected)})"
-        lines += ["", f"<details><summary>{title}</summary>" if fold else f"#### {title}", ""]
-        for operation, entries in grouped(selected):
-            lines += [f"**{_cell(operation)}**", "", *_table(entries), ""]
-        if fold:
-            lines.append("</details>")
-    quiet = report.by_kind(Severity.NON_BREAKING)
-    if quiet:
-        lines += ["", "Non-breaking by kind: " + ", ".join(f"`{kind}` {n}" for kind, n in quiet.most_common())]
-    return "\n".join(lines) + "\n"
+        budget -= len(opening) + len(closing)
+        shown: list[str] = []
+        for text, entries in blocks:
+            if len(text) + 1 > budget:
+                left_out += sum(1 + entry.more for entry in entries)
+                continue
+            budget -= len(text) + 1
+            shown.append(text)
+        if shown:
+            body += [opening, "\n".join(shown), closing]
+        else:
+            budget += len(opening) + len(closing)
+    text = head + "".join(body)
+    if left_out:
+        listed = sum(len(changes) for _title, changes, _open in sections)
+        text += (
+            f"\n_{left_out} of {listed} findings left out to stay under {limit:,} characters "
+            "(a PR comment holds 65,536); `--format text` or `--format json` lists them all._\n"
+        )
+    return text
+
+
+def _markdown_sections(report: DriftReport, details: bool) -> list[tuple[str, list[Change], bool]]:
+    """(title, changes, shown open): the user's own files first, whatever their severity."""
+    user = [c for c in report.changes if user_finding(c)]
+    spec = [c for c in report.changes if not user_finding(c)]
+    sections = [("Scenarios and fixtures", user, True)]
+    for severity in SEVERITY_ORDER:
+        if severity is Severity.NON_BREAKING and not details:
+            continue
+        title = f"{severity.value.capitalize()} changes"
+        sections.append((title, [c for c in spec if c.severity is severity], severity is Severity.BREAKING))
+    return sections
 
 
 def render_json(report: DriftReport) -> str:

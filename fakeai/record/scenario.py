@@ -157,6 +157,8 @@ def reply(ex: Exchange) -> dict[str, Any] | None:
         return {"error": out}
     if ex.operation == "createChatCompletion" and ex.status == 200:
         return chat_reply(ex)
+    if ex.operation == "createResponse" and ex.status == 200 and ex.events:
+        return responses_reply(ex)
     if ex.events or ex.response is None:
         return None
     out = {"body": _literal_tree(ex.response)}
@@ -194,6 +196,54 @@ def chat_reply(ex: Exchange) -> dict[str, Any] | None:
         ]
     if finish in ("stop", "length", "tool_calls", "content_filter"):
         out["finish_reason"] = finish
+    return out or {"content": ""}
+
+
+def responses_reply(ex: Exchange) -> dict[str, Any] | None:
+    """A Responses stream (``event:`` + ``data:`` frames) reassembled from its final ``response.completed`` /
+    ``response.incomplete`` event; without one, from the ``response.output_text.delta`` events."""
+    final: dict[str, Any] | None = None
+    text = ""
+    for event in _chunks(ex):
+        if not isinstance(event, dict):
+            continue
+        kind = event.get("type")
+        if kind in ("response.completed", "response.incomplete") and isinstance(event.get("response"), dict):
+            final = event["response"]
+        elif kind == "response.output_text.delta" and isinstance(event.get("delta"), str):
+            text += event["delta"]
+    if final is None:
+        return {"content": literal(text)} if text else None
+    content: str | None = None
+    refusal: str | None = None
+    calls: list[dict[str, str]] = []
+    for item in final.get("output") or ():
+        if not isinstance(item, dict):
+            continue
+        if item.get("type") == "function_call":
+            arguments = item.get("arguments")
+            calls.append(
+                {
+                    "id": str(item.get("call_id") or ""),
+                    "name": str(item.get("name") or ""),
+                    "arguments": literal(arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()),
+                }
+            )
+        elif item.get("type") == "message":
+            for part in item.get("content") or ():
+                if isinstance(part, dict) and part.get("type") == "output_text" and isinstance(part.get("text"), str):
+                    content = (content or "") + part["text"]
+                elif isinstance(part, dict) and part.get("type") == "refusal" and isinstance(part.get("refusal"), str):
+                    refusal = (refusal or "") + part["refusal"]
+    out: dict[str, Any] = {}
+    if content or (content is not None and not calls):
+        out["content"] = literal(content)
+    if refusal:
+        out["refusal"] = literal(refusal)
+    if calls:
+        out["tool_calls"] = [{k: v for k, v in call.items() if v or k == "arguments"} for call in calls]
+    if final.get("status") == "incomplete":
+        out["finish_reason"] = "length"
     return out or {"content": ""}
 
 
@@ -236,6 +286,8 @@ def _all(ex: Exchange) -> list[Any]:
 
 
 def _carries(chunk: Any) -> bool:
+    if isinstance(chunk, dict) and isinstance(chunk.get("type"), str):  # a Responses event: output deltas carry
+        return chunk["type"].endswith(".delta") and bool(chunk.get("delta"))
     message, _finish = _message(chunk)
     return bool(message.get("content") or message.get("tool_calls") or message.get("refusal"))
 

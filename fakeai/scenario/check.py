@@ -3,16 +3,19 @@
 Format errors (``file:line:column`` + did-you-mean), unknown operationIds, scripted answers on
 operations (or with keys, e.g. ``tool_calls`` on createCompletion) that cannot render them (the keys an
 operation takes are its binding's ``scripted:``, ``spec/bindings/*.yaml``, so every vendor spec is checked), and
-raw ``body:`` answers that violate the spec's response schema, and ``resource:`` rules naming an operation with no
-stateful resource, a state its kind's lifecycle does not declare, or fields its item schema does not have (or
-values it rejects). Exit status 1 on any error.
+raw ``body:`` answers that violate the spec's response schema (rules matched by ``method``/``path`` are checked
+against the one operation they route to), templates naming variables fakeai's template environment does not
+provide, unknown operations in ``chaos`` and ``rate_limits`` scopes, and ``resource:`` rules naming an operation
+with no stateful resource, a state its kind's lifecycle does not declare, or fields its item schema does not have
+(or values it rejects). Exit status 1 on any error.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
@@ -90,13 +93,14 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any], bindings: Se
     problems: list[str] = []
     names = [("rules", r.index, r.match.operations) for r in scenario.rules]
     names += [("chaos", i, c.operations) for i, c in enumerate(scenario.chaos)]
+    names += [("rate_limits", i, limit.operations) for i, limit in enumerate(scenario.limits)]
     for section, index, ops in names:
         for op_id in sorted(ops or ()):
             if op_id not in operations:
                 where = scenario.document.where((section, index, "match" if section == "rules" else "scope"))
                 problems.append(f"{where}: unknown operation {op_id!r}{closest(op_id, operations)}")
     for rule in scenario.rules:
-        for op_id in sorted(rule.match.operations or ()):
+        for op_id in sorted(rule.match.operations or routed(scenario, rule.index, document)):
             operation = operations.get(op_id)
             if operation is None:
                 continue
@@ -114,8 +118,103 @@ def check_scenario(scenario: Scenario, document: Mapping[str, Any], bindings: Se
                 if not validator.is_valid(reply.raw_body):
                     detail = "; ".join(all_errors(validator, reply.raw_body))
                     problems.append(f"{reply.where}: body does not match the {op_id} response schema: {detail}")
+    problems += _template_problems(scenario, document)
     problems += _resource_problems(scenario, document, validators)
     return problems
+
+
+def routed(scenario: Scenario, index: int, document: Mapping[str, Any]) -> frozenset[str]:
+    """The operation a rule matched by ``method``/``path`` (no ``operation``) answers: the one the spec routes
+    that METHOD path to (the path as requested, ``/v1/chat/completions``, or as templated, ``/models/{model}``),
+    so its body can be checked. Empty when the match spans several operations (globs, no method)."""
+    from fakeai.scenario.match import globs
+    from fakeai.spec.operation import iter_operations
+
+    rules = scenario.document.data.get("rules") or ()
+    spec = rules[index].get("match") if index < len(rules) and isinstance(rules[index], Mapping) else None
+    if not isinstance(spec, Mapping) or "path" not in spec:
+        return frozenset()
+    method = str(spec["method"]).upper() if "method" in spec else None
+    patterns = [spec["path"]] if isinstance(spec["path"], str) else [str(p) for p in spec["path"]]
+    literal = [p for p in patterns if not any(c in p for c in "*?[")]
+    glob = globs([p for p in patterns if p not in literal]) if len(literal) < len(patterns) else None
+    prefix = _base_path(document)
+    found = set()
+    for op in iter_operations(document):
+        if method is not None and op.method != method:
+            continue
+        route = re.compile(f"(?:{re.escape(prefix)})?" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "/?")
+        if any(route.fullmatch(p) or p == op.path for p in literal) or (
+            glob is not None and (glob(op.path) or glob(prefix + op.path))
+        ):
+            found.add(op.operation_id)
+    return frozenset(found) if len(found) == 1 else frozenset()
+
+
+def _base_path(document: Mapping[str, Any]) -> str:
+    """The path part of the document's first server URL (``https://api.openai.com/v1`` -> ``/v1``)."""
+    from urllib.parse import urlsplit
+
+    servers = document.get("servers") or [{}]
+    url = servers[0].get("url", "") if isinstance(servers[0], Mapping) else ""
+    return urlsplit(str(url)).path.rstrip("/")
+
+
+def template_names(document: Mapping[str, Any]) -> frozenset[str]:
+    """Every name a scenario template may use: what :func:`fakeai.scenario.template.environment` provides for a
+    request (built here for a blank one, so the list cannot drift from the code) and the sandbox's globals."""
+    import random
+
+    from fakeai.config import Settings
+    from fakeai.context import RequestContext
+    from fakeai.scenario.template import environment, jinja_environment
+    from fakeai.spec.operation import iter_operations
+
+    operation = next(iter(iter_operations(document)))
+    blank = RequestContext(
+        operation, operation.method, operation.path, {}, {}, {}, {}, {}, 0, random.Random(0), 0.0, Settings()
+    )
+    return frozenset(environment(blank, {}, "")) | frozenset(jinja_environment().globals)
+
+
+def _strings(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
+
+
+def _template_problems(scenario: Scenario, document: Mapping[str, Any]) -> list[str]:
+    """Templates in answers (``respond``, ``sequence``, ``resource``) naming variables no request provides."""
+    from jinja2 import TemplateSyntaxError, meta
+
+    from fakeai.scenario.template import jinja_environment
+
+    texts = []
+    for i, rule in enumerate(scenario.document.data.get("rules") or ()):
+        if isinstance(rule, Mapping):
+            for key in ("respond", "sequence", "resource"):
+                texts += [(p, t) for p, t in _strings(rule.get(key), ("rules", i, key)) if templated(t)]
+    if not texts:
+        return []
+    known = template_names(document)
+    found = []
+    for path, text in texts:
+        try:
+            names = meta.find_undeclared_variables(jinja_environment().parse(text))
+        except TemplateSyntaxError:
+            continue  # the scenario loader reports invalid templates
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        for name in sorted(names - known):
+            found.append(
+                f"{scenario.document.where(path)}: {dotted}: undefined template variable {name!r}"
+                f"{closest(name, sorted(known))}"
+            )
+    return found
 
 
 def _resource_problems(scenario: Scenario, document: Mapping[str, Any], validators: Any) -> list[str]:

@@ -28,6 +28,11 @@ Value = Callable[[Mapping[str, Any]], Any]  # rendering environment -> value
 _ENV = sandbox()
 
 
+def jinja_environment() -> Any:
+    """The sandboxed Jinja environment scenario templates render in (``fakeai check`` parses with it)."""
+    return _ENV
+
+
 def _is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
