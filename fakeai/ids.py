@@ -1,24 +1,59 @@
 """OpenAI-looking ids (``chatcmpl-...``, ``call_...``, ``modr-...``): the one place they are drawn.
 
 Every id comes from the ``random.Random`` passed in (the request's ``ctx.rng`` or a stream derived from
-it), never from the global RNG, so the same request gets the same ids. The helpers differ only in how
-they consume the RNG; each caller keeps the draw it always had, so answers keep their bytes.
+it), never from the global RNG. The helpers differ only in how they consume the RNG; each caller keeps the
+draw it always had, so answers keep their bytes.
+
+Ids are unique per answer: while a request is answered (:func:`unique_ids`), each drawn id is mixed with the
+request's id (unique across processes and restarts), so two identical requests get the same content but
+different ids, as the real API gives. With a fixed clock (``--fixed-time``) the salt is off and the same
+request gets the same bytes, ids included. The RNG is consumed the same either way: content never changes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import random
 import string
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 ALNUM = string.ascii_letters + string.digits  # a-z, A-Z, 0-9: chat, completion and tool call ids
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase  # 0-9, A-Z, a-z: the schema walker's ids
 HEX = "0123456789abcdef"
 
 
+_SALT: ContextVar[str | None] = ContextVar("fakeai_id_salt", default=None)
+
+
+@contextlib.contextmanager
+def unique_ids(salt: str | None) -> Iterator[None]:
+    """Ids drawn inside the block are mixed with ``salt`` (a request id; None: ids as drawn)."""
+    token = _SALT.set(salt)
+    try:
+        yield
+    finally:
+        _SALT.reset(token)
+
+
+def _salted(drawn: str, alphabet: str) -> str:
+    salt = _SALT.get()
+    if salt is None:
+        return drawn
+    out: list[str] = []
+    block = 0
+    while len(out) < len(drawn):
+        digest = hashlib.blake2b(f"{salt}\0{drawn}\0{block}".encode(), digest_size=64).digest()
+        out += (alphabet[b % len(alphabet)] for b in digest)
+        block += 1
+    return "".join(out[: len(drawn)])
+
+
 def new_id(rng: random.Random, prefix: str, length: int = 24, alphabet: str = ALNUM) -> str:
     """``prefix`` + ``length`` characters of ``alphabet``, drawn at once (``rng.choices``)."""
-    return prefix + "".join(rng.choices(alphabet, k=length))
+    return prefix + _salted("".join(rng.choices(alphabet, k=length)), alphabet)
 
 
 def new_id_per_char(rng: random.Random, prefix: str, length: int = 24, alphabet: str = ALNUM) -> str:
@@ -26,15 +61,18 @@ def new_id_per_char(rng: random.Random, prefix: str, length: int = 24, alphabet:
 
     Template ``random_id()`` and SDP credentials have always been drawn this way.
     """
-    return prefix + "".join(rng.choice(alphabet) for _ in range(length))
+    return prefix + _salted("".join(rng.choice(alphabet) for _ in range(length)), alphabet)
 
 
 def hex_id(rng: random.Random, prefix: str, bits: int) -> str:
     """``prefix`` + ``bits`` random bits as zero-padded lowercase hex (``bits // 4`` digits)."""
     assert bits % 4 == 0, bits
-    return f"{prefix}{rng.getrandbits(bits):0{bits // 4}x}"
+    return prefix + _salted(f"{rng.getrandbits(bits):0{bits // 4}x}", HEX)
 
 
 def new_uuid(rng: random.Random) -> str:
     """A random (version 4) UUID drawn from ``rng``."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    drawn = rng.getrandbits(128)
+    if _SALT.get() is not None:
+        drawn = int(_salted(f"{drawn:032x}", HEX), 16)
+    return str(uuid.UUID(int=drawn, version=4))

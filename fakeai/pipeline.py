@@ -32,11 +32,12 @@ from typing import Any, Protocol
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.types import Receive, Scope, Send
 
-from fakeai.clock import Clock
+from fakeai.clock import Clock, SystemClock
 from fakeai.config import Settings
 from fakeai.context import NO_DECISION, Decision, Effect, Output, RequestContext, Timing, UploadedFile
 from fakeai.errors import APIError, invalid_api_key, not_found, reshape_error_body
 from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected
+from fakeai.ids import unique_ids
 from fakeai.operations import CompiledOperation
 from fakeai.parse.coerce import nest, parse_json, parse_query, prompt_too_large, text_chars
 from fakeai.parse.deadline import deadlines
@@ -104,6 +105,8 @@ class Pipeline:
         self.settings = settings
         self.operations = operations
         self.clock = clock
+        # ids unique per answer (fakeai.ids) on the system clock; a fixed or injected clock asks for byte-identity
+        self.unique_ids = isinstance(clock, SystemClock)
         self.events = events
         self.simulators = list(simulators)
         self.admitting = [s for s in self.simulators if isinstance(s, Admits)]  # capabilities found once
@@ -143,27 +146,28 @@ class Pipeline:
         self.events.emit(RequestReceived(ctx))
         self.admit(ctx)
         output: Output | None = None
-        try:
+        with unique_ids(ctx.request_id if self.unique_ids else None):  # ids unique per answer
             try:
-                decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
-                produced = self._run(Position.AFTER_PRODUCE, ctx, produce(compiled, ctx, decision))
-                produced = self.vendor_shape(ctx, produced)
-                produced = self.check(compiled, produced) if self.check is not None else produced
-                timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
-            except APIError as exc:
-                await self.respond_error(send, exc, op_id, ctx)
-                self.events.emit(self.rejected(scope, exc, op_id, ctx))
-                return
-            output = produced
-            delivered = Delivered()
-            try:
-                delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)
-            finally:  # also a stream cut by a reset fault or a client disconnect is journaled
-                elapsed = self.clock.monotonic() - started
-                size, sent = delivered.size, delivered.frames
-                self.events.emit(RequestAnswered(ctx, output, timing, elapsed, size, delivered.disconnected, sent))
-        finally:
-            self.finish(ctx, output)
+                try:
+                    decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
+                    produced = self._run(Position.AFTER_PRODUCE, ctx, produce(compiled, ctx, decision))
+                    produced = self.vendor_shape(ctx, produced)
+                    produced = self.check(compiled, produced) if self.check is not None else produced
+                    timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
+                except APIError as exc:
+                    await self.respond_error(send, exc, op_id, ctx)
+                    self.events.emit(self.rejected(scope, exc, op_id, ctx))
+                    return
+                output = produced
+                delivered = Delivered()
+                try:
+                    delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)
+                finally:  # also a stream cut by a reset fault or a client disconnect is journaled
+                    elapsed = self.clock.monotonic() - started
+                    size, sent = delivered.size, delivered.frames
+                    self.events.emit(RequestAnswered(ctx, output, timing, elapsed, size, delivered.disconnected, sent))
+            finally:
+                self.finish(ctx, output)
 
     # ---- the stages ------------------------------------------------------------------------------
     async def parse(self, scope: Scope, receive: Receive, compiled: CompiledOperation) -> RequestContext:

@@ -105,3 +105,25 @@ async def test_a_produce_hook_can_replace_the_answer() -> None:
         assert err.status_code == 418 and err.message == "Error code: 418 - tea"
     else:
         raise AssertionError("the hook's answer was not sent")
+
+
+async def test_identical_requests_get_the_same_content_but_their_own_ids() -> None:
+    """As the real API: ids unique per answer (also tool call ids and stored resources), content seeded."""
+    client = async_client(create_app(Settings()))
+    tools: Any = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    first, second = [await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, seed=4) for _ in range(2)]
+    assert first.choices[0].message.content == second.choices[0].message.content
+    assert first.id != second.id and first.id.startswith("chatcmpl-") and len(first.id) == len(second.id)
+    calls = [
+        await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, tools=tools, tool_choice="required")
+        for _ in range(2)
+    ]
+    one, two = (c.choices[0].message.tool_calls[0] for c in calls)  # type: ignore[index]
+    assert (one.function.name, one.function.arguments) == (two.function.name, two.function.arguments)
+    assert one.id != two.id and one.id.startswith("call_")
+
+
+async def test_a_fixed_clock_gives_byte_identical_answers_ids_included() -> None:
+    client = async_client(create_app(Settings(fixed_time=1_700_000_000)))
+    raw = [await client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES) for _ in range(2)]
+    assert raw[0].content == raw[1].content
