@@ -163,6 +163,7 @@ class ChatProducer:
             mode=gen.mode, rng=rng, tokenizer=gen.tokenizer, max_tokens=max_tokens, length=gen.length,
             prompt_text=last_user_text(body.get("messages")) if gen.mode == "echo" else "",
             fixed_text=gen.fixed_text, stop=stop_sequences(body), ignore_eos=gen.ignore_eos,
+            min_tokens=gen.min_tokens,
         )  # fmt: skip
 
     def produce(self, ctx: RequestContext) -> Output | None:

@@ -67,6 +67,7 @@ class Generation:
     reasoning_content: bool  # also expose ``reasoning_content`` (DeepSeek / vLLM clients)
     tokens_per_chunk: int
     ignore_eos: bool
+    min_tokens: int = 0  # vLLM's: no end of text or stop sequence before this many tokens
     ctx: RequestContext | None = None  # the request (the prompt cache keys on it)
     prompt_cache: PromptCache = NO_PROMPT_CACHE
 
@@ -144,16 +145,29 @@ class GenerationConfig:
             model=requested,
             base_model=base_model,
             tokenizer=self.tokenizer or for_model(base_model),
-            length=self.length,
+            length=_at_least(self.length, body.get("min_tokens")),
             fixed_text=self.fixed_text,
             seed=ctx.seed,
             reasoning=reasoning,
             reasoning_content=reasoning and (header in _TRUE if header else self.reasoning_content),
             tokens_per_chunk=self.tokens_per_chunk,
             ignore_eos=body.get("ignore_eos") is True,
+            min_tokens=_min_tokens(body.get("min_tokens")),
             ctx=ctx,
             prompt_cache=self.prompt_cache,
         )
+
+
+def _min_tokens(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _at_least(length: LengthSpec, min_tokens: Any) -> LengthSpec:
+    """vLLM's ``min_tokens``: the natural length is at least that many tokens."""
+    wanted = _min_tokens(min_tokens)
+    if wanted <= length.minimum:
+        return length
+    return dataclasses.replace(length, minimum=wanted, maximum=max(length.maximum, wanted))
 
 
 def split_mode_suffix(model: str) -> tuple[str, str | None]:

@@ -93,6 +93,7 @@ class CompletionsProducer:
                 mode=gen.mode, rng=gen.rng(stream), tokenizer=gen.tokenizer,
                 max_tokens=limit if isinstance(limit, int) else DEFAULT_MAX_TOKENS, length=gen.length,
                 prompt_text=prompt, fixed_text=gen.fixed_text, stop=stop_sequences(body), ignore_eos=gen.ignore_eos,
+                min_tokens=gen.min_tokens,
             )  # fmt: skip
         echo = body.get("echo") is True
         text = prompt + completion.text if echo else completion.text

@@ -246,6 +246,7 @@ def generate(
     fixed_text: str = "",
     stop: Sequence[str] = (),
     ignore_eos: bool = False,
+    min_tokens: int = 0,
 ) -> Completion:
     """One completion.
 
@@ -257,7 +258,9 @@ def generate(
     exactly ``max_tokens`` tokens (a ``length`` draw when it is None), cycling echo/fixed text
     (an empty one falls back to the corpus); finish_reason ``"length"``.
     Stop sequences are honoured even with ``ignore_eos`` (as vLLM does): the text is cut before
-    the earliest one, which is not included, finish_reason ``"stop"``.
+    the earliest one, which is not included, finish_reason ``"stop"``. ``min_tokens`` (vLLM): echo/fixed
+    text shorter than it continues (cycling) to that length, and a stop sequence that would leave fewer
+    tokens is not one (vLLM checks stops only from then on); lorem lengths take it from ``length.minimum``.
     """
     if mode not in MODES:
         raise ValueError(f"unknown text mode {mode!r}; expected one of {', '.join(MODES)}")
@@ -291,9 +294,13 @@ def generate(
             ids, pieces, finish = ids[:max_tokens], pieces[:max_tokens], "length"
         else:
             finish = "stop"
+            wanted = min_tokens if max_tokens is None else min(min_tokens, max_tokens)
+            if ids and len(ids) < wanted:
+                ids, pieces = _ring(ids, 0, wanted), _ring(pieces, 0, wanted)
+                finish = "length" if wanted == max_tokens else "stop"
     if stop:
         cut = _cut_at_stop(ids, pieces, stop, tokenizer)
-        if cut is not None:
+        if cut is not None and len(cut[0]) >= min_tokens:
             ids, pieces = cut
             finish = "stop"
     return Completion("".join(pieces), pieces, ids, finish)
