@@ -294,10 +294,10 @@ def generate(
             ids, pieces, finish = ids[:max_tokens], pieces[:max_tokens], "length"
         else:
             finish = "stop"
-            wanted = min_tokens if max_tokens is None else min(min_tokens, max_tokens)
-            if ids and len(ids) < wanted:
-                ids, pieces = _ring(ids, 0, wanted), _ring(pieces, 0, wanted)
-                finish = "length" if wanted == max_tokens else "stop"
+            floor = min_tokens if max_tokens is None else min(min_tokens, max_tokens)
+            if ids and len(ids) < floor:
+                ids, pieces = _ring(ids, 0, floor), _ring(pieces, 0, floor)
+                finish = "length" if floor == max_tokens else "stop"
     if stop:
         cut = _cut_at_stop(ids, pieces, stop, tokenizer)
         if cut is not None and len(cut[0]) >= min_tokens:
