@@ -41,6 +41,7 @@ from fakeai.operations import CompiledOperation, compile_operations
 from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
+from fakeai.realtime.server import build as build_realtime
 from fakeai.reload import Reloader
 from fakeai.resources.work import WORK
 from fakeai.scenario.engine import ScenarioEngine
@@ -151,6 +152,9 @@ def create_app(
             RoutingSpecification(routing_document(mounted, title)), base_path=base_path, resolver=resolver
         )
     asgi = ErrorMiddleware(connexion, events, clock)
+    asgi.websocket = build_realtime(
+        settings, document, env.validators, clock, pipeline.authorize, chain, check, [b for b, _ in groups]
+    )
     asgi.on_startup.append(_warm_tokenizers)
     asgi.checks.append(header_limits(settings))
     journal_args = (settings.journal_size, settings.journal_body_bytes, settings.journal_max_bytes)
@@ -292,6 +296,7 @@ class ErrorMiddleware:
         self.app = app
         self.events = events
         self.clock = clock or SystemClock()
+        self.websocket: ASGIApp | None = None  # fakeai.realtime: /v1/realtime (create_app sets it)
         self.on_startup: list[Callable[[], Awaitable[None]]] = []  # run by the ASGI lifespan
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self.checks: list[Callable[[Scope], None]] = []  # run on every request before routing (fakeai.limits)
@@ -301,6 +306,11 @@ class ErrorMiddleware:
             await _lifespan(receive, send, self.on_startup, self.on_shutdown)
             return
         if scope["type"] != "http":
+            if scope["type"] == "websocket" and self.websocket is not None:
+                try:
+                    await self.websocket(scope, receive, send)
+                except Exception:
+                    log.exception("realtime connection failed (%s)", scope.get("path"))
             return
         scope["app"] = self  # makes Starlette's router raise HTTPException(405) instead of answering plain text
         # Deadlines (TTFT, ITL) count from arrival. Yielding once lets every request of a burst record its
