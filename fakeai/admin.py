@@ -37,6 +37,8 @@ from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.routing import routing_document
 from fakeai.spec.validate import Validators
 from fakeai.streaming import respond, respond_error
+from fakeai.ui import feed as ui_feed
+from fakeai.ui import page as ui_page
 
 if TYPE_CHECKING:
     from fakeai.app import FakeAI
@@ -123,6 +125,9 @@ class AdminAPI:
             answer = await HANDLERS.get(operation_id)(self.app, request)
         except APIError as exc:
             await respond_error(send, exc)
+            return
+        if isinstance(answer, AdminStream):  # an endless answer (the dashboard's live feed): it writes itself
+            await answer.stream(send, receive)
             return
         output = Output(
             status=answer.status,
@@ -407,3 +412,44 @@ async def get_image(app: FakeAI, request: AdminRequest) -> AdminResponse:
     seed = int(match.group(1), 16)
     data, content_type = await asyncio.to_thread(rendered, match.group(2), width, height, seed)  # ~2 s at 4096x4096
     return AdminResponse(data, content_type=content_type, headers={"cache-control": "public, max-age=86400"})
+
+
+# the dashboard (fakeai/ui) ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminStream(AdminResponse):
+    """An answer that writes itself to the socket for as long as it likes (``stream(send, receive)``)."""
+
+    stream: Callable[[Send, Receive], Awaitable[None]]
+
+
+@handler("fakeai_getUi")
+async def get_ui(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    return AdminResponse(ui_page.html(), content_type="text/html; charset=utf-8", headers=ui_page.HEADERS)
+
+
+@handler("fakeai_getUiAsset")
+async def get_ui_asset(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    name = request.path_params.get("asset", "")
+    found = ui_page.asset(name)
+    if found is None:
+        raise APIError(404, f"No dashboard asset at {BASE_PATH}/ui/assets/{name}.", code="not_found")
+    data, content_type = found
+    return AdminResponse(data, content_type=content_type, headers=ui_page.HEADERS)
+
+
+@handler("fakeai_getUiEvents")
+async def get_ui_events(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    """x-fakeai-public in admin.yaml because EventSource cannot send headers: the key comes as ``?key=``."""
+    key = request.query.get("key")
+    app.pipeline.authorize({"authorization": f"Bearer {key}"} if key else {})
+    feed = ui_feed.Feed(app.journal, after=int(request.query.get("after", 0)))
+    return AdminStream(body=None, content_type="text/event-stream", stream=feed.run)
+
+
+@handler("fakeai_getUiEntry")
+async def get_ui_entry(app: FakeAI, request: AdminRequest) -> AdminResponse:
+    seq = request.path_params.get("seq", "")
+    entry = ui_feed.find(app.journal, int(seq)) if seq.isdigit() else None
+    if entry is None:
+        raise APIError(404, f"No journal entry with seq {seq} (it may have left the ring).", code="not_found")
+    return AdminResponse(entry.to_dict())
