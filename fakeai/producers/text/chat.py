@@ -25,6 +25,7 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.text.chat_audio import AudioAnswer, AudioRequest, prompt_audio_tokens
 from fakeai.producers.text.common import (
     Generation,
     GenerationConfig,
@@ -62,12 +63,14 @@ class ChatChoice:
     reasoning: Completion | None  # the exposed reasoning_content, when enabled
     refusal: Completion | None = None  # scripted refusals only
     refusal_logprobs: list[dict[str, Any]] | None = None
+    audio: AudioAnswer | None = None  # the spoken answer (modalities with "audio")
 
     @property
     def visible_tokens(self) -> int:
         text = len(self.completion.tokens) if self.completion is not None else 0
         refused = len(self.refusal.tokens) if self.refusal is not None else 0
-        return text + refused + sum(self.call_heads) + sum(len(p) for p in self.call_pieces)
+        spoken = self.audio.tokens if self.audio is not None else 0
+        return text + refused + spoken + sum(self.call_heads) + sum(len(p) for p in self.call_pieces)
 
 
 def fingerprint(model: str) -> str:
@@ -82,15 +85,18 @@ def _fnv(data: bytes) -> int:
     return value
 
 
-def usage_body(prompt: int, completion: int, reasoning: int, cached: int = 0) -> dict[str, Any]:
+def usage_body(
+    prompt: int, completion: int, reasoning: int, cached: int = 0, prompt_audio: int = 0, completion_audio: int = 0
+) -> dict[str, Any]:
+    """``usage`` of a chat completion; the audio counts are included in ``prompt`` and ``completion``."""
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": prompt_audio},
         "completion_tokens_details": {
             "reasoning_tokens": reasoning,
-            "audio_tokens": 0,
+            "audio_tokens": completion_audio,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
         },
@@ -105,7 +111,13 @@ class ChatProducer:
         self.catalog = catalog  # context windows (None: no check)
 
     def choose(
-        self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], index: int, script: Script | None = None
+        self,
+        ctx: RequestContext,
+        gen: Generation,
+        body: Mapping[str, Any],
+        index: int,
+        script: Script | None = None,
+        spoken: AudioRequest | None = None,
     ) -> ChatChoice:
         rng = gen.rng(index)
         max_tokens = token_limit(body, strict=ctx.settings.validation == "strict")
@@ -142,9 +154,12 @@ class ChatProducer:
                     mode="lorem", rng=thinking, tokenizer=tokenizer, max_tokens=reasoning_tokens, length=gen.length,
                     ignore_eos=True,
                 )  # fmt: skip
+        audio = None
+        if spoken is not None and completion is not None:
+            audio = spoken.speak(completion.text, gen.rng(index + 3 * _REASONING_STREAM), ctx.now)
         return ChatChoice(
             index, completion, calls, pieces, heads, finish, logprobs, reasoning_tokens, reasoning, refusal,
-            refusal_logprobs,
+            refusal_logprobs, audio,
         )  # fmt: skip
 
     @staticmethod
@@ -179,14 +194,19 @@ class ChatProducer:
     def _answer(self, ctx: RequestContext, body: Mapping[str, Any], script: Script | None) -> Output:
         gen = self.config.for_request(ctx)
         tools = body.get("tools") if isinstance(body.get("tools"), list) else None
-        prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer)
+        prompt_audio = prompt_audio_tokens(body.get("messages"))
+        prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer) + prompt_audio
         limit = token_limit(body, strict=ctx.settings.validation == "strict")
         check_context(self.catalog, gen.base_model, prompt, limit, "chat")
+        spoken = AudioRequest.from_body(body)
         n = body.get("n")
-        choices = [self.choose(ctx, gen, body, i, script) for i in range(n if isinstance(n, int) and n > 0 else 1)]
+        n = n if isinstance(n, int) and n > 0 else 1
+        choices = [self.choose(ctx, gen, body, i, script, spoken) for i in range(n)]
         reasoning = sum(c.reasoning_tokens for c in choices)
         completion = sum(c.visible_tokens for c in choices) + reasoning
-        usage = usage_body(prompt, completion, reasoning, gen.cached_prompt_tokens(prompt))
+        completion_audio = sum(c.audio.tokens for c in choices if c.audio is not None)
+        cached = gen.cached_prompt_tokens(prompt - prompt_audio)
+        usage = usage_body(prompt, completion, reasoning, cached, prompt_audio, completion_audio)
         tier = body.get("service_tier")
         head = {
             "id": new_id(ctx.rng, "chatcmpl-", 29),
@@ -212,12 +232,15 @@ class ChatProducer:
 
 
 def _message_choice(choice: ChatChoice) -> dict[str, Any]:
+    spoken = choice.audio is not None
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": choice.completion.text if choice.completion is not None else None,
+        "content": choice.completion.text if choice.completion is not None and not spoken else None,
         "refusal": choice.refusal.text if choice.refusal is not None else None,
         "annotations": [],
     }
+    if choice.audio is not None:
+        message["audio"] = choice.audio.message()
     if choice.calls:
         message["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -249,13 +272,19 @@ def _frames(
         i = choice.index
         text = choice.completion
         hidden = choice.reasoning_tokens if choice.reasoning is None else 0
-        emit({"role": "assistant", "content": "" if text is not None else None, "refusal": None}, i, hidden)
+        spoken = choice.audio
+        opening = "" if text is not None and spoken is None else None
+        emit({"role": "assistant", "content": opening, "refusal": None}, i, hidden)
         if choice.reasoning is not None:
             pieces = choice.reasoning.tokens
             for at in range(0, len(pieces), per_chunk):
                 group = pieces[at : at + per_chunk]
                 emit({"reasoning_content": "".join(group)}, i, len(group))
-        if text is not None:
+        if text is not None and spoken is not None:
+            groups = [text.tokens[at : at + per_chunk] for at in range(0, len(text.tokens), per_chunk)]
+            for audio, tokens in spoken.deltas([("".join(group), len(group)) for group in groups]):
+                emit({"audio": audio}, i, tokens)
+        elif text is not None:
             _content_frames(frames, base, i, text.tokens, choice.logprobs, per_chunk, with_usage)
         if choice.refusal is not None:
             _content_frames(frames, base, i, choice.refusal.tokens, choice.refusal_logprobs, per_chunk, with_usage,
