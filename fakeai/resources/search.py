@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from fakeai.context import Frame, Output, RequestContext
+from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.text.common import last_user_text
 from fakeai.producers.text.tokenizer import get_tokenizer
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from fakeai.producers.text.responses import Answer
     from fakeai.spec.operation import Operation
 
-__all__ = ["Hit", "chunk_text", "file_search", "matches", "search", "search_factory", "streamed"]
+__all__ = ["Hit", "chunk_text", "file_search", "matches", "search", "search_factory"]
 
 OPERATION_ID = "searchVectorStore"
 CHUNK_TOKENS, OVERLAP_TOKENS = 800, 400  # OpenAI's default static chunking
@@ -330,7 +330,7 @@ def search_factory(operation: Operation, env: CompileEnv) -> SearchProducer | No
 def file_search(answer: Answer, body: Mapping[str, Any], ctx: RequestContext, store: Any) -> Answer:
     """``answer`` with a ``file_search_call`` item first when the request has a ``file_search`` tool, and
     ``file_citation`` annotations of the best files on its message. The call item is in the response's
-    ``output`` only (not in ``answer.items``): :func:`streamed` adds its events to the stream."""
+    ``output`` only (not in ``answer.items``): :func:`fakeai.producers.text.hosted.streamed` adds its events."""
     tools = body.get("tools")
     found = [t for t in tools or () if isinstance(t, Mapping) and t.get("type") == "file_search"]
     if not found or not isinstance(store, ResourceStore):
@@ -387,56 +387,3 @@ def _cite(item: Any, hits: Sequence[Hit]) -> Any:
             part = {**part, "annotations": [*part["annotations"], *notes]}
         content.append(part)
     return replace(item, body={**body, "content": content})
-
-
-def streamed(answer: Answer, frames: list[Frame]) -> list[Frame]:
-    """The stream of an answer :func:`file_search` changed: the call item's events after
-    ``response.in_progress`` (added, in_progress, searching, completed, done), the other items one index on."""
-    output = answer.response.get("output") or []
-    if not output or output[0].get("type") != "file_search_call" or len(output) == len(answer.items):
-        return frames
-    call = output[0]
-    where = {"output_index": 0, "item_id": call["id"]}
-    added = {**call, "status": "in_progress", "results": None}
-    events: list[tuple[str, dict[str, Any]]] = [
-        ("response.output_item.added", {"output_index": 0, "item": added}),
-        ("response.file_search_call.in_progress", where),
-        ("response.file_search_call.searching", where),
-        ("response.file_search_call.completed", where),
-        ("response.output_item.done", {"output_index": 0, "item": call}),
-    ]
-    head = 2 if len(frames) >= 2 else len(frames)  # response.created, response.in_progress
-    out = list(frames[:head])
-    out += [Frame(data={"type": kind, "sequence_number": 0, **fields}, event=kind) for kind, fields in events]
-    notes = {item.body["id"]: item.body.get("content") for item in answer.items if item.body.get("type") == "message"}
-    for frame in frames[head:]:
-        data = frame.data if isinstance(frame.data, dict) else {}
-        if isinstance(data.get("output_index"), int):
-            data = {**data, "output_index": data["output_index"] + 1}
-            frame = replace(frame, data=data)
-        kind = data.get("type")
-        if kind == "response.content_part.added" and isinstance(data.get("part"), Mapping):
-            frame = replace(frame, data={**data, "part": {**data["part"], "annotations": []}})  # cited at the end
-        elif kind == "response.output_text.done" and data.get("item_id") in notes:
-            out += _annotation_events(data, notes[data["item_id"]])
-        out.append(frame)
-    return [_numbered(frame, n) for n, frame in enumerate(out)]
-
-
-def _annotation_events(done: Mapping[str, Any], content: Any) -> list[Frame]:
-    """``response.output_text.annotation.added`` per citation of the part ``done`` finishes."""
-    index = done.get("content_index")
-    part = content[index] if isinstance(content, list) and isinstance(index, int) and index < len(content) else {}
-    kind = "response.output_text.annotation.added"
-    where = {key: done[key] for key in ("item_id", "output_index", "content_index")}
-    return [
-        Frame(data={"type": kind, "sequence_number": 0, **where, "annotation_index": n, "annotation": note}, event=kind)
-        for n, note in enumerate(part.get("annotations") or ())
-    ]
-
-
-def _numbered(frame: Frame, number: int) -> Frame:
-    data = frame.data
-    if isinstance(data, dict) and "sequence_number" in data and data["sequence_number"] != number:
-        return replace(frame, data={**data, "sequence_number": number})
-    return frame

@@ -28,7 +28,7 @@ from fakeai.catalog import Catalog, check_context
 from fakeai.context import Output, RequestContext
 from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
-from fakeai.producers.text import history, responses_stream
+from fakeai.producers.text import history, hosted, responses_stream
 from fakeai.producers.text.arguments import user_texts
 from fakeai.producers.text.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
 from fakeai.producers.text.prompted import prompt_texts
@@ -43,7 +43,7 @@ from fakeai.spec.operation import Operation
 __all__ = ["Answer", "Item", "ResponsesProducer", "build_answer", "factory"]
 
 OPERATION_ID = "createResponse"
-ID_STREAM, OBFUSCATION_STREAM = 1_001, 1_002  # Generation.rng streams besides the content (0)
+ID_STREAM, OBFUSCATION_STREAM, HOSTED_STREAM = 1_001, 1_002, 1_003  # Generation.rng streams besides the content (0)
 EFFORT_SCALE = {"none": 0.0, "minimal": 0.25, "low": 0.5, "medium": 1.0, "high": 2.0, "xhigh": 3.0}
 SUMMARY_LENGTH = {
     "concise": LengthSpec(mean=30, stddev=8, minimum=8, maximum=80),
@@ -97,11 +97,12 @@ class ResponsesProducer:
         check_context(self.catalog, gen.base_model, tokens, limit if isinstance(limit, int) else None, "responses")
         answer = history.echo(build_answer(body, gen, ctx.now, script, input_tokens=tokens), turns)
         answer = search.file_search(answer, body, ctx, self.store)  # file_search tools: call item, citations
+        answer = hosted.hosted_calls(answer, body, gen.rng(HOSTED_STREAM))  # web search, code, images
         if ctx.wants_stream:
             options = body.get("stream_options")
             obfuscate = not (isinstance(options, Mapping) and options.get("include_obfuscation") is False)
             rng = gen.rng(OBFUSCATION_STREAM) if obfuscate else None
-            frames = search.streamed(answer, responses_stream.frames(answer, gen.tokens_per_chunk, rng))
+            frames = hosted.streamed(answer, responses_stream.frames(answer, gen.tokens_per_chunk, rng), body)
             return Output(frames=frames, content_type="text/event-stream", source="llm")
         return Output(body=answer.response, source="llm", completion_tokens=answer.output_tokens)
 
