@@ -31,13 +31,14 @@ from fakeai.bundled import data_path
 from fakeai.check import ResponseCheck
 from fakeai.clock import Clock, FixedClock, SystemClock
 from fakeai.config import Settings
-from fakeai.errors import SERVER_ERROR_MESSAGE, APIError, method_not_allowed, not_found
+from fakeai.errors import SERVER_ERROR_MESSAGE, APIError, PathEnvelopes, method_not_allowed, not_found
 from fakeai.events import Events, RequestRejected, ResponseInvalid
 from fakeai.generated.schema import SchemaWalker
 from fakeai.journal import Journal
 from fakeai.limits import header_limits
 from fakeai.metrics import Metrics
 from fakeai.operations import CompiledOperation, compile_operations
+from fakeai.parse.seed import new_request_id
 from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
@@ -152,6 +153,11 @@ def create_app(
             RoutingSpecification(routing_document(mounted, title)), base_path=base_path, resolver=resolver
         )
     asgi = ErrorMiddleware(connexion, events, clock)
+    pipeline.path_envelope = asgi.envelope_of = PathEnvelopes(
+        (base_path.rstrip("/") + op.path, pipeline.envelopes.get(op.operation_id, "openai"))
+        for base_path, mounted in groups
+        for op in mounted
+    )
     asgi.websocket = build_realtime(
         settings, document, env.validators, clock, pipeline.authorize, chain, check, [b for b, _ in groups]
     )
@@ -297,6 +303,7 @@ class ErrorMiddleware:
         self.events = events
         self.clock = clock or SystemClock()
         self.websocket: ASGIApp | None = None  # fakeai.realtime: /v1/realtime (create_app sets it)
+        self.envelope_of: Callable[[str], str] = lambda _path: "openai"  # errors with no operation (create_app)
         self.on_startup: list[Callable[[], Awaitable[None]]] = []  # run by the ASGI lifespan
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self.checks: list[Callable[[Scope], None]] = []  # run on every request before routing (fakeai.limits)
@@ -338,7 +345,8 @@ class ErrorMiddleware:
                 return
             error = _as_api_error(exc, scope, self.app)
             self.events.emit(RequestRejected(scope["method"], scope["path"], error.status, error.message))
-            await respond_error(send, error)
+            envelope = self.envelope_of(scope["path"])
+            await respond_error(send, error, envelope, new_request_id() if envelope == "anthropic" else "")
 
 
 async def _warm_tokenizers() -> None:

@@ -135,11 +135,50 @@ AZURE_NOT_FOUND = "Resource not found"  # what Azure OpenAI answers for an unkno
 
 def vendor_error(error: APIError, envelope: str) -> APIError:
     """``error`` as the vendor of ``envelope`` answers it: Azure OpenAI routes by ``api-version``, so a request
-    without one is a 404 ``Resource not found`` there (not OpenAI's 400 ``Missing required parameter``)."""
-    missing = error.status == 400 and error.message.startswith("Missing required parameter")
-    if envelope == "azure" and missing and error.param == "api-version":
-        return APIError(404, AZURE_NOT_FOUND, code="404", headers=error.headers)
+    without one is a 404 ``Resource not found`` there (not OpenAI's 400 ``Missing required parameter``), as is
+    an unknown URL; Anthropic's words for a body that is not JSON do not send its clients to OpenAI's help."""
+    if envelope == "azure":
+        missing = error.status == 400 and error.message.startswith("Missing required parameter")
+        if (missing and error.param == "api-version") or error.code == "unknown_url":
+            return APIError(404, AZURE_NOT_FOUND, code="404", headers=error.headers)
+    if envelope == "anthropic" and error.message.startswith(_OPENAI_JSON_HINT):
+        detail = error.message[error.message.rfind("[") :] if error.message.endswith("]") else ""
+        message = f"There was an issue with your request: the body is not valid JSON. {detail}".rstrip()
+        return APIError(error.status, message, type=error.type, param=error.param, headers=error.headers)
     return error
+
+
+_OPENAI_JSON_HINT = "We could not parse the JSON body of your request. (HINT"
+
+
+class PathEnvelopes:
+    """The error envelope for a request no operation answers (an unknown URL, a method a path lacks): that of
+    the served operations whose path template shares the most leading segments with the request's path
+    (``/v1/messages/x`` -> Anthropic's when its spec is served beside OpenAI's); a server of one vendor
+    answers in its envelope everywhere; a tie, or nothing in common, is ``default``'s."""
+
+    def __init__(self, templates: Iterable[tuple[str, str]], default: str = "openai") -> None:
+        self.default = default
+        self.templates = [(tuple(t.strip("/").split("/")), envelope) for t, envelope in templates]
+        kinds = {envelope for _t, envelope in self.templates}
+        self.only = kinds.pop() if len(kinds) == 1 else None
+
+    def __call__(self, path: str) -> str:
+        if self.only is not None:
+            return self.only
+        segments = path.strip("/").split("/")
+        best, found = 0, {self.default}
+        for template, envelope in self.templates:
+            shared = 0
+            for want, got in zip(template, segments, strict=False):
+                if want != got and not (want.startswith("{") and want.endswith("}")):
+                    break
+                shared += 1
+            if shared > best:
+                best, found = shared, {envelope}
+            elif shared == best and shared:
+                found.add(envelope)
+        return found.pop() if len(found) == 1 else self.default
 
 
 def azure_error_body(message: str, *, type: str | None, param: str | None, code: str | None) -> dict[str, Any]:

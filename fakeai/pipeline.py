@@ -126,6 +126,7 @@ class Pipeline:
             for op_id, op in operations.items()
             if (envelope := envelope_of(op.operation, op.env.document, env_files(op.env))) != "openai"
         }
+        self.path_envelope: Callable[[str], str] = lambda _path: "openai"  # no operation: create_app sets it
 
     def insert(self, position: Position, hook: Hook) -> None:
         self.hooks[position].append(hook)
@@ -140,7 +141,7 @@ class Pipeline:
                 raise not_found(scope["method"], scope["path"])
             ctx = self._run(Position.AFTER_PARSE, None, await self.parse(scope, receive, compiled))
         except APIError as exc:
-            await self.respond_error(send, exc, op_id, ctx)
+            await self.respond_error(send, exc, op_id, ctx, scope["path"])
             self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
         self.events.emit(RequestReceived(ctx))
@@ -305,9 +306,12 @@ class Pipeline:
             simulator.finish(ctx, output)
 
     # ---- helpers ---------------------------------------------------------------------------------
-    async def respond_error(self, send: Send, exc: APIError, op_id: str | None, ctx: RequestContext | None) -> None:
-        """``exc`` in the operation's error envelope (OpenAI's unchanged: no request id in it)."""
-        envelope = self.envelopes.get(op_id, "openai") if op_id else "openai"
+    async def respond_error(
+        self, send: Send, exc: APIError, op_id: str | None, ctx: RequestContext | None, path: str = ""
+    ) -> None:
+        """``exc`` in the operation's error envelope (OpenAI's unchanged: no request id in it); without an
+        operation, the envelope of the operations nearest ``path``."""
+        envelope = self.envelopes.get(op_id, "openai") if op_id else self.path_envelope(path)
         if envelope == "openai":
             await respond_error(send, exc)
             return

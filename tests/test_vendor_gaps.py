@@ -180,6 +180,56 @@ async def test_azure_sdk_errors_validate_against_azure_error_schema() -> None:
     jsonschema.validate(body, azure_error_schema())
 
 
+async def test_azure_unknown_url_is_resource_not_found() -> None:
+    async with http(make_app(spec="azure")) as client:
+        answer = await client.get("/openai/nothing-here", params={"api-version": "2024-10-21"})
+    assert (answer.status_code, answer.json()) == (404, {"error": {"code": "404", "message": "Resource not found"}})
+
+
+# ---- 5b. errors no operation answers, in the vendor's envelope ---------------------------------------------
+
+
+def anthropic_error_schema(app: FakeAI) -> Any:
+    return {**app.document["components"]["schemas"]["ErrorResponse"], "components": app.document["components"]}
+
+
+async def test_anthropic_server_answers_unknown_urls_methods_and_bad_json_in_its_envelope() -> None:
+    app = make_app(spec="anthropic")
+    client = anthropic.AsyncAnthropic(
+        base_url="http://fakeai.test", api_key="x", max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)),
+    )  # fmt: skip
+    with pytest.raises(anthropic.NotFoundError) as missing:
+        await client.get("/v1/no-such-thing", cast_to=httpx2.Response)
+    with pytest.raises(anthropic.BadRequestError) as empty:
+        await client.messages.create(model="claude-sonnet-4-5", max_tokens=10, messages=[])
+    async with http(app) as raw:
+        method = await raw.patch("/v1/messages", headers={"x-api-key": "x"})
+        broken = await raw.post("/v1/messages", content=b"{not json", headers={"x-api-key": "x"})
+    bodies = [missing.value.response.json(), empty.value.response.json(), method.json(), broken.json()]
+    assert [b["error"]["type"] for b in bodies] == [
+        "not_found_error", "invalid_request_error", "invalid_request_error", "invalid_request_error",
+    ]  # fmt: skip
+    assert empty.value.body["error"]["message"] == "messages: at least one message is required"
+    assert "OpenAI" not in broken.json()["error"]["message"] and "not valid JSON" in broken.json()["error"]["message"]
+    assert method.status_code == 405 and method.headers["allow"] == "POST"
+    for body in bodies:
+        jsonschema.validate(body, anthropic_error_schema(app))
+        assert body["request_id"].startswith("req_")
+
+
+async def test_merged_servers_pick_the_envelope_of_the_nearest_paths() -> None:
+    app = make_app(spec=("openai", "anthropic"))
+    async with http(app) as raw:
+        near_messages = await raw.get("/v1/messages/batches/x/y/z", headers={"x-api-key": "x"})
+        near_chat = await raw.get("/v1/chat/completions/x/y/z", headers={"authorization": "Bearer x"})
+        nowhere = await raw.get("/v2/anything", headers={"authorization": "Bearer x"})
+    assert near_messages.status_code == near_chat.status_code == nowhere.status_code == 404
+    assert near_messages.json()["type"] == "error" and near_messages.json()["error"]["type"] == "not_found_error"
+    assert near_chat.json()["error"]["code"] == "unknown_url" and "type" not in near_chat.json()
+    assert nowhere.json()["error"]["code"] == "unknown_url"
+
+
 # ---- 6. drift between named specs ----------------------------------------------------------------------------
 
 

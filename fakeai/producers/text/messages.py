@@ -35,6 +35,7 @@ from typing import Any
 import orjson
 
 from fakeai.context import Output, RequestContext
+from fakeai.errors import APIError
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.bindings import Binding, binding_for, env_files
@@ -119,6 +120,8 @@ class MessagesProducer:
         body = ctx.body if isinstance(ctx.body, dict) else None
         if body is None or not isinstance(body.get(self.fields["messages"]), list):
             return None
+        if not body[self.fields["messages"]] and ctx.settings.validation == "strict":
+            raise APIError(400, f"{self.fields['messages']}: at least one message is required")
         return self._answer(ctx, body, None)
 
     def produce_scripted(self, ctx: RequestContext, script: Script) -> Output:
