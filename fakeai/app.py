@@ -81,6 +81,7 @@ class FakeAI:
     simulators: list[Any] = field(default_factory=list)  # in chain order (fakeai.simulators)
     usage: Usage | None = None  # what the server answered, for /organization/usage and costs (fakeai.usage)
     broadcast: Any = None  # fakeai.state.shared.Broadcast with --state redis://: admin changes reach every replica
+    metrics_listener: Any = None  # fakeai.metrics_listener.MetricsListener with --metrics-port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.asgi(scope, receive, send)
@@ -201,6 +202,13 @@ def create_app(
 
         asgi.on_startup.append(listen)
         asgi.on_shutdown.append(stop_listening)
+    if settings.metrics_port is not None:  # --metrics-port: /metrics on a listener of its own
+        from fakeai.metrics_listener import MetricsListener
+
+        listener = MetricsListener(app, settings.host, settings.metrics_port)
+        asgi.on_startup.append(listener.start)
+        asgi.on_shutdown.append(listener.stop)
+        app.metrics_listener = listener
     if settings.gc_freeze:  # last: everything built at startup (incl. the warmed tokenizers) is frozen
         asgi.on_startup.append(_freeze_heap)
     app.startup_seconds = time.perf_counter() - started

@@ -75,6 +75,7 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--host": ("host", {"help": "bind address (default 127.0.0.1)"}),
     "--port": ("port", {"type": int, "help": "port (default 8000)"}),
     "--seed": ("seed", {"type": int, "help": "global seed for deterministic answers (default 0)"}),
+    "--metrics-port": ("metrics_port", {"type": int, "metavar": "PORT", "help": "also serve GET /metrics on PORT"}),
     "--log-level": ("log_level", {"choices": ["debug", "info", "warning", "error"], "help": "log level"}),
     "--api-key": ("api_keys", {"metavar": "KEY", "action": "append", "help": "accepted API key (repeatable)"}),
     "--max-body-bytes": ("max_body_bytes", {"type": int, "help": "request size limit; larger bodies get 413"}),

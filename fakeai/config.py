@@ -96,6 +96,7 @@ class Settings:
     bindings: tuple[str, ...] = ()  # extra bindings files (spec/bindings/*.yaml shape), after the bundled ones
     gc_freeze: bool = True  # after startup, freeze the heap and raise gc thresholds (fakeai.gctune: no GC stalls)
     metrics_auth: bool = False  # GET /metrics (and /_fakeai/metrics) need the API key too; scrapers have none
+    metrics_port: int | None = None  # also serve GET /metrics on this port (fakeai.metrics_listener)
 
     def merge(self, changes: Mapping[str, Any], source: str) -> Settings:
         """A copy with ``changes`` applied; unknown names and bad values raise ConfigError."""
@@ -197,6 +198,14 @@ def _convert(name: str, value: Any, current: Any, source: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{source}: fixed_time must be unix seconds; got {value!r}") from None
+    if name == "metrics_port":
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: metrics_port must be a port number; got {value!r}") from None
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{source}: metrics_port must be 0-65535; got {port}")
+        return port
     if isinstance(current, Mapping) or name == "extra":
         if isinstance(value, str):  # FAKEAI_LATENCY_MODELS / FAKEAI_EXTRA: JSON
             try:

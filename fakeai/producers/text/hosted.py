@@ -15,9 +15,10 @@ it (``file_search`` is answered from the vector stores by :func:`fakeai.resource
 
 When: ``tool_choice`` naming the tool's type (or ``"required"`` with no function tools) calls it;
 ``"none"`` never does; ``"auto"`` calls a hosted tool when the user's words ask for it (search/latest/news...,
-calculate/python/plot..., draw/image/picture...), or when it is the only tool offered. :func:`streamed` inserts each call's events (``response.<tool>_call.in_progress`` ...
-``.completed``, code deltas, partial images) into the stream, and the citations'
-``response.output_text.annotation.added`` events, numbering every frame again.
+calculate/python/plot..., draw/image/picture...), or when it is the only tool offered. :func:`streamed`
+inserts each call's events (``response.<tool>_call.in_progress`` ... ``.completed``, code deltas, partial
+images) into the stream, and the citations' ``response.output_text.annotation.added`` events, numbering every
+frame again.
 """
 
 from __future__ import annotations
@@ -94,7 +95,8 @@ def hosted_calls(answer: Answer, body: Mapping[str, Any], rng: random.Random) ->
         return answer
     output = list(answer.response.get("output") or [])
     prefix = output[: len(output) - len(answer.items)]
-    include = body.get("include") if isinstance(body.get("include"), list) else []
+    included = body.get("include")
+    include: list[Any] = included if isinstance(included, list) else []
     query = last_user_text(body.get("input")).strip() or "search"
     calls, items = [], answer.items
     for tool in wanted:
@@ -153,7 +155,7 @@ def _code_interpreter(tool: Mapping[str, Any], query: str, rng: random.Random, w
     numbers = _NUMBER.findall(query)[:MAX_NUMBERS]
     if numbers:
         code = f"values = [{', '.join(numbers)}]\nprint(sum(values))"
-        total = sum(float(n) for n in numbers)
+        total = sum((float(n) for n in numbers), 0.0)
         logs = f"{int(total)}\n" if total.is_integer() else f"{total!r}\n"
     else:
         code = f"print({query[:200]!r})"
