@@ -152,3 +152,4 @@ class Timing:
     first: float = 0.0
     frames: Sequence[float] = ()
     done: float = 0.0  # for non-streamed answers: when the body goes out
+    queued: float = 0.0  # of ``first``, the time spent waiting for the engine (the engine simulator's queue)

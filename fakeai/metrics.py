@@ -263,7 +263,8 @@ class VLLMSeries:
 
     Per answered generative request (an operation whose binding declares a prompt, answered 2xx): TTFT =
     ``Timing.first``; decode = ``Timing.done`` - TTFT; each gap between two output tokens is one ITL observation
-    (tokens in one frame share its gap); queue time 0 (the engine's queue is inside TTFT); prefill = TTFT;
+    (tokens in one frame share its gap); queue time = ``Timing.queued`` (the engine simulator's waiting queue,
+    else 0) and prefill = TTFT - queue time; running (inference) = prefill + decode;
     prompt and cached tokens from the answer's ``usage`` (else counted like the producer counts them);
     ``finished_reason`` from the answer (a stream without one was cut: ``abort``). The gauges come from a
     :class:`~fakeai.simulators.base.ReportsLoad` simulator if one runs, else running = requests in flight,
@@ -305,10 +306,11 @@ class VLLMSeries:
             itl.observe(gap, times)  # vllm:time_per_output_token_seconds is the same histogram (exported twice)
         tpot.observe(decode / (completion - 1) if completion > 1 else 0)
         e2e.observe(event.elapsed)
-        queue.observe(0.0)
-        prefill.observe(first)
+        queued = min(max(timing.queued, 0.0), first)  # the engine simulator's queue wait, else 0
+        queue.observe(queued)
+        prefill.observe(first - queued)
         decoding.observe(decode)
-        inference.observe(first + decode)
+        inference.observe(first - queued + decode)
         prompts.observe(prompt)
         generations.observe(completion)
         totals = series.totals

@@ -181,3 +181,30 @@ async def test_through_the_app_latency_follows_the_engine_and_state_is_shown() -
     state = next(s for s in app.simulators if s.name == "engine").state()  # type: ignore[attr-defined]
     assert state["engines"]["gpt-4o"]["requests"] == 1 and state["engines"]["gpt-4o"]["running"] == 0
     assert state["engines"]["gpt-4o"]["profile"]["max_num_seqs"] == 8
+
+
+async def test_the_queue_wait_is_vllms_queue_time_and_not_prefill() -> None:
+    """Three requests at once on one sequence slot: two wait. ``vllm:request_queue_time_seconds`` counts the
+    wait, ``vllm:request_prefill_time_seconds`` the rest of the TTFT, as vLLM splits them."""
+    import asyncio
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    extra = {"engine": {"profile": "", "models": {"gpt-4o*": "llama-3.1-8b@h100"}, "max_num_seqs": 1}}
+    app = create_app(Settings(simulators=("engine",), extra=extra), clock=FakeClock())
+    client = async_client(app)
+    ask = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 20}
+    await asyncio.gather(*(client.chat.completions.create(**ask) for _ in range(3)))  # type: ignore[call-overload]
+    text = app.metrics.render().decode()
+    sums = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.endswith("_sum") and sample.labels.get("model_name") == "gpt-4o"
+    }
+    queued = sums["vllm:request_queue_time_seconds_sum"]
+    assert queued > 0  # the later ones waited for the slot
+    assert sums["vllm:request_prefill_time_seconds_sum"] + queued == pytest.approx(
+        sums["vllm:time_to_first_token_seconds_sum"]
+    )
+    assert queued < sums["vllm:e2e_request_latency_seconds_sum"]

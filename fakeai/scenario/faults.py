@@ -110,11 +110,14 @@ def shift(timing: Timing, fault: Fault | None, frames: int = 0) -> Timing:
     extra = fault.seconds
     if fault.kind in ("delay", "slow_first_token"):
         return Timing(
-            first=timing.first + extra, frames=tuple(d + extra for d in timing.frames), done=timing.done + extra
+            first=timing.first + extra,
+            frames=tuple(d + extra for d in timing.frames),
+            done=timing.done + extra,
+            queued=timing.queued,
         )
     if fault.kind == "stall":
         last = timing.frames[-1] if timing.frames else timing.first
         due = (*timing.frames, *(last,) * (frames - len(timing.frames)))
         moved = tuple(d + extra if i >= fault.after else d for i, d in enumerate(due))
-        return Timing(first=timing.first, frames=moved, done=timing.done + extra)
+        return Timing(first=timing.first, frames=moved, done=timing.done + extra, queued=timing.queued)
     return timing

@@ -362,15 +362,18 @@ class EngineSimulator:
             return timing
         prompt, cached = self.prompt(ctx, output)
         now = self.clock.monotonic()
-        times = [at - now for at in engine.plan(ctx.request_id, now, prompt, cached, tokens, ctx.namespace).times]
+        plan = engine.plan(ctx.request_id, now, prompt, cached, tokens, ctx.namespace)
+        times = [at - now for at in plan.times]
+        queued = max(plan.runs[0].start - now, 0.0)  # waiting until first admitted (the queue)
         if output.frames is None:
-            return Timing(first=times[0], frames=(), done=times[-1])
+            return Timing(first=times[0], frames=(), done=times[-1], queued=queued)
         deadlines: list[float] = []
         seen = 0
         for frame in output.frames:
             seen += frame.tokens
             deadlines.append(times[min(max(seen, 1), len(times)) - 1])
-        return Timing(first=times[0], frames=tuple(deadlines), done=deadlines[-1] if deadlines else times[-1])
+        done = deadlines[-1] if deadlines else times[-1]
+        return Timing(first=times[0], frames=tuple(deadlines), done=done, queued=queued)
 
     def prompt(self, ctx: RequestContext, output: Output) -> tuple[int, int]:
         """(prompt tokens, cached tokens): usage's count, else the ``kv_cache`` simulator's, else an estimate."""

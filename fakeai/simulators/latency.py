@@ -172,7 +172,7 @@ class LatencySimulator:
         if output.frames is None:
             tokens = max(output.completion_tokens, 0)
             done = first + sum(itl.draw(rng) for _ in range(max(tokens - 1, 0)))
-            return Timing(first=first, frames=(), done=max(done, timing.done))
+            return Timing(first=first, frames=(), done=max(done, timing.done), queued=timing.queued)
         deadlines: list[float] = []
         at = first
         seen_tokens = 0
@@ -182,7 +182,7 @@ class LatencySimulator:
                     at += itl.draw(rng)
                 seen_tokens += 1
             deadlines.append(at)
-        return Timing(first=first, frames=tuple(deadlines), done=at)
+        return Timing(first=first, frames=tuple(deadlines), done=at, queued=timing.queued)
 
     def prefill(self, ctx: RequestContext, ttft: float) -> float:
         """TTFT for this request's uncached share of the prompt (see the module docstring)."""
