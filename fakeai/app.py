@@ -160,7 +160,17 @@ def create_app(
         for op in mounted
     )
     asgi.websocket = build_realtime(
-        settings, document, env.validators, clock, pipeline.authorize, chain, check, [b for b, _ in groups]
+        settings,
+        document,
+        env.validators,
+        clock,
+        pipeline.authorize,
+        chain,
+        check,
+        [b for b, _ in groups],
+        events,
+        scenarios,
+        pipeline.insert,
     )
     asgi.on_startup.append(_warm_tokenizers)
     asgi.checks.append(header_limits(settings))

@@ -11,9 +11,11 @@ import json
 import math
 import random
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import numpy as np
 import openai
 import pytest
@@ -264,3 +266,268 @@ def test_vad_finds_speech_by_energy() -> None:
     changes = vad.feed(pcm((0.2, 0.0), (0.4, 0.3), (0.3, 0.001)))
     assert changes == [("speech_started", 100), ("speech_stopped", 800)]
     assert vad.feed(audio.speech(0.1, random.Random(1))) == [("speech_started", 800)]  # at 900 ms, minus the padding
+
+
+# -- the HTTP machinery over realtime: journal, metrics, scenarios, chaos --------------------------------------
+
+SCRIPTED = """
+rules:
+  - name: greet
+    match: {operation: createChatCompletion, last_user_message: {regex: "weather in (?P<city>\\\\w+)"}}
+    respond: {content: "Sunny in {{ match.city }}."}
+  - name: call
+    match: {operation: createChatCompletion, last_user_message: {contains: "look it up"}}
+    respond: {tool_calls: [{name: lookup, arguments: {q: "fakeai"}}, {name: lookup, arguments: {q: "realtime"}}]}
+  - name: busy
+    match: {operation: createChatCompletion, last_user_message: {contains: "busy"}}
+    respond: {error: {status: 503}}
+  - name: denied
+    match: {operation: createChatCompletion, last_user_message: {contains: "forbidden"}}
+    respond: {error: {status: 400, code: not_allowed, message: "Not allowed."}}
+  - name: drop
+    match: {operation: createChatCompletion, last_user_message: {contains: "drop"}}
+    respond: {content: "one two three four five six seven eight nine ten"}
+    chaos: [{name: reset, probability: 1, fault: reset, after: 3}]
+  - name: flaky
+    match: {operation: createChatCompletion, last_user_message: {contains: "flaky"}}
+    respond: {content: "one two three four five six"}
+    chaos: [{name: boom, probability: 1, fault: error_frame, after: 2}]
+  - name: slow
+    match: {operation: createChatCompletion, last_user_message: {contains: "slowly"}}
+    respond: {content: "Finally.", delay_ms: 300}
+"""
+
+
+@pytest.fixture(scope="module")
+def scripted() -> Iterator[tuple[FakeAI, Server]]:
+    app = create_app(Settings(validate_responses="strict"))
+    assert app.scenarios is not None
+    app.scenarios.load("realtime", SCRIPTED)
+    with serve(app) as server:
+        yield app, server
+
+
+async def text_turn(server: Server, said: str, namespace: str = "") -> list[Any]:
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test", max_retries=0)
+    headers = {"x-fakeai-namespace": namespace} if namespace else {}
+    async with client.realtime.connect(model="gpt-realtime", extra_headers=headers) as conn:
+        await conn.recv()
+        await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+        await say(conn, said)
+        await conn.response.create()
+        return await until(conn, "response.done")
+
+
+async def test_each_response_is_journaled_and_counted(app: FakeAI, served: tuple[FakeAI, Server]) -> None:
+    events = await text_turn(served[1], "Hello journal", namespace="rt-journal")
+    done = of(events, "response.done")[0].response
+    journal = httpx.get(served[1].base_url + "/_fakeai/journal", params={"namespace": "rt-journal"}).json()["data"]
+    assert len(journal) == 1
+    entry = journal[0]
+    assert (entry["operation"], entry["path"], entry["status"], entry["source"]) == (
+        "realtime",
+        "/v1/realtime",
+        200,
+        "llm",
+    )
+    assert entry["request"]["model"] == "gpt-realtime"
+    assert entry["request"]["messages"] == [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Hello journal"},
+    ]
+    assert entry["conversation"].startswith("conv_")
+    response = events[[e.type for e in events].index("response.created") :]
+    assert entry["stream"]["frames"] == len(response)  # every event of the response, as sent
+    assert entry["stream"]["first"]["type"] == "response.created"
+    last = entry["stream"]["last"]
+    assert last["type"] == "response.done" and last["response"]["usage"]["output_tokens"] == done.usage.output_tokens
+    metrics = httpx.get(served[1].base_url + "/_fakeai/metrics").text
+    assert 'fakeai_requests_total{operation="realtime",source="llm",status="200"}' in metrics
+    streamed = [
+        line for line in metrics.splitlines() if line.startswith('fakeai_tokens_streamed_total{operation="realtime"')
+    ]
+    assert streamed and float(streamed[0].split()[-1]) >= 12
+
+
+async def test_scenario_rules_answer_realtime_turns(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    events = await text_turn(server, "What is the weather in Paris?")
+    assert of(events, "response.output_text.done")[0].text == "Sunny in Paris."
+    done = of(events, "response.done")[0].response
+    assert done.status == "completed" and done.usage.output_tokens == len(of(events, "response.output_text.delta"))
+    assert app.journal.select()[-1].source == "scenario" and app.journal.select()[-1].rule == "greet"
+    assert app.violations == []
+
+
+async def test_scripted_tool_calls_over_realtime(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    events = await text_turn(server, "please look it up")
+    calls = of(events, "response.function_call_arguments.done")
+    assert [(c.name, json.loads(c.arguments), c.output_index) for c in calls] == [
+        ("lookup", {"q": "fakeai"}, 0),
+        ("lookup", {"q": "realtime"}, 1),
+    ]
+    output = of(events, "response.done")[0].response.output
+    assert [(o.type, o.call_id) for o in output] == [("function_call", c.call_id) for c in calls]
+    deltas = of(events, "response.function_call_arguments.delta")
+    assert "".join(d.delta for d in deltas if d.output_index == 1) == calls[1].arguments
+    assert app.violations == []
+
+
+async def test_scripted_errors_fail_the_response_or_answer_an_error_event(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    events = await text_turn(server, "are you busy?")
+    done = of(events, "response.done")[0].response
+    assert [e.type for e in events[-2:]] == ["response.created", "response.done"]
+    assert done.status == "failed" and done.status_details.error.type == "server_error"
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test", max_retries=0)
+    async with client.realtime.connect(model="gpt-realtime") as conn:
+        await conn.recv()
+        await say(conn, "that is forbidden")
+        await until(conn, "conversation.item.done")
+        await conn.response.create(event_id="evt_denied")
+        error = await conn.recv()
+    assert (error.type, error.error.code, error.error.message, error.error.event_id) == (
+        "error",
+        "not_allowed",
+        "Not allowed.",
+        "evt_denied",
+    )
+    statuses = [(e.rule, e.status) for e in app.journal.select()[-2:]]
+    assert statuses == [("busy", 503), ("denied", 400)]
+    assert app.violations == []
+
+
+async def test_a_reset_fault_drops_the_socket_mid_response(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test", max_retries=0)
+    seen: list[Any] = []
+    with pytest.raises(Exception) as raised:  # websockets' ConnectionClosedError (code 1011), through the SDK
+        async with client.realtime.connect(model="gpt-realtime") as conn:
+            await conn.recv()
+            await conn.session.update(session={"type": "realtime", "output_modalities": ["text"]})
+            await say(conn, "now drop the line")
+            await conn.response.create()
+            async for event in conn:
+                seen.append(event)
+            raise AssertionError("closed cleanly")
+    assert type(raised.value).__name__ == "ConnectionClosedError", raised.value
+    assert len(of(seen, "response.output_text.delta")) == 3 and not of(seen, "response.done")
+    entry = app.journal.select()[-1]
+    assert (entry.rule, entry.fault, entry.disconnected) == ("drop", "reset", True)
+    assert app.violations == []
+
+
+async def test_client_secrets_open_configured_sessions() -> None:
+    app = create_app(Settings(validate_responses="strict", api_keys=("sk-right",)))
+    with serve(app) as server:
+        async with openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-right", max_retries=0) as client:
+            secret = await client.realtime.client_secrets.create(
+                session={"type": "realtime", "instructions": "Be brief.", "output_modalities": ["text"]},
+                expires_after={"anchor": "created_at", "seconds": 60},
+            )
+        assert secret.value.startswith("ek_") and secret.session.instructions == "Be brief."
+        async with connect(server, key=secret.value) as conn:
+            created = await conn.recv()
+        assert (created.session.instructions, created.session.output_modalities) == ("Be brief.", ["text"])
+        endpoint = app.asgi.websocket  # type: ignore[attr-defined]
+        expired = endpoint.client_secrets.mint({"instructions": "old"}, expires_at=int(endpoint.clock.now()) - 1)
+        forged = secret.value[:-4] + ("AAAA" if not secret.value.endswith("AAAA") else "BBBB")
+        for token in (expired, forged):
+            with pytest.raises(Exception, match="401"):
+                async with connect(server, key=token) as conn:
+                    await conn.recv()
+    assert app.violations == []
+
+
+async def test_the_beta_protocol(app: FakeAI, served: tuple[FakeAI, Server]) -> None:
+    url = served[1].base_url + "/v1"
+    client = openai.AsyncOpenAI(base_url=url, websocket_base_url=url.replace("http", "ws", 1), api_key="sk-test")
+    async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        created = await conn.recv()
+        await conn.session.update(session={"modalities": ["text"], "instructions": "Be terse."})
+        updated = await conn.recv()
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+        )
+        await conn.response.create()
+        events = await until(conn, "response.done")
+    assert created.type == "session.created" and created.session.input_audio_format == "pcm16"
+    assert (updated.session.modalities, updated.session.instructions) == (["text"], "Be terse.")
+    kinds = {e.type for e in events}
+    assert {"conversation.item.created", "response.text.delta", "response.text.done"} <= kinds
+    assert not kinds & {"conversation.item.added", "conversation.item.done", "response.output_text.delta"}
+    done = of(events, "response.done")[0].response
+    assert done.modalities == ["text"] and done.output[0].content[0].text == of(events, "response.text.done")[0].text
+
+
+async def test_error_frame_and_delay_faults(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    events = await text_turn(server, "a flaky answer")
+    assert [e.type for e in events[-2:]] == ["error", "response.done"]
+    assert len(of(events, "response.output_text.delta")) == 2
+    assert of(events, "response.done")[0].response.status == "failed"
+    started = time.monotonic()
+    events = await text_turn(server, "answer slowly")
+    assert of(events, "response.output_text.done")[0].text == "Finally."
+    assert time.monotonic() - started >= 0.3
+    assert [(e.rule, e.fault) for e in app.journal.select()[-2:]] == [("flaky", "error_frame"), ("slow", "delay")]
+    assert app.violations == []
+
+
+async def test_namespace_from_the_query(scripted: tuple[FakeAI, Server]) -> None:
+    app, server = scripted
+    client = openai.AsyncOpenAI(base_url=server.base_url + "/v1", api_key="sk-test", max_retries=0)
+    async with client.realtime.connect(model="gpt-realtime", extra_query={"x-fakeai-namespace": "rt-q"}) as conn:
+        await conn.recv()
+        await say(conn, "What is the weather in Rome?")
+        await conn.response.create()
+        await until(conn, "response.done")
+    assert [(e.namespace, e.rule) for e in app.journal.select()][-1] == ("rt-q", "greet")
+
+
+async def test_the_beta_protocol_speaks(app: FakeAI, served: tuple[FakeAI, Server]) -> None:
+    url = served[1].base_url + "/v1"
+    client = openai.AsyncOpenAI(base_url=url, websocket_base_url=url.replace("http", "ws", 1), api_key="sk-test")
+    async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
+        await conn.recv()
+        await conn.session.update(session={"modalities": ["audio", "text"], "voice": "verse"})
+        assert (await conn.recv()).session.voice == "verse"
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Speak"}]}
+        )
+        await conn.response.create()
+        events = await until(conn, "response.done")
+    transcript = of(events, "response.audio_transcript.done")[0].transcript
+    assert "".join(e.delta for e in of(events, "response.audio_transcript.delta")) == transcript
+    assert b"".join(base64.b64decode(e.delta) for e in of(events, "response.audio.delta"))
+    assert of(events, "response.done")[0].response.voice == "verse"
+
+
+def test_a_cancel_keeps_the_finished_calls(app: FakeAI) -> None:
+    from fakeai.producers.text.script import Script, ToolCall
+    from fakeai.realtime import respond
+
+    calls = (ToolCall("call_a", "lookup", '{"q": "one"}'), ToolCall("call_b", "lookup", '{"q": "two"}'))
+    config = {"model": "gpt-realtime", "output_modalities": ["text"]}
+    generation = app.asgi.websocket.generation  # type: ignore[attr-defined]
+    plan = respond.plan(config, [], generation, random.Random(0), 0.0, script=Script(tool_calls=calls))
+    first, second = plan.parts
+    output = respond.cancelled_output(plan, len(first.tokens) + 1, {first.item_id, second.item_id})
+    assert [(o["call_id"], o["status"]) for o in output] == [("call_a", "completed"), ("call_b", "incomplete")]
+    assert output[1]["arguments"] == second.tokens[0]
+    assert [o["status"] for o in respond.cancelled_output(plan, 2, {first.item_id})] == ["incomplete"]
+
+
+async def test_replay_strict_refuses_unscripted_turns() -> None:
+    app = create_app(Settings(validate_responses="strict", replay_strict=True))
+    with serve(app) as server:
+        async with connect(server) as conn:
+            await conn.recv()
+            await say(conn, "Anything recorded?")
+            await until(conn, "conversation.item.done")
+            await conn.response.create(event_id="evt_strict")
+            error = await conn.recv()
+    assert (error.type, error.error.code, error.error.event_id) == ("error", "no_recorded_interaction", "evt_strict")
+    assert app.journal.select()[-1].status == 404
+    assert app.violations == []

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import random
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence, Set
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.ids import new_id
 from fakeai.producers.text.common import GenerationConfig
+from fakeai.producers.text.script import Script, scripted_text
 from fakeai.producers.text.text import generate
 from fakeai.producers.text.tokenizer import for_model
 from fakeai.producers.text.tools import plan_calls
@@ -42,6 +43,16 @@ class Plan:
     finish: str = "stop"  # "length": cut at max_output_tokens
     conversation_id: str | None = None
     voice: str = "alloy"
+    extra: tuple[Plan, ...] = ()  # further function calls of the same response (output_index 1, 2, ...)
+
+    @property
+    def parts(self) -> tuple[Plan, ...]:
+        """The response's output items in order, each as a plan of its own."""
+        return (self, *self.extra)
+
+    @property
+    def token_count(self) -> int:
+        return sum(len(part.tokens) for part in self.parts)
 
     @property
     def output_tokens(self) -> int:
@@ -104,8 +115,11 @@ def plan(
     rng: random.Random,
     now: float,
     input_audio_seconds: float = 0.0,
+    script: Script | None = None,
 ) -> Plan:
-    """``config``: the session merged with the ``response.create`` overrides; ``items``: the conversation."""
+    """``config``: the session merged with the ``response.create`` overrides; ``items``: the conversation;
+    ``script``: a scenario rule's answer (its content, or its tool calls: one output item each) instead of
+    generated output."""
     model = str(config.get("model") or "gpt-realtime")
     tokenizer = generation.tokenizer or for_model("gpt-4o")  # realtime models use gpt-4o's o200k encoding
     modalities = tuple(config.get("output_modalities") or ("audio",))
@@ -122,18 +136,37 @@ def plan(
         conversation_id=config.get("conversation_id"),
         voice=voice,
     )
-    call = _call(config, items, rng, now)
+    if script is not None:
+        call = script.tool_calls[0] if script.tool_calls else None
+        text = script.content if script.content is not None else (script.refusal or "")
+    else:
+        call = _call(config, items, rng, now)
     if call is not None:
-        return Plan(**ids, call=call, tokens=tuple(tokenizer.split(call.arguments)[1]), **common)  # type: ignore[arg-type]
-    completion = generate(
-        mode=generation.mode,
-        rng=rng,
-        tokenizer=tokenizer,
-        max_tokens=max_tokens,
-        length=generation.length,
-        prompt_text=last_user,
-        fixed_text=generation.fixed_text,
-    )
+        first = Plan(**ids, call=call, tokens=tuple(tokenizer.split(call.arguments)[1]), **common)  # type: ignore[arg-type]
+        more = script.tool_calls[1:] if script is not None else ()
+        extra = tuple(
+            Plan(
+                response_id=first.response_id,
+                item_id=new_id(rng, "item_"),
+                call=other,
+                tokens=tuple(tokenizer.split(other.arguments)[1]),
+                **common,  # type: ignore[arg-type]
+            )
+            for other in more
+        )
+        return replace(first, extra=extra) if extra else first
+    if script is not None:
+        completion = scripted_text(text, tokenizer, max_tokens)
+    else:
+        completion = generate(
+            mode=generation.mode,
+            rng=rng,
+            tokenizer=tokenizer,
+            max_tokens=max_tokens,
+            length=generation.length,
+            prompt_text=last_user,
+            fixed_text=generation.fixed_text,
+        )
     speech = audio.speech(audio.duration_of(completion.text), rng) if "audio" in modalities else b""
     del model
     return Plan(
@@ -174,8 +207,9 @@ def output_item(p: Plan, status: str, done: bool, upto: int | None = None) -> di
 
 
 def usage(p: Plan, upto: int | None = None) -> dict[str, Any]:
-    text_out = len(p.tokens) if upto is None else min(upto, len(p.tokens))
-    audio_out = p.audio_tokens if upto is None or not p.tokens else round(p.audio_tokens * text_out / len(p.tokens))
+    count = p.token_count
+    text_out = count if upto is None else min(upto, count)
+    audio_out = p.audio_tokens if upto is None or not count else round(p.audio_tokens * text_out / count)
     text_in, audio_in = p.input_tokens, p.input_audio_tokens
     return {
         "total_tokens": text_in + audio_in + text_out + audio_out,
@@ -226,27 +260,39 @@ def response(
 
 def events(p: Plan) -> Iterator[tuple[int, dict[str, Any]]]:
     """The events up to (not including) the final ``response.done``, each with the number of tokens sent when
-    it is due (0: at once; k: when token k is out, so the pacer waits TTFT + (k-1) x ITL)."""
-    where = {"response_id": p.response_id, "item_id": p.item_id, "output_index": 0}
+    it is due (0: at once; k: when token k is out, so the pacer waits TTFT + (k-1) x ITL); the output items one
+    after the other, their tokens counted on from the previous item's."""
     yield 0, {"type": "response.created", "response": response(p, "in_progress", [])}
+    offset = 0
+    for index, part in enumerate(p.parts):
+        yield from _item_events(part, index, offset)
+        offset += len(part.tokens)
+
+
+def _item_events(p: Plan, output_index: int, offset: int) -> Iterator[tuple[int, dict[str, Any]]]:
+    where = {"response_id": p.response_id, "item_id": p.item_id, "output_index": output_index}
     yield (
-        0,
+        offset,
         {
             "type": "response.output_item.added",
             "response_id": p.response_id,
-            "output_index": 0,
+            "output_index": output_index,
             "item": output_item(p, "in_progress", False),
         },
     )
-    yield 0, {"type": "conversation.item.added", "previous_item_id": None, "item": output_item(p, "in_progress", False)}
+    yield (
+        offset,
+        {"type": "conversation.item.added", "previous_item_id": None, "item": output_item(p, "in_progress", False)},
+    )
+    n = offset + len(p.tokens)
     if p.call is not None:
-        for index, token in enumerate(p.tokens, 1):
+        for index, token in enumerate(p.tokens, offset + 1):
             yield (
                 index,
                 {"type": "response.function_call_arguments.delta", **where, "call_id": p.call.id, "delta": token},
             )
         yield (
-            len(p.tokens),
+            n,
             {
                 "type": "response.function_call_arguments.done",
                 **where,
@@ -259,13 +305,13 @@ def events(p: Plan) -> Iterator[tuple[int, dict[str, Any]]]:
         spoken = bool(p.speech)
         part = {"type": "audio", "transcript": ""} if spoken else {"type": "text", "text": ""}
         at = {**where, "content_index": 0}
-        yield 0, {"type": "response.content_part.added", **at, "part": part}
+        yield offset, {"type": "response.content_part.added", **at, "part": part}
         pieces = audio.chunks(p.speech, len(p.tokens)) if spoken else []
         for index, token in enumerate(p.tokens, 1):
             if spoken:
-                yield index, {"type": "response.output_audio_transcript.delta", **at, "delta": token}
+                yield offset + index, {"type": "response.output_audio_transcript.delta", **at, "delta": token}
                 yield (
-                    index,
+                    offset + index,
                     {
                         "type": "response.output_audio.delta",
                         **at,
@@ -273,8 +319,7 @@ def events(p: Plan) -> Iterator[tuple[int, dict[str, Any]]]:
                     },
                 )
             else:
-                yield index, {"type": "response.output_text.delta", **at, "delta": token}
-        n = len(p.tokens)
+                yield offset + index, {"type": "response.output_text.delta", **at, "delta": token}
         if spoken:
             yield n, {"type": "response.output_audio.done", **at}
             yield n, {"type": "response.output_audio_transcript.done", **at, "transcript": p.text}
@@ -284,7 +329,27 @@ def events(p: Plan) -> Iterator[tuple[int, dict[str, Any]]]:
             yield n, {"type": "response.content_part.done", **at, "part": {"type": "text", "text": p.text}}
     item = output_item(p, "completed", True)
     yield (
-        len(p.tokens),
-        {"type": "response.output_item.done", "response_id": p.response_id, "output_index": 0, "item": item},
+        n,
+        {"type": "response.output_item.done", "response_id": p.response_id, "output_index": output_index, "item": item},
     )
-    yield len(p.tokens), {"type": "conversation.item.done", "item": item}
+    yield n, {"type": "conversation.item.done", "item": item}
+
+
+def completed_output(p: Plan) -> list[dict[str, Any]]:
+    return [output_item(part, "completed", True) for part in p.parts]
+
+
+def cancelled_output(p: Plan, sent: int, started: Set[str]) -> list[dict[str, Any]]:
+    """The items of a response cancelled after ``sent`` tokens: of the ``started`` ones (their
+    ``output_item.added`` went out; the first always counts), the last ``incomplete`` with what it sent, the
+    ones before it ``completed``."""
+    begun = [part for index, part in enumerate(p.parts) if index == 0 or part.item_id in started]
+    output: list[dict[str, Any]] = []
+    offset = 0
+    for part in begun:
+        if part is begun[-1]:
+            output.append(output_item(part, "incomplete", True, upto=max(0, sent - offset)))
+        else:
+            output.append(output_item(part, "completed", True))
+        offset += len(part.tokens)
+    return output

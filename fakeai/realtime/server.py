@@ -1,11 +1,17 @@
 """The realtime WebSocket endpoint (``/v1/realtime?model=...`` under every base path): one :class:`Connection`
 per socket.
 
-    connect    auth like the HTTP API (Bearer token when ``api_keys`` is set; else a 401 handshake answer)
+    connect    auth like the HTTP API (Bearer token when ``api_keys`` is set; else a 401 handshake answer), or an
+               ``ek_`` client secret minted by ``POST /realtime/client_secrets`` (fakeai.realtime.secrets: its
+               session configuration applies); ``OpenAI-Beta: realtime=v1`` picks the beta protocol
+               (fakeai.realtime.beta translates at the edge)
     receive    each client frame: JSON, a known ``type``, valid against its spec schema -> its handler;
                otherwise an ``error`` event naming the offending ``event_id``
-    respond    ``response.create`` (or server VAD) plans a response (fakeai.realtime.respond) and paces its
-               events on the app's clock (TTFT, then ITL per token); ``response.cancel`` stops it
+    decide     ``response.create`` (or server VAD) is asked of the scenario engine as the equivalent chat request
+               (fakeai.realtime.turn): a scripted answer, an error, a fault, or nothing
+    respond    the response is planned (fakeai.realtime.respond) and its events paced on the app's clock (TTFT,
+               then ITL per token, the fault applied); ``response.cancel`` stops it
+    record     one journal entry and the metrics per response (a ``RequestAnswered`` event, fakeai.realtime.turn)
     check      every server event is validated against the spec's ``RealtimeServerEvent*`` schema when
                ``validate_responses`` is on; violations are recorded like HTTP answers' (``app.violations``)
 """
@@ -15,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import copy
 import logging
 import random
@@ -27,33 +34,24 @@ import orjson
 from starlette.types import Receive, Scope, Send
 
 from fakeai.clock import Clock
-from fakeai.errors import APIError
-from fakeai.events import ResponseInvalid
+from fakeai.context import Frame, Refusal, RequestContext
+from fakeai.errors import SERVER_ERROR_MESSAGE, APIError
+from fakeai.events import Events, ResponseInvalid
 from fakeai.ids import new_id
 from fakeai.producers.text.common import GenerationConfig
 from fakeai.producers.text.text import LengthSpec, generate
 from fakeai.producers.text.tokenizer import for_model
-from fakeai.realtime import audio, respond
+from fakeai.realtime import audio, beta, respond, secrets, turn
 from fakeai.realtime.schemas import EventSchemas
+from fakeai.realtime.session import SESSION_KEYS, configured, default_session, without_nulls
+from fakeai.scenario.faults import Fault
 from fakeai.simulators.latency import Distribution
+from fakeai.spec.operation import iter_operations
 
 log = logging.getLogger("fakeai")
 
-OPERATION_ID = "realtime"  # how self-check violations name this endpoint
-SESSION_SECONDS = 30 * 60  # a session expires 30 minutes after it started
+OPERATION_ID = turn.OPERATION_ID  # how self-check violations, the journal and the metrics name this endpoint
 RATE_LIMITS = {"requests": 5_000, "tokens": 400_000}
-_SESSION_KEYS = (  # what session.update may change (the GA session object's fields)
-    "output_modalities",
-    "instructions",
-    "audio",
-    "include",
-    "tracing",
-    "tools",
-    "tool_choice",
-    "max_output_tokens",
-    "truncation",
-    "prompt",
-)
 
 
 @dataclass
@@ -68,6 +66,8 @@ class RealtimeEndpoint:
     seed: int = 0
     ttft: Callable[[str], tuple[Distribution, Distribution]] = lambda _model: (Distribution(), Distribution())
     check: Any = None  # fakeai.check.ResponseCheck (validate_responses on), else None
+    client_secrets: secrets.Secrets | None = None  # ek_ secrets accepted in place of an API key
+    bridge: turn.Bridge = field(default_factory=lambda: turn.Bridge(None, Events()))  # scenarios, journal, metrics
     sessions: int = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -81,8 +81,10 @@ class RealtimeEndpoint:
             )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        configuration: dict[str, Any] = {}
+        token = secrets.bearer(headers)
         try:
-            self.authorize(headers)
+            configuration = self._configuration(token, headers)
         except APIError as error:
             await _deny(scope, send, error)
             return
@@ -92,8 +94,24 @@ class RealtimeEndpoint:
         model = query.get("model") or "gpt-realtime"
         salt = headers.get("x-fakeai-seed", "")
         rng = random.Random(zlib.crc32(f"{self.seed}:{model}:{salt}:{self.sessions}".encode()))
-        connection = Connection(self, send, model, rng)
+        namespace = headers.get("x-fakeai-namespace") or query.get("x-fakeai-namespace") or ""
+        connection = Connection(self, send, model, rng, path, headers, namespace, configuration)
         await connection.run(receive)
+
+    def _configuration(self, token: str | None, headers: Mapping[str, str]) -> dict[str, Any]:
+        """Auth: a client secret minted here (its session configuration), else the HTTP API's key check (which
+        accepts anything without ``api_keys``: then a bad secret is just a token); raises ``APIError`` (401)."""
+        if token is None or not token.startswith(secrets.PREFIX) or self.client_secrets is None:
+            self.authorize(headers)
+            return {}
+        try:
+            return self.client_secrets.session_of(token, self.clock.now())
+        except APIError as refused:
+            try:
+                self.authorize(headers)
+            except APIError:
+                raise refused from None
+            return {}
 
 
 async def _deny(scope: Scope, send: Send, error: APIError) -> None:
@@ -131,45 +149,28 @@ class _Active:
 class Connection:
     """One realtime session: its configuration, conversation, input audio buffer and the response in flight."""
 
-    def __init__(self, endpoint: RealtimeEndpoint, send: Send, model: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        endpoint: RealtimeEndpoint,
+        send: Send,
+        model: str,
+        rng: random.Random,
+        path: str = "/v1/realtime",
+        headers: Mapping[str, str] | None = None,
+        namespace: str = "",
+        configuration: Mapping[str, Any] | None = None,
+    ) -> None:
         self.endpoint = endpoint
+        self.path = path
+        self.headers = dict(headers or {})
+        self.namespace = namespace
+        self.beta = beta.wanted(self.headers)  # OpenAI-Beta: realtime=v1 (fakeai.realtime.beta translates)
         self._send = send
         self.rng = rng
         self.sent = 0
         self.closed = False
         now = endpoint.clock.now()
-        self.session: dict[str, Any] = {
-            "type": "realtime",
-            "object": "realtime.session",
-            "id": new_id(rng, "sess_"),
-            "model": model,
-            "output_modalities": ["audio"],
-            "instructions": "You are a helpful assistant.",
-            "tools": [],
-            "tool_choice": "auto",
-            "max_output_tokens": "inf",
-            "tracing": None,
-            "prompt": None,
-            "expires_at": int(now) + SESSION_SECONDS,
-            "audio": {
-                "input": {
-                    "format": {"type": "audio/pcm", "rate": audio.RATE},
-                    "transcription": None,
-                    "noise_reduction": None,
-                    "turn_detection": {
-                        "type": "server_vad",
-                        "threshold": 0.5,
-                        "prefix_padding_ms": 300,
-                        "silence_duration_ms": 200,
-                        "idle_timeout_ms": None,
-                        "create_response": True,
-                        "interrupt_response": True,
-                    },
-                },
-                "output": {"format": {"type": "audio/pcm", "rate": audio.RATE}, "voice": "alloy", "speed": 1},
-            },
-            "include": None,
-        }
+        self.session = configured(default_session(rng, model, now), configuration or {})
         self.conversation_id = new_id(rng, "conv_")
         self.items: list[dict[str, Any]] = []
         self.buffer = bytearray()  # uncommitted input audio
@@ -182,7 +183,7 @@ class Connection:
 
     # -- the socket -------------------------------------------------------------------------------------------
     async def run(self, receive: Receive) -> None:
-        await self.emit({"type": "session.created", "session": _without_nulls(self.session)})
+        await self.emit({"type": "session.created", "session": without_nulls(self.session)})
         try:
             while True:
                 message = await receive()
@@ -196,13 +197,19 @@ class Connection:
             if self.active is not None and self.active.task is not None:
                 self.active.task.cancel()
 
-    async def emit(self, event: dict[str, Any]) -> None:
+    async def emit(self, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Send ``event`` (with a new ``event_id``); the event as sent, or None when the socket is closed."""
         if self.closed:
-            return
+            return None
         event = {"event_id": new_id(self.rng, "event_"), **event}
+        if self.beta:
+            translated = beta.server_event(event)
+            if translated is None:  # a GA-only event (conversation.item.done)
+                return None
+            event = translated
         check = self.endpoint.check
         if check is not None:
-            problems = self.endpoint.schemas.server_problems(event)
+            problems = self.endpoint.schemas.server_problems(event, self.beta)
             if problems:
                 invalid = ResponseInvalid(OPERATION_ID, f"event {self.sent} ({event.get('type')})", tuple(problems))
                 check.violations.append(invalid)
@@ -213,6 +220,8 @@ class Connection:
             await self._send({"type": "websocket.send", "text": orjson.dumps(event).decode()})
         except Exception:  # the client went away mid-send: the receive loop sees the disconnect
             self.closed = True
+            return None
+        return event
 
     async def error(
         self,
@@ -221,8 +230,8 @@ class Connection:
         event_id: Any,
         param: str | None = None,
         kind: str = "invalid_request_error",
-    ) -> None:
-        await self.emit(
+    ) -> dict[str, Any] | None:
+        return await self.emit(
             {
                 "type": "error",
                 "error": {
@@ -247,16 +256,17 @@ class Connection:
         event_id = event.get("event_id")
         kind = event.get("type")
         handler = getattr(self, "on_" + str(kind).replace(".", "_"), None) if isinstance(kind, str) else None
-        if kind not in self.endpoint.schemas.client or handler is None:
+        known_types = self.endpoint.schemas.beta_client if self.beta else self.endpoint.schemas.client
+        if kind not in known_types or handler is None:
             if not isinstance(kind, str):
                 await self.error("Missing required parameter: 'type'.", "missing_required_parameter", event_id, "type")
                 return
-            known = ", ".join(f"'{k}'" for k in sorted(self.endpoint.schemas.client))
+            known = ", ".join(f"'{k}'" for k in sorted(known_types))
             await self.error(
                 f"Invalid value: '{kind}'. Supported values are: {known}.", "invalid_value", event_id, "type"
             )
             return
-        problem = self.endpoint.schemas.client_error(event)
+        problem = self.endpoint.schemas.client_error(event, self.beta)
         if problem is not None:
             message, param = problem
             code = (
@@ -268,7 +278,7 @@ class Connection:
             )
             await self.error(message, code, event_id, param)
             return
-        await handler(event)
+        await handler(beta.client_event(event) if self.beta else event)
 
     # -- session ----------------------------------------------------------------------------------------------
     async def on_session_update(self, event: dict[str, Any]) -> None:
@@ -281,11 +291,9 @@ class Connection:
                 "session.type",
             )
             return
-        for key in _SESSION_KEYS:
-            if key in update:
-                self.session[key] = _merged(self.session.get(key), update[key])
+        configured(self.session, {k: v for k, v in update.items() if k != "model"})
         self.vad = self._new_vad()
-        await self.emit({"type": "session.updated", "session": _without_nulls(self.session)})
+        await self.emit({"type": "session.updated", "session": without_nulls(self.session)})
 
     def _turn_detection(self) -> dict[str, Any] | None:
         detection = ((self.session.get("audio") or {}).get("input") or {}).get("turn_detection")
@@ -492,15 +500,29 @@ class Connection:
             )
             return
         overrides = event.get("response") or {}
-        config = {**self.session, **{k: v for k, v in overrides.items() if k in _SESSION_KEYS}}
+        config = {**self.session, **{k: v for k, v in overrides.items() if k in SESSION_KEYS}}
         out_of_band = overrides.get("conversation") == "none"
         items = list(self.items) if "input" not in overrides else [dict(i) for i in overrides["input"] or ()]
         config["conversation_id"] = None if out_of_band else self.conversation_id
+        bridge = self.endpoint.bridge
+        now = self.endpoint.clock.now()
+        ctx = bridge.context(
+            self.path, self.headers, self.namespace, turn.chat_body(config, items), now, self.conversation_id
+        )
+        try:
+            outcome = bridge.decide(ctx)
+        except APIError as exc:
+            outcome = turn.Outcome(refusal=Refusal(exc.status, exc.message, exc.type, exc.code, exc.param))
+        if outcome.unsupported is not None or (outcome.refusal is not None and not _fails_response(outcome.refusal)):
+            refusal = outcome.refusal or Refusal(500, str(outcome.unsupported), "server_error")
+            sent = await self.error(refusal.message, refusal.code, event.get("event_id"), refusal.param, refusal.type)
+            bridge.answered(ctx, outcome, [Frame(sent)] if sent else [], refusal.status, 0.0, 0.0, self.closed)
+            return
         seconds = sum(self.audio_seconds.get(str(i.get("id")), 0.0) for i in items)
-        plan = respond.plan(config, items, self.endpoint.generation, self.rng, self.endpoint.clock.now(), seconds)
+        plan = respond.plan(config, items, self.endpoint.generation, self.rng, now, seconds, outcome.script)
         active = _Active(plan)
         self.active = active
-        active.task = asyncio.create_task(self._stream(active, in_conversation=not out_of_band))
+        active.task = asyncio.create_task(self._stream(active, ctx, outcome, in_conversation=not out_of_band))
 
     async def on_response_cancel(self, event: dict[str, Any]) -> None:
         wanted = event.get("response_id")
@@ -516,49 +538,88 @@ class Connection:
         """Sleep on the app's clock until ``deadline``; False when the response was cancelled meanwhile."""
         if active.cancelled.is_set():
             return False
-        sleeper = asyncio.ensure_future(self.endpoint.clock.sleep_until(deadline))
+        clock = self.endpoint.clock
+        if deadline - clock.monotonic() < _RACE_BELOW:  # a short wait (an ITL): no race, the flag is read after it
+            await clock.sleep_until(deadline)
+            return not active.cancelled.is_set()
+        sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
         stop = asyncio.ensure_future(active.cancelled.wait())
         await asyncio.wait({sleeper, stop}, return_when=asyncio.FIRST_COMPLETED)
         sleeper.cancel()
         stop.cancel()
         return not active.cancelled.is_set()
 
-    async def _stream(self, active: _Active, in_conversation: bool) -> None:
+    async def _stream(self, active: _Active, ctx: RequestContext, outcome: turn.Outcome, in_conversation: bool) -> None:
+        """The response's events paced on the clock (TTFT, then ITL per token), the scenario's fault applied
+        (``delay``/``slow_first_token``: later first token; ``stall``: a pause after ``after`` tokens; ``reset``:
+        the socket closed after ``after`` tokens; ``error_frame``: an ``error`` event and a failed response;
+        ``cut``/``empty``: the events stop), then one journal entry and the metrics for it."""
         plan = active.plan
+        fault = outcome.fault
         ttft, itl = self.endpoint.ttft(str(self.session.get("model")))
         start = self.endpoint.clock.monotonic()
         first, step = ttft.draw(self.rng), itl.draw(self.rng)
+        if fault is not None and fault.kind in ("delay", "slow_first_token"):
+            first += fault.seconds
+        frames: list[Frame] = []
+        started: set[str] = set()  # output items whose output_item.added went out
         sent_tokens = 0
+        first_at = 0.0
         status = "completed"
+        http_status = 200
+        stopped = False  # a fault ended the response early
         try:
+            if outcome.refusal is not None:  # a scripted 429 / 5xx: the response fails, as the API's do
+                await self._fail(active, outcome.refusal, frames)
+                http_status = outcome.refusal.status
+                return
             for tokens, event in respond.events(plan):
-                if tokens and not await self._wait(active, start + first + (tokens - 1) * step):
+                if fault is not None and tokens > fault.after and fault.kind in _STOPPING_FAULTS:
+                    http_status = await self._break(active, fault, frames)
+                    stopped = True
+                    break
+                due = start + first + (tokens - 1) * step
+                if fault is not None and fault.kind == "stall" and tokens > fault.after:
+                    due += fault.seconds
+                if tokens and not await self._wait(active, due):
                     status = "cancelled"
                     break
                 if event["type"] in ("conversation.item.added", "conversation.item.done") and not in_conversation:
                     continue
+                if event["type"] == "response.output_item.added":
+                    started.add(event["item"]["id"])
                 if event["type"] == "conversation.item.added" and in_conversation:
-                    self.items.append(respond.output_item(plan, "in_progress", False))
+                    self.items.append(dict(event["item"]))
                     event["previous_item_id"] = self.items[-2]["id"] if len(self.items) > 1 else None
                 if event["type"] == "conversation.item.done" and in_conversation:
                     self.items[-1] = event["item"]
+                carried = max(0, tokens - sent_tokens)
+                if carried and not first_at:
+                    first_at = self.endpoint.clock.monotonic() - start
                 sent_tokens = max(sent_tokens, tokens)
-                await self.emit(event)
+                sent = await self.emit(event)
+                if sent is not None:
+                    frames.append(Frame(sent, event=sent["type"], tokens=carried))
+            if stopped:
+                return
             if active.cancelled.is_set():
                 status = "cancelled"
             if status == "cancelled":
-                item = respond.output_item(plan, "incomplete", True, upto=sent_tokens)
-                if in_conversation and self.items and self.items[-1].get("id") == plan.item_id:
-                    self.items[-1] = item
-                done = respond.response(plan, "cancelled", [item], active.reason, True, upto=sent_tokens)
+                output = respond.cancelled_output(plan, sent_tokens, started)
+                if in_conversation:
+                    ended = {item["id"]: item for item in output}
+                    self.items = [ended.get(item.get("id"), item) for item in self.items]
+                done = respond.response(plan, "cancelled", output, active.reason, True, upto=sent_tokens)
                 usage = done["usage"]
             else:
                 reason = "max_output_tokens" if plan.finish == "length" and plan.call is None else None
                 final = "incomplete" if reason else "completed"
-                done = respond.response(plan, final, [respond.output_item(plan, "completed", True)], reason, True)
+                done = respond.response(plan, final, respond.completed_output(plan), reason, True)
                 usage = done["usage"]
             self.active = None
-            await self.emit({"type": "response.done", "response": done})
+            sent = await self.emit({"type": "response.done", "response": done})
+            if sent is not None:
+                frames.append(Frame(sent, event="response.done"))
             self.requests_left -= 1
             self.tokens_left = max(0, self.tokens_left - int(usage["total_tokens"]))
             await self.emit(
@@ -585,24 +646,72 @@ class Connection:
         except Exception:
             log.exception("realtime response %s failed", plan.response_id)
             self.active = None
+            http_status = 500
             await self.error("The server had an error while processing your request.", None, None, None, "server_error")
         finally:
             if self.active is active:
                 self.active = None
+            elapsed = self.endpoint.clock.monotonic() - start
+            self.endpoint.bridge.answered(ctx, outcome, frames, http_status, first_at, elapsed, self.closed)
+
+    async def _fail(self, active: _Active, refusal: Refusal, frames: list[Frame]) -> None:
+        """``response.created``, then ``response.done`` with status ``failed`` and the error's type and code."""
+        plan = active.plan
+        for event in (
+            {"type": "response.created", "response": respond.response(plan, "in_progress", [])},
+            {"type": "response.done", "response": _failed(plan, refusal)},
+        ):
+            if event["type"] == "response.done":
+                self.active = None
+            sent = await self.emit(event)
+            if sent is not None:
+                frames.append(Frame(sent, event=sent["type"]))
+
+    async def _break(self, active: _Active, fault: Fault, frames: list[Frame]) -> int:
+        """A fault that ends the response before its ``response.done``; the status the journal shows."""
+        self.active = None
+        if fault.kind == "reset":  # the server drops the connection: the client's iterator sees it closed
+            self.closed = True
+            with contextlib.suppress(Exception):
+                await self._send({"type": "websocket.close", "code": 1011, "reason": "fakeai fault: reset"})
+            return 200
+        if fault.kind == "malformed":
+            with contextlib.suppress(Exception):
+                await self._send({"type": "websocket.send", "text": '{"type": "response.output_text.delta", "del'})
+            return 200
+        if fault.kind == "error_frame":
+            refusal = Refusal(500, SERVER_ERROR_MESSAGE, "server_error")
+            sent = await self.error(refusal.message, None, None, None, "server_error")
+            if sent is not None:
+                frames.append(Frame(sent, event="error"))
+            done = _failed(active.plan, refusal)
+            sent = await self.emit({"type": "response.done", "response": done})
+            if sent is not None:
+                frames.append(Frame(sent, event="response.done"))
+            return 500
+        return 200  # cut / empty: the events just stop
 
 
-def _merged(old: Any, new: Any) -> Any:
-    """``session.update`` semantics: nested objects (``audio.input.turn_detection``) merge, the rest replaces."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
-    return copy.deepcopy(new)
+# waits shorter than this sleep without racing the cancel flag (two futures and asyncio.wait per token cost more
+# than the token: 200 sessions at 20 ms ITL fell behind); a cancel is seen at the next token, at most this late
+_RACE_BELOW = 0.05
+_STOPPING_FAULTS = frozenset({"reset", "cut", "empty", "error_frame", "malformed"})
 
 
-def _without_nulls(value: Any) -> Any:
-    """The session as sent: an unset (null) setting is left out (the GA schemas type most of them as objects)."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    return value
+def _fails_response(refusal: Refusal) -> bool:
+    """A rate limit or a server error fails the response (``response.done`` status ``failed``); other errors are
+    the client's and answer an ``error`` event, no response."""
+    return refusal.status == 429 or refusal.status >= 500
+
+
+def _failed(plan: respond.Plan, refusal: Refusal) -> dict[str, Any]:
+    """The failed response: no output, the prompt's tokens billed, the error's type and code."""
+    body = respond.response(plan, "failed", [], with_usage=True, upto=0)
+    error: dict[str, Any] = {"type": refusal.type}
+    if isinstance(refusal.code, str):
+        error["code"] = refusal.code
+    body["status_details"] = {"type": "failed", "error": error}
+    return body
 
 
 def _b64(text: Any) -> bytes | None:
@@ -621,6 +730,9 @@ def build(
     simulators: list[Any],
     check: Any,
     base_paths: list[str],
+    events: Events | None = None,
+    scenarios: Any = None,
+    insert_hook: Callable[[Any, Callable[..., Any]], None] | None = None,
 ) -> RealtimeEndpoint:
     """The endpoint ``create_app`` installs: every base path + ``/realtime``, the spec's event schemas (client
     events checked like request bodies, server events like responses), latency from the ``latency``
@@ -636,6 +748,19 @@ def build(
         return Distribution.parse(settings.ttft, "ttft"), Distribution.parse(settings.itl, "itl")
 
     paths = frozenset({f"{base.rstrip('/')}/realtime" for base in base_paths} | {"/realtime"})
+    chat = next((op for op in iter_operations(document) if op.operation_id == turn.CHAT), None)
+    bridge = turn.Bridge(settings, events or Events(), scenarios, chat)
+    minted = secrets.Secrets.from_settings(settings)
+    if insert_hook is not None:  # POST /realtime/client_secrets answers secrets this endpoint accepts
+
+        def session_for(requested: Mapping[str, Any], now: float) -> dict[str, Any]:
+            rng = random.Random(zlib.crc32(orjson.dumps(requested, option=orjson.OPT_SORT_KEYS)))
+            model = str(requested.get("model") or "gpt-realtime")
+            return without_nulls(configured(default_session(rng, model, now), requested))  # type: ignore[no-any-return]
+
+        from fakeai.pipeline import Position
+
+        insert_hook(Position.AFTER_PRODUCE, secrets.answer_hook(minted, session_for))
     return RealtimeEndpoint(
         paths=paths,
         schemas=schemas,
@@ -645,4 +770,6 @@ def build(
         seed=int(settings.seed),
         ttft=distributions,
         check=check,
+        client_secrets=minted,
+        bridge=bridge,
     )
