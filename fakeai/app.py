@@ -42,6 +42,7 @@ from fakeai.parse.seed import new_request_id
 from fakeai.pipeline import ARRIVED, Pipeline
 from fakeai.plugins import producer_factories
 from fakeai.producers.base import CompileEnv
+from fakeai.producers.text.backend import Selection, load_backend
 from fakeai.realtime.server import build as build_realtime
 from fakeai.reload import Reloader
 from fakeai.resources.work import WORK
@@ -106,6 +107,7 @@ def create_app(
     if "faults" not in settings.simulators:  # scenario delays and stalls shift deadlines last, always
         chain += build_simulators(("faults",), sim_env)
     shared = _shared_backend(settings)
+    backends = Selection.from_settings(settings, load_backend(settings))  # --model-backend: loaded here, once
     request_document = _lenient_copy(document) if settings.validation == "strict" else document
     env = CompileEnv(
         document=document,
@@ -116,6 +118,7 @@ def create_app(
         store=_store(settings, shared),
         prompt_cache=sim_env.simulators.get("kv_cache", NO_PROMPT_CACHE),
         usage=Usage.from_document(document, settings.bindings).subscribe(events),
+        text_backends=backends,
     )
     compiled = compile_operations(operations, env, producer_factories(producers))
     check = ResponseCheck(document, events) if settings.validate_responses != "off" else None
@@ -130,6 +133,7 @@ def create_app(
         store=env.store,
         check=check,
         work={name: WORK.get(name) for name in WORK.names()},
+        offload=backends.offload if backends.backend is not None else None,
     )
     admin = AdminAPI(settings)
     connexion = RoutingMiddleware(_SpecParamNames.wrap(admin.in_front_of(pipeline), operations))

@@ -103,6 +103,15 @@ SERVE_FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
     "--itl": ("itl", {"metavar": "MS[:PCT]", "help": "inter-token latency"}),
     "--tokens-per-chunk": ("tokens_per_chunk", {"type": int, "help": "tokens per streamed chunk"}),
     "--tokenizer-json": ("tokenizer_json", {"metavar": "FILE", "help": "Hugging Face tokenizer.json"}),
+    "--model-backend": (
+        "model_backend",
+        {"choices": ["llamacpp"], "help": "answer LLM requests from a real local model (needs fakeai-server[llm])"},
+    ),
+    "--model-path": ("model_path", {"metavar": "FILE.gguf", "help": "the GGUF model file --model-backend loads"}),
+    "--backend-model": (
+        "backend_models",
+        {"metavar": "GLOB", "action": "append", "help": "model glob the backend answers (repeatable; default *)"},
+    ),
     "--resources": (
         "resources",
         {"metavar": "FILE", "action": "append", "help": "resource declarations YAML: lifecycles, ids (repeatable)"},

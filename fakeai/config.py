@@ -24,6 +24,7 @@ VALIDATION_PROFILES = ("strict", "permissive", "off")
 RESPONSE_CHECKS = ("off", "log", "strict")
 GENERATION_MODES = ("lorem", "echo", "fixed")
 UNKNOWN_IDS = ("well-formed", "404")
+MODEL_BACKENDS = (None, "llamacpp")  # a real model answers the LLM producers (fakeai.producers.text.backend)
 STATE_BACKENDS = (None, "none")  # and redis:// URLs (fakeai.state): one Valkey/Redis shared by every worker
 
 
@@ -77,6 +78,11 @@ class Settings:
     simulators: tuple[str, ...] = ("latency", "kv_cache", "gpu")  # in chain order; options in extra.<name>
     reasoning_models: tuple[str, ...] = ("o1*", "o3*", "o4*", "gpt-5*", "*-reasoning", "*deepseek-r1*")
     tokenizer_json: str | None = None  # a Hugging Face tokenizer.json to count tokens with instead of tiktoken
+    # a real small model answers chat/completions/Responses for the models matching backend_models (the others
+    # stay synthetic): "llamacpp" loads model_path (a GGUF file) once at startup (needs fakeai-server[llm])
+    model_backend: str | None = None
+    model_path: str | None = None
+    backend_models: tuple[str, ...] = ("*",)  # model globs the backend answers
     moderation_words: tuple[str, ...] = ("kill", "bomb", "hate", "attack", "suicide")
     config_file: str | None = None
     journal_size: int = 10_000  # requests the journal keeps (GET /_fakeai/journal); oldest dropped first
@@ -146,6 +152,10 @@ class Settings:
             raise ConfigError(f"{source}: max_body_bytes must be positive")
         if not 1 <= self.max_json_depth <= 250:  # orjson encodes at most 255 levels (the seed)
             raise ConfigError(f"{source}: max_json_depth must be 1-250; got {self.max_json_depth}")
+        if self.model_backend not in MODEL_BACKENDS:
+            raise ConfigError(f"{source}: model_backend must be llamacpp (or unset); got {self.model_backend!r}")
+        if self.model_backend is not None and not self.model_path:
+            raise ConfigError(f"{source}: model_backend {self.model_backend} needs model_path (a GGUF file)")
         for glob, values in self.latency_models.items():
             if not isinstance(values, Mapping) or not values or set(values) - {"ttft", "itl"}:
                 raise ConfigError(f"{source}: latency_models[{glob!r}] must be a mapping with ttft and/or itl")

@@ -101,6 +101,7 @@ class Pipeline:
         check: Callable[[CompiledOperation, Output], Output] | None = None,
         hooks: Mapping[Position, Sequence[Hook]] | None = None,
         work: Mapping[str, Work] | None = None,
+        offload: Callable[[RequestContext], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.operations = operations
@@ -118,6 +119,7 @@ class Pipeline:
             position: list((hooks or {}).get(position, ())) for position in Position
         }
         self.work: Mapping[str, Work] = work or {}
+        self.offload = offload  # requests a real model answers: produced in a worker thread (blocking work)
         self.routes = _route_table(operations)
         self.prompted = frozenset(op_id for op_id, op in operations.items() if "llm" in op.sources)  # model-like
         self.api_keys = frozenset(settings.api_keys)
@@ -151,7 +153,7 @@ class Pipeline:
             try:
                 try:
                     decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
-                    produced = self._run(Position.AFTER_PRODUCE, ctx, produce(compiled, ctx, decision))
+                    produced = self._run(Position.AFTER_PRODUCE, ctx, await self.produce(compiled, ctx, decision))
                     produced = self.vendor_shape(ctx, produced)
                     produced = self.check(compiled, produced) if self.check is not None else produced
                     timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
@@ -218,6 +220,12 @@ class Pipeline:
             request_id=new_request_id(),
             prefer=prefer,
         )
+
+    async def produce(self, compiled: CompiledOperation, ctx: RequestContext, decision: Decision) -> Output:
+        """The produce stage; off the event loop when a real model may answer (``--model-backend``)."""
+        if self.offload is not None and compiled.operation.operation_id in self.prompted and self.offload(ctx):
+            return await asyncio.to_thread(produce, compiled, ctx, decision)
+        return produce(compiled, ctx, decision)
 
     def admit(self, ctx: RequestContext) -> None:
         for simulator in self.admitting:

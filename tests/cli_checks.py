@@ -13,4 +13,8 @@ COVERED: tuple[str, ...] = (
     "--itl",
     "--tokens-per-chunk",
     "--tokenizer-json",
+    # tests/test_llamacpp.py::test_the_flags_reach_the_app (and ..._without_the_extra_too)
+    "--model-backend",
+    "--model-path",
+    "--backend-model",
 )

@@ -51,6 +51,7 @@ class CompileEnv:
     store: Any = None  # fakeai.store.ResourceStore: resources clients created (files...)
     prompt_cache: Any = None  # fakeai.simulators.base.PromptCache (the kv_cache simulator), or None
     usage: Any = None  # fakeai.usage.Usage: what the server answered, for the usage and cost endpoints
+    text_backends: Any = None  # fakeai.producers.text.backend.Selection: a real model for some models, or None
 
 
 ProducerFactory = Callable[["Operation", CompileEnv], "Producer | None"]

@@ -25,6 +25,7 @@ from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.text.backend import chat_request, real_calls, response_format_schema
 from fakeai.producers.text.chat_audio import AudioAnswer, AudioRequest, prompt_audio_tokens
 from fakeai.producers.text.common import (
     Generation,
@@ -39,7 +40,7 @@ from fakeai.producers.text.script import Script, scripted_text
 from fakeai.producers.text.structured import response_format_text
 from fakeai.producers.text.text import Completion, generate
 from fakeai.producers.text.tokenizer import count_chat_prompt
-from fakeai.producers.text.tools import ToolCall, plan_calls
+from fakeai.producers.text.tools import ToolCall, function_tools, plan_calls
 from fakeai.spec.operation import Operation
 
 __all__ = ["ChatChoice", "ChatProducer", "factory", "fingerprint", "usage_body"]
@@ -130,6 +131,9 @@ class ChatProducer:
             finish = script.finish(cut)
         else:
             calls = plan_calls(body, rng, ctx.now)
+            if calls and gen.backend is not None:  # the real model writes the arguments (fakeai's policy picked)
+                asked = chat_request(body, rng.getrandbits(31), max_tokens)
+                calls = real_calls(gen.backend, asked, calls, function_tools(body.get("tools")))
             completion = None if calls else self._generate(ctx, gen, body, rng, max_tokens)
             finish = "tool_calls" if completion is None else completion.finish_reason
         pieces = tuple(tokenizer.split(call.arguments)[1] for call in calls)
@@ -166,7 +170,10 @@ class ChatProducer:
     def _generate(
         ctx: RequestContext, gen: Generation, body: Mapping[str, Any], rng: random.Random, max_tokens: int | None
     ) -> Completion:
-        """Generated content: the ``response_format`` JSON, or text in the request's mode."""
+        """Generated content: the ``response_format`` JSON, or text in the request's mode (or the real model's)."""
+        if gen.backend is not None:
+            schema = response_format_schema(body.get("response_format"))
+            return gen.backend.complete(chat_request(body, rng.getrandbits(31), max_tokens, schema=schema))
         prompt = prompt_texts(body.get("messages"))  # a schema written into the prompt (instructor, dspy, ...)
         structured = response_format_text(body.get("response_format"), rng, ctx.now, prompt)
         if structured is not None:
@@ -196,6 +203,8 @@ class ChatProducer:
         tools = body.get("tools") if isinstance(body.get("tools"), list) else None
         prompt_audio = prompt_audio_tokens(body.get("messages"))
         prompt = count_chat_prompt(body.get("messages") or [], gen.base_model, tools, gen.tokenizer) + prompt_audio
+        if gen.backend is not None:  # the tokens the model really reads (its chat template)
+            prompt = gen.backend.count_prompt(chat_request(body, 0, None))
         limit = token_limit(body, strict=ctx.settings.validation == "strict")
         check_context(self.catalog, gen.base_model, prompt, limit, "chat")
         spoken = AudioRequest.from_body(body)

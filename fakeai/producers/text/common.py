@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from fakeai.config import Settings
     from fakeai.context import RequestContext
     from fakeai.producers.base import CompileEnv
+    from fakeai.producers.text.backend import Selection, TextBackend
 
 __all__ = [
     "MODE_HEADER",
@@ -70,6 +71,7 @@ class Generation:
     min_tokens: int = 0  # vLLM's: no end of text or stop sequence before this many tokens
     ctx: RequestContext | None = None  # the request (the prompt cache keys on it)
     prompt_cache: PromptCache = NO_PROMPT_CACHE
+    backend: TextBackend | None = None  # a real model writes the text (fakeai.producers.text.backend)
 
     def cached_prompt_tokens(self, prompt_tokens: int) -> int:
         """Cached prefix tokens of this request's prompt, as the ``kv_cache`` simulator admitted it when the
@@ -95,11 +97,14 @@ class GenerationConfig:
     reasoning_content: bool
     tokenizer: Tokenizer | None = None  # --tokenizer-json: one Hugging Face tokenizer for every model
     prompt_cache: PromptCache = NO_PROMPT_CACHE  # the kv_cache simulator (CompileEnv.prompt_cache)
+    backends: Selection | None = None  # --model-backend: the real model and the models it answers
 
     @classmethod
     def from_env(cls, env: CompileEnv) -> GenerationConfig:
         """:meth:`from_settings` plus the prompt cache the LLM producers report ``cached_tokens`` from."""
         config = cls.from_settings(env.settings)
+        if env.text_backends is not None:
+            config = dataclasses.replace(config, backends=env.text_backends)
         if env.prompt_cache is None:
             return config
         return dataclasses.replace(config, prompt_cache=env.prompt_cache)
@@ -140,11 +145,13 @@ class GenerationConfig:
             raise APIError(400, f"{MODE_HEADER} must be one of {', '.join(MODES)}; got {mode!r}", param=MODE_HEADER)
         reasoning = self.is_reasoning(base_model)
         header = ctx.headers.get(REASONING_CONTENT_HEADER, "").strip().lower()
+        asked_mode = suffix_mode is not None or MODE_HEADER in ctx.headers  # a mode asked for is synthetic text
+        backend = self.backends.for_model(base_model) if self.backends is not None and not asked_mode else None
         return Generation(
             mode=mode,
             model=requested,
             base_model=base_model,
-            tokenizer=self.tokenizer or for_model(base_model),
+            tokenizer=backend.tokenizer if backend is not None else self.tokenizer or for_model(base_model),
             length=_at_least(self.length, body.get("min_tokens")),
             fixed_text=self.fixed_text,
             seed=ctx.seed,
@@ -155,6 +162,7 @@ class GenerationConfig:
             min_tokens=_min_tokens(body.get("min_tokens")),
             ctx=ctx,
             prompt_cache=self.prompt_cache,
+            backend=backend,
         )
 
 

@@ -23,6 +23,7 @@ from fakeai.catalog import Catalog, check_context
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
+from fakeai.producers.text.backend import completion_request
 from fakeai.producers.text.chat import fingerprint, usage_body
 from fakeai.producers.text.common import Generation, GenerationConfig, stop_sequences
 from fakeai.producers.text.logprobs import legacy_logprobs
@@ -87,6 +88,10 @@ class CompletionsProducer:
             limit = body.get("max_tokens")
             completion = scripted_text(script.content or "", gen.tokenizer, limit if isinstance(limit, int) else None)
             completion = replace(completion, finish_reason=script.finish(completion.finish_reason == "length"))
+        elif gen.backend is not None:  # a real model continues the prompt
+            limit = body.get("max_tokens", DEFAULT_MAX_TOKENS)
+            asked = completion_request(body, prompt, gen.seed + stream, limit if isinstance(limit, int) else None)
+            completion = gen.backend.complete(asked)
         else:
             limit = body.get("max_tokens", DEFAULT_MAX_TOKENS)
             completion = generate(

@@ -30,13 +30,14 @@ from fakeai.ids import hex_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.text import history, hosted, responses_stream
 from fakeai.producers.text.arguments import user_texts
+from fakeai.producers.text.backend import real_calls, responses_request
 from fakeai.producers.text.common import Generation, GenerationConfig, draw_reasoning_tokens, last_user_text
 from fakeai.producers.text.prompted import prompt_texts
 from fakeai.producers.text.script import Script
 from fakeai.producers.text.structured import generate_json, response_format_text
 from fakeai.producers.text.text import LengthSpec, generate
 from fakeai.producers.text.tokenizer import count_responses_input
-from fakeai.producers.text.tools import ToolCall, plan_calls
+from fakeai.producers.text.tools import ToolCall, function_tools, plan_calls
 from fakeai.resources import search
 from fakeai.spec.operation import Operation
 
@@ -147,6 +148,9 @@ def build_answer(
         items.extend(scripted)
     elif not cut:
         calls = plan_calls(_as_chat_tools(body), rng, now, user_texts(body.get("input")))
+        if calls and gen.backend is not None:  # the real model writes the arguments (fakeai's policy picked)
+            asked = responses_request(body, rng.getrandbits(31), remaining)
+            calls = real_calls(gen.backend, asked, calls, function_tools(_as_chat_tools(body).get("tools")))
         if calls:
             called = _call_items(calls, gen, ids, remaining)
             cut = len(called) < len(calls) or called[-1].body["status"] == "incomplete"
@@ -276,8 +280,11 @@ def _call_items(calls: Sequence[ToolCall], gen: Generation, ids: _Ids, remaining
 def _message_item(
     body: Mapping[str, Any], gen: Generation, rng: random.Random, ids: _Ids, remaining: int | None, now: float
 ) -> Item:
-    json_text = _format_json(body, rng, now)
-    if json_text is not None:
+    json_text = _format_json(body, rng, now) if gen.backend is None else None
+    if gen.backend is not None:  # a real model (text.format JSON through a grammar)
+        completion = gen.backend.complete(responses_request(body, rng.getrandbits(31), remaining))
+        pieces, cut = completion.tokens, completion.finish_reason == "length" and remaining is not None
+    elif json_text is not None:
         pieces = gen.tokenizer.split(json_text)[1]
         cut = remaining is not None and len(pieces) > remaining
         if remaining is not None and cut:
@@ -354,6 +361,8 @@ def _format_json(body: Mapping[str, Any], rng: random.Random, now: float) -> str
 
 
 def _input_tokens(body: Mapping[str, Any], gen: Generation) -> int:
+    if gen.backend is not None:  # the tokens the model really reads (its chat template)
+        return gen.backend.count_prompt(responses_request(body, 0, None))
     input = body.get("input")
     instructions = body.get("instructions")
     items: str | list[Mapping[str, Any]]
