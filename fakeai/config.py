@@ -56,7 +56,7 @@ class Settings:
     validation: str = "strict"  # strict | permissive | off
     validate_responses: str = "off"  # off | log | strict (strict records violations for tests)
     fixtures: str | None = None  # directory of Jinja templates by operationId (default: bundled fixtures/)
-    template_timeout_ms: int = 250  # a fixture/scenario template rendering longer answers 500 (the loop stays free)
+    template_timeout_ms: int = 50  # a fixture/scenario template rendering longer answers 500 (the loop stays free)
     template_max_bytes: int = 1024 * 1024  # a template rendering more answers 500
     use_examples: bool = True  # answer with the spec's own x-oaiMeta example when it validates
     scenarios: tuple[str, ...] = ()  # scenario YAML files

@@ -112,23 +112,29 @@ def test_a_scenario_with_a_small_alias_still_loads() -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    with serve(create_app(Settings(template_timeout_ms=50))) as running:
+    with serve(create_app(Settings())) as running:  # the default budgets
         send(running, chat("warm up"))  # the first chat request loads the tokenizer
         yield running
 
 
 def while_running(server: Server, bad: Callable[[httpx2.Client], httpx2.Response]) -> tuple[httpx2.Response, float]:
-    """``bad`` sent from a thread; the seconds a probe sent meanwhile took."""
+    """``bad`` sent from a thread; the seconds the fastest of three probes sent meanwhile took."""
     answers: list[httpx2.Response] = []
-    with httpx2.Client(base_url=server.base_url, timeout=60) as http:
+    with (
+        httpx2.Client(base_url=server.base_url, timeout=60) as http,
+        httpx2.Client(base_url=server.base_url, timeout=30) as prober,  # made before: a new client costs ~50 ms
+    ):
+        assert prober.get("/v1/models").status_code == 200  # connected
         worker = threading.Thread(target=lambda: answers.append(bad(http)))
         worker.start()
         time.sleep(0.25)  # the hostile request is on the server (unfixed, each of these ran >= 1 s)
-        started = time.perf_counter()
-        assert httpx2.get(server.base_url + "/v1/models", timeout=30).status_code == 200
-        probe = time.perf_counter() - started
+        probes = []
+        for _ in range(3):  # the fastest of three: one slow answer on a busy 2-core runner is noise, three a stall
+            started = time.perf_counter()
+            assert prober.get("/v1/models").status_code == 200
+            probes.append(time.perf_counter() - started)
         worker.join(60)
-    return answers[0], probe
+    return answers[0], min(probes)
 
 
 def put_scenario(name: str, text: str) -> Callable[[httpx2.Client], httpx2.Response]:
@@ -210,7 +216,7 @@ def test_a_regex_re2_cannot_run_fails_at_load_with_file_line_and_hint(pattern: s
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "longer than 250 ms"),
+        ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}", "longer than 50 ms"),
         ("{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}", "longer than"),
         ("{{ 'x' * 10 ** 9 }}", "template_max_bytes"),
         ("{{ 2 ** (10 ** 9) }}", "template_max_bytes"),

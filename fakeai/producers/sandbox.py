@@ -43,7 +43,7 @@ class BudgetExceeded(TemplateRuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    timeout: float = 0.25  # seconds of rendering per template value
+    timeout: float = 0.05  # seconds of rendering per template value (a probe request waits at most this)
     max_bytes: int = 1024 * 1024  # UTF-8 bytes a template may render
 
     @classmethod
