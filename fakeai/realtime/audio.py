@@ -9,9 +9,12 @@ the session's ``turn_detection`` says.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -46,6 +49,14 @@ def speech(seconds: float, rng: random.Random, level: float = 0.3) -> bytes:
 
 def seconds_of(pcm: bytes) -> float:
     return len(pcm) / SAMPLE_BYTES / RATE
+
+
+def from_base64(text: Any) -> bytes | None:
+    """A client's base64 audio as bytes; None when it is not base64."""
+    try:
+        return base64.b64decode(str(text), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def chunks(pcm: bytes, parts: int) -> list[bytes]:

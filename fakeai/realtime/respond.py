@@ -3,8 +3,8 @@
 Pure planning, like a producer: :func:`plan` decides the output from the session, the conversation and the
 ``response.create`` overrides with fakeai's text machinery (``generate``, the model's tokenizer, ``plan_calls``
 for arguments valid against the function's ``parameters``); :func:`events` renders it as the GA event grammar
-with a due time per event (seconds after the response started: TTFT, then ITL per token). Only the connection
-(:mod:`fakeai.realtime.server`) sleeps and sends.
+with a due time per event (seconds after the response started: TTFT, then ITL per token). Only the stream
+(:mod:`fakeai.realtime.stream`) sleeps, and the connection (:mod:`fakeai.realtime.connection`) sends.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
     answered   one :class:`~fakeai.events.RequestAnswered` per response (operation ``realtime``, the server
                events it sent as frames): the journal and the Prometheus series listen to it like to HTTP's
 
-No socket here; :mod:`fakeai.realtime.server` sends and sleeps.
+No socket here; :mod:`fakeai.realtime.stream` sleeps and :mod:`fakeai.realtime.connection` sends.
 """
 
 from __future__ import annotations
