@@ -4,6 +4,7 @@ Scrapers (Prometheus, AIPerf's server-metrics collector, KEDA) then reach ``GET 
 through the API port, its API keys or its load. The listener is a second uvicorn server in the app's own
 event loop (started and stopped by the app's lifespan), answering ``GET /metrics`` (and
 ``/_fakeai/metrics``) with the same registry as the API port's ``/metrics`` and ``GET /health`` with 200;
+``HEAD`` of either too (AIPerf probes an endpoint with ``HEAD`` before scraping it, as it does dcgm-exporter's);
 anything else is a 404 in OpenAI's envelope. With ``metrics_auth`` the API key is needed here too.
 
 With ``--workers N`` every worker binds the port with ``SO_REUSEPORT``, so a scrape reaches one worker's
@@ -30,6 +31,7 @@ __all__ = ["MetricsListener"]
 
 log = logging.getLogger("fakeai")
 METRICS_PATHS = frozenset({"/metrics", "/_fakeai/metrics"})
+READ_METHODS = frozenset({"GET", "HEAD"})  # uvicorn sends no body for HEAD, the headers are GET's
 
 
 class MetricsListener:
@@ -47,10 +49,10 @@ class MetricsListener:
             return
         path, method = scope["path"], scope["method"]
         try:
-            if path == "/health" and method == "GET":
+            if path == "/health" and method in READ_METHODS:
                 await _answer(send, 200, b"", "text/plain")
                 return
-            if path not in METRICS_PATHS or method != "GET":
+            if path not in METRICS_PATHS or method not in READ_METHODS:
                 raise not_found(method, path)
             if self.app.settings.metrics_auth:
                 headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}

@@ -180,7 +180,14 @@ class GPUSimulator:
         }
 
     def samples(self) -> Iterator[Sample]:
+        """dcgm-exporter's series first, then fakeai's own (``fakeai_gpu_*``, labelled with ``gpu`` alone).
+
+        The order matters to AIPerf: its DCGM collector takes a GPU's identity (``UUID``, ``modelName``, both
+        required) from the first sample in the scrape that carries that ``gpu`` label, and drops the whole scrape
+        when they are missing (docs/aiperf.md)."""
         state = self.state()
+        for gpu in state["gpus"]:
+            yield from self.dcgm_samples(gpu)
         yield Sample(
             "fakeai_gpu_requests_running", "Requests in flight on the simulated GPUs", state["requests_running"]
         )
@@ -192,47 +199,51 @@ class GPUSimulator:
         yield Sample(
             "fakeai_gpu_generation_tokens", "Completion tokens generated", self.generated_tokens, kind="counter"
         )
-        mem_mhz = float(self.options["mem_mhz"])
         for gpu in state["gpus"]:
             label = {"gpu": str(gpu["gpu"])}
-            util, used, total, power = (
-                gpu["utilization_ratio"],
-                gpu["memory_used_bytes"],
-                gpu["memory_total_bytes"],
-                gpu["power_watts"],
-            )
-            yield Sample("fakeai_gpu_utilization_ratio", "Simulated GPU utilization, 0-1", util, label)
-            yield Sample("fakeai_gpu_memory_used_bytes", "Weights + KV cache blocks in use", used, label)
-            yield Sample("fakeai_gpu_memory_total_bytes", "GPU memory", total, label)
-            yield Sample("fakeai_gpu_power_watts", "Simulated board power", power, label)
-            dcgm = gpu["labels"]
-            temp = gpu["temperature_celsius"]
-            for name, text, value in (  # names, units and help as in dcgm-exporter's etc/default-counters.csv
-                ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", gpu["sm_clock_mhz"]),
-                ("DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", mem_mhz),
-                ("DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", round(temp) + 4),
-                ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", round(temp)),
-                ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", power),
-                ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", round(util * 100)),
-                ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", round(util * 60)),
-                ("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", (total - used) // MIB),
-                ("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", used // MIB),
-                ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.", util),
-                ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.", util * 0.5),
-                (
-                    "DCGM_FI_PROF_DRAM_ACTIVE",
-                    "Ratio of cycles the device memory interface is active sending or receiving data.",
-                    util * 0.6,
-                ),
-            ):
-                yield Sample(name, text, value, dcgm)
             yield Sample(
-                "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
-                "Total energy consumption since boot (in mJ).",
-                round(gpu["energy_joules"] * 1000),
-                dcgm,
-                kind="counter",
+                "fakeai_gpu_utilization_ratio", "Simulated GPU utilization, 0-1", gpu["utilization_ratio"], label
             )
+            yield Sample(
+                "fakeai_gpu_memory_used_bytes", "Weights + KV cache blocks in use", gpu["memory_used_bytes"], label
+            )
+            yield Sample("fakeai_gpu_memory_total_bytes", "GPU memory", gpu["memory_total_bytes"], label)
+            yield Sample("fakeai_gpu_power_watts", "Simulated board power", gpu["power_watts"], label)
+
+    def dcgm_samples(self, gpu: dict[str, Any]) -> Iterator[Sample]:
+        """One GPU's series as dcgm-exporter's etc/default-counters.csv names, types, units and describes them."""
+        dcgm = gpu["labels"]
+        util, used, total = gpu["utilization_ratio"], gpu["memory_used_bytes"], gpu["memory_total_bytes"]
+        temp = gpu["temperature_celsius"]
+        for name, text, value in (
+            ("DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", gpu["sm_clock_mhz"]),
+            ("DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", float(self.options["mem_mhz"])),
+            ("DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", round(temp) + 4),
+            ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", round(temp)),
+            ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", gpu["power_watts"]),
+            ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", round(util * 100)),
+            ("DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", round(util * 60)),
+            ("DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).", 0),  # an LLM server never encodes video
+            ("DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).", 0),
+            ("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", 0),
+            ("DCGM_FI_DEV_FB_FREE", "Framebuffer memory free (in MiB).", (total - used) // MIB),
+            ("DCGM_FI_DEV_FB_USED", "Framebuffer memory used (in MiB).", used // MIB),
+            ("DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.", util),
+            ("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.", util * 0.5),
+            (
+                "DCGM_FI_PROF_DRAM_ACTIVE",
+                "Ratio of cycles the device memory interface is active sending or receiving data.",
+                util * 0.6,
+            ),
+        ):
+            yield Sample(name, text, value, dcgm)
+        yield Sample(
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            "Total energy consumption since boot (in mJ).",
+            round(gpu["energy_joules"] * 1000),
+            dcgm,
+            kind="counter",
+        )
 
 
 @simulator("gpu")
