@@ -390,3 +390,122 @@ async def test_eval_run_samples_every_item_and_grades_it() -> None:
         output = (await client.evals.runs.output_items.list(run.id, eval_id=evaluation.id, order="asc")).data
         assert sorted(o.datasource_item_id for o in output) == [0, 1, 2] and all(o.status == "pass" for o in output)
     assert not app.violations
+
+
+async def test_an_assistant_created_without_tools_has_none_and_its_runs_complete(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "no-tools"}) as client:
+        assistant = await client.beta.assistants.create(model="gpt-4o")
+        assert assistant.tools == [] and (await client.beta.assistants.retrieve(assistant.id)).tools == []
+        thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hi"}])
+        run = await client.beta.threads.runs.create_and_poll(
+            thread_id=thread.id, assistant_id=assistant.id, poll_interval_ms=1
+        )
+        assert run.tools == [] and run.status == "completed"  # no generated function tool to require action
+    assert not app.violations
+
+
+async def test_create_and_run_makes_the_thread_with_its_messages_and_runs_in_it(app: FakeAI) -> None:
+    async with async_client(app, headers={"x-fakeai-namespace": "thread-and-run"}) as client:
+        assistant = await client.beta.assistants.create(model="gpt-4o", instructions="Be brief.")
+        run = await client.beta.threads.create_and_run_poll(
+            assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "Hello there"}], "metadata": {"k": "v"}},
+            poll_interval_ms=1,
+        )
+        assert run.status == "completed" and run.id.startswith("run_") and run.thread_id.startswith("thread_")
+        thread = await client.beta.threads.retrieve(run.thread_id)
+        assert thread.id == run.thread_id and thread.metadata == {"k": "v"}
+        messages = (await client.beta.threads.messages.list(run.thread_id, order="asc")).data
+        assert [m.role for m in messages] == ["user", "assistant"] and messages[1].run_id == run.id
+        assert messages[0].content[0].text.value == "Hello there"  # type: ignore[union-attr]
+        assert [r.id for r in (await client.beta.threads.runs.list(run.thread_id)).data] == [run.id]
+        tooled = await client.beta.threads.create_and_run_poll(
+            assistant_id=assistant.id,
+            thread={"messages": [{"role": "user", "content": "Weather in Paris?"}]},
+            tools=[WEATHER],  # type: ignore[list-item]
+            poll_interval_ms=1,
+        )
+        assert tooled.thread_id != run.thread_id and tooled.status == "requires_action"
+        assert tooled.required_action is not None
+        call = tooled.required_action.submit_tool_outputs.tool_calls[0]
+        done = await client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=tooled.id,
+            thread_id=tooled.thread_id,
+            tool_outputs=[{"tool_call_id": call.id, "output": "22C"}],
+            poll_interval_ms=1,
+        )
+        assert done.status == "completed"
+        assert [m.role for m in (await client.beta.threads.messages.list(tooled.thread_id, order="asc")).data] == [
+            "user",
+            "assistant",
+        ]
+    assert not app.violations
+
+
+async def test_eval_run_result_counts_agree_with_its_output_items() -> None:
+    app = app_with(lifecycle_scale=0, mode="echo")  # echo: the answer is "Say <a>", so "Say <b>" passes only if a == b
+    async with async_client(app) as client:
+        evaluation = await client.evals.create(
+            name="mixed",
+            data_source_config={"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True},
+            testing_criteria=[
+                {
+                    "type": "string_check",
+                    "name": "exact",
+                    "input": "{{sample.output_text}}",
+                    "reference": "Say {{item.b}}",
+                    "operation": "eq",
+                }
+            ],
+        )
+        items = [{"item": {"a": "Paris", "b": "Paris"}}, {"item": {"a": "Rome", "b": "Oslo"}}]
+        items += [{"item": {"a": "Oslo", "b": "Oslo"}}]
+        run = await client.evals.runs.create(
+            evaluation.id,
+            name="r",
+            data_source={
+                "type": "completions",
+                "model": "gpt-4o-mini",
+                "input_messages": {"type": "template", "template": [{"role": "user", "content": "Say {{item.a}}"}]},
+                "source": {"type": "file_content", "content": items},
+            },
+        )
+        done = await client.evals.runs.retrieve(run.id, eval_id=evaluation.id)
+        output = [o async for o in client.evals.runs.output_items.list(run.id, eval_id=evaluation.id, limit=1)]
+        statuses = [o.status for o in sorted(output, key=lambda o: o.datasource_item_id)]
+        assert statuses == ["pass", "fail", "pass"]
+        counts = done.result_counts
+        assert (counts.total, counts.passed, counts.failed, counts.errored) == (3, 2, 1, 0)
+        assert [(r.testing_criteria, r.passed, r.failed) for r in done.per_testing_criteria_results] == [
+            ("exact", 2, 1)
+        ]
+        assert [r.id for r in (await client.evals.runs.list(evaluation.id)).data] == [run.id]
+    assert not app.violations
+
+
+async def test_an_eval_run_is_cancelled_by_the_spec_s_post_on_the_run() -> None:
+    clock = FakeClock()
+    app = app_with(clock)
+    async with async_client(app) as client:
+        evaluation = await client.evals.create(
+            name="slow",
+            data_source_config={"type": "custom", "item_schema": {"type": "object"}},
+            testing_criteria=[
+                {"type": "string_check", "name": "x", "input": "{{item.a}}", "reference": "a", "operation": "eq"}
+            ],
+        )
+        run = await client.evals.runs.create(
+            evaluation.id,
+            name="r",
+            data_source={"type": "jsonl", "source": {"type": "file_content", "content": [{"item": {"a": "a"}}]}},
+        )
+        assert run.status == "queued"
+        # openai-python posts to .../cancel, a path the spec lacks; the spec's cancelEvalRun is a POST on the run
+        path = f"/evals/{evaluation.id}/runs/{run.id}"
+        cancelled = await client.post(path, cast_to=dict, body={})
+        assert cancelled["status"] == "canceled" and cancelled["id"] == run.id
+        clock.elapsed += 60
+        assert (await client.evals.runs.retrieve(run.id, eval_id=evaluation.id)).status == "canceled"
+        with pytest.raises(openai.BadRequestError):
+            await client.post(path, cast_to=dict, body={})
+    assert not app.violations

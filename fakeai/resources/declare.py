@@ -33,10 +33,13 @@ KNOWN_KIND = {
     "defaults",
     "inherit",
     "stateless",
+    "content",
+    "touches",
 }
 KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
 KNOWN_STATE = {"after", "next", "stamp", "set", "work"}
-KNOWN_ACTION = {"from", "to", "stamp", "set", "error", "creates"}
+KNOWN_ACTION = {"from", "to", "stamp", "set", "error", "creates", "operation"}
+KNOWN_CONTENT = {"part", "copy", "set"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,7 @@ class Action:
     set: Mapping[str, Any] = field(default_factory=dict)
     error: str = ACTION_ERROR
     creates: tuple[str, str] | None = None  # (kind, id prefix): the action adds a child and answers it (parts)
+    operation: str | None = None  # the operation that does it when it is not ``POST item/<verb>`` (cancelEvalRun)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,17 @@ class Lifecycle:
     initial: str
     states: Mapping[str, State]
     actions: Mapping[str, Action]
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Where an object's bytes come from when it is created (a container's file): the multipart ``part``, or a
+    copy of the uploaded File (kind ``file``) that the request field ``copy`` names; ``set`` fills fields from
+    the bytes (``{bytes}``: their size, ``{filename}``: the upload's or the File's name)."""
+
+    part: str | None = None
+    copy: str | None = None
+    set: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +102,8 @@ class KindDecl:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # values when the request does not give them
     inherit: tuple[str, str, tuple[str, ...]] | None = None  # (link field, linked kind, fields) taken from it
     stateless: bool = False  # not a resource to keep (answered by other producers or generated data)
+    content: Content | None = None  # the object keeps bytes (served by its ``content`` operation)
+    touches: str | None = None  # the parent's field stamped when one is created or deleted (``last_active_at``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +178,10 @@ def _lifecycle(path: str, name: str, node: Any, work_names: set[str]) -> Lifecyc
             creates = _check_keys(path, creates, {"kind", "id_prefix"}, f"creates of action {verb}")
             creates = (str(creates.get("kind")), str(creates.get("id_prefix", "")))
         values = _clean(spec.get("set") or {})
-        actions[verb] = Action(verb, to, sources, spec.get("stamp"), values, error, creates)
+        operation = spec.get("operation")
+        if operation is not None and not isinstance(operation, str):
+            raise _fail(path, spec, f"action {verb}: 'operation' names an operationId, got {operation!r}")
+        actions[verb] = Action(verb, to, sources, spec.get("stamp"), values, error, creates, operation)
     if not isinstance(node.get("field"), str):
         raise _fail(path, node, f"lifecycle of {name} needs 'field' (the status property)")
     return Lifecycle(node["field"], initial, states, actions)
@@ -210,6 +230,14 @@ def load_file(
             raise _fail(
                 path, spec, f"kind {name}: nested maps a request field to a kind", "e.g. {messages: thread.message}"
             )
+        content = None
+        if spec.get("content") is not None:
+            node = _check_keys(path, spec["content"], KNOWN_CONTENT, f"content of {name}")
+            if not isinstance(node.get("part"), str) and not isinstance(node.get("copy"), str):
+                raise _fail(
+                    path, node, f"kind {name}: content needs 'part' or 'copy'", "e.g. {part: file, copy: file_id}"
+                )
+            content = Content(node.get("part"), node.get("copy"), _clean(node.get("set") or {}))
         kinds[name] = KindDecl(
             name=name,
             source=f"{path}:{spec.get('__line__', '?')}",
@@ -225,6 +253,8 @@ def load_file(
             defaults=_clean(spec.get("defaults") or {}),
             inherit=inherit,
             stateless=bool(spec.get("stateless", False)),
+            content=content,
+            touches=spec.get("touches"),
         )
     return float(scale), kinds, operations
 

@@ -3,7 +3,9 @@
 A *collection* is a path ending in a literal segment that has an *item* path below it
 (``/assistants`` + ``/assistants/{assistant_id}``); a *sub-collection* hangs below an item
 (``/threads/{thread_id}/messages``); an *action* is a POST on ``item/<verb>`` (``/batches/{batch_id}/cancel``);
-*content* is a GET on ``item/content`` that answers bytes. Each operation gets one :class:`Role`:
+*content* is a GET on ``item/content`` that answers bytes; a POST on ``<collection>/<sub-collection name>``
+(``/threads/runs`` beside ``/threads/{thread_id}/runs``) creates a new parent and the child in it.
+Each operation gets one :class:`Role`:
 
     create   POST collection            list     GET collection (a page with ``data``)
     retrieve GET item                   update   POST item
@@ -30,6 +32,7 @@ from fakeai.spec.pointer import deref
 ROLES = ("create", "list", "retrieve", "update", "delete", "action", "content")
 _PARAM = re.compile(r"^\{([^}]+)\}$")
 _PREFIX = re.compile(r"^([A-Za-z]+[_-])[A-Za-z0-9]")
+NEW_PARENT = "\0new-parent"  # marks a create that makes its parent first, while roles are collected
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class Role:
     parents: tuple[str, ...]  # path parameters naming the parents, outermost first (e.g. ("thread_id",))
     item_param: str | None  # the path parameter naming the resource itself (item, action, content)
     verb: str | None = None  # the action's last path segment (cancel, submit_tool_outputs...)
+    new_parent: bool = False  # a create that makes its innermost parent first (``POST /threads/runs``)
 
 
 @dataclass(slots=True)
@@ -148,7 +152,7 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
         if len(segs) >= 3 and _param(segs[-2]) and collection in paths and collection not in items:
             items[collection] = _param(segs[-2]) or ""
     graph = Graph()
-    pending: list[tuple[Operation, str, str, str | None]] = []  # op, role, collection, verb
+    pending: list[tuple[Operation, str, str, str | None]] = []  # op, role, collection, verb (or NEW_PARENT)
     sublists: list[Operation] = []  # GET item/<literal> answering a page: a list-only child (job events)
     for op in ops:
         segs = _segments(op.path)
@@ -163,6 +167,12 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
                     pending.append((op, role, collection, None))
             continue
         path = "/" + "/".join(segs)
+        parent = "/" + "/".join(segs[:-1])
+        if op.method == "POST" and path not in items and parent in items:  # /threads/runs: a thread and its run
+            child = f"{parent}/{{{items[parent]}}}/{segs[-1]}"
+            if child in items:
+                pending.append((op, "create", child, NEW_PARENT))
+                continue
         if path in items:  # the collection itself
             role = {"POST": "create", "GET": "list"}.get(op.method)
             if role:
@@ -178,6 +188,7 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
                 elif op.method == "GET":
                     sublists.append(op)
     by_collection: dict[str, list[tuple[Operation, str, str | None]]] = {}
+    pending.sort(key=lambda member: member[3] == NEW_PARENT)  # a kind's plain create stays its first one
     for op, role, collection, verb in pending:
         by_collection.setdefault(collection, []).append((op, role, verb))
     for collection, members in sorted(by_collection.items()):
@@ -192,7 +203,11 @@ def infer(document: Mapping[str, Any], operations: Iterable[Operation]) -> Graph
             if role == "list" and _list_item_schema(document, _response_schema(document, op)) is None:
                 continue  # a GET on the collection that is not a page
             kind.operations.setdefault(role, []).append(op.operation_id)
-            graph.roles[op.operation_id] = Role(role, kind.name, kind.parents, _item_param(role, kind), verb)
+            new_parent = verb == NEW_PARENT
+            verb = None if new_parent else verb
+            graph.roles[op.operation_id] = Role(
+                role, kind.name, kind.parents, _item_param(role, kind), verb, new_parent
+            )
     for op in sublists:
         items_schema = _list_item_schema(document, _response_schema(document, op))
         name = _object_type(document, items_schema)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from fakeai.context import Effect, Output, RequestContext
+from fakeai.context import Effect, Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
 from fakeai.generated.schema import GenContext
 from fakeai.ids import new_id
@@ -200,8 +200,30 @@ class ResourceModel:
     # -- operations ----------------------------------------------------------------------------------
     def create(self, ctx: RequestContext, kind: CompiledKind, body: dict[str, Any]) -> Output:
         request = ctx.body if isinstance(ctx.body, dict) else {}
-        record, _key, effects = self.make(ctx.namespace, kind, request, ctx.path_params, ctx.rng, ctx.now, body)
+        record, _key, effects = self.make(
+            ctx.namespace, kind, request, ctx.path_params, ctx.rng, ctx.now, body, ctx.files
+        )
         return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
+
+    def create_in_new_parent(
+        self, ctx: RequestContext, kind: CompiledKind, parent: CompiledKind, param: str, body: dict[str, Any]
+    ) -> Output:
+        """``POST /threads/runs``: the parent made first from the request field named like it (``thread``: its
+        messages too), then the object in it, as the two creates would."""
+        request = ctx.body if isinstance(ctx.body, dict) else {}
+        field_name = parent.name.split(".")[-1]
+        given = request.get(field_name)
+        parent_request: dict[str, Any] = given if isinstance(given, dict) else {}
+        generate = self.generators.get(parent.name)
+        made = generate(GenContext(rng=ctx.rng, now=ctx.now, overrides={}, echo=parent_request)) if generate else {}
+        parent_body = dict(made) if isinstance(made, dict) else {}
+        record, _key, effects = self.make(
+            ctx.namespace, parent, parent_request, ctx.path_params, ctx.rng, ctx.now, parent_body
+        )
+        parents = {**ctx.path_params, param: str(record.body["id"])}
+        own = {name: value for name, value in request.items() if name != field_name}
+        child, _key, more = self.make(ctx.namespace, kind, own, parents, ctx.rng, ctx.now, body, ctx.files)
+        return Output(status=ctx.operation.status, body=child.body, source="resource", effects=(*effects, *more))
 
     def make(
         self,
@@ -212,6 +234,7 @@ class ResourceModel:
         rng: Any,
         now: float,
         body: dict[str, Any],
+        files: Mapping[str, Sequence[UploadedFile]] | None = None,
     ) -> tuple[Record, str, list[Effect]]:
         """A new object of ``kind`` (``body`` generated from its schema, the request echoed into it), the
         objects its request nests (a thread's ``messages``), and the effects that store them."""
@@ -244,12 +267,13 @@ class ResourceModel:
                 body[name] = ECHO.get(transform)(request[name])
         for name in decl.unset if decl else ():
             clear(body, name, kind)
+        data = self._content(namespace, kind, request, files or {}, body)
         lifecycle = kind.lifecycle
         if lifecycle is not None:
             state = lifecycle.states[lifecycle.initial]
             enter(body, state.name, lifecycle, state.stamp, state.set, now, kind)
         lists = {k: v for k, v in request.items() if isinstance(v, list) and len(v) <= 10_000}  # e.g. file_ids
-        record = Record(body, meta={"since": now, "parents": dict(parents), "request": lists})
+        record = Record(body, data, meta={"since": now, "parents": dict(parents), "request": lists})
         record = self._advance(now, namespace, kind, record)  # zero-duration states pass at once (scale 0)
         key = kind.key(parents, ident)
         record, effects = self.with_work(namespace, now, kind, key, record, [Effect("put", kind.name, key, record)])
@@ -261,11 +285,55 @@ class ResourceModel:
                 continue
             child_parents = {**parents, kind.kind.item_param: ident, **dict.fromkeys(child.kind.parents[-1:], ident)}
             for item in items[:1000]:
+                copy = child.decl.content.copy if child.decl and child.decl.content else None
+                if isinstance(item, str) and copy:  # a list of File ids: a child copying each (container file_ids)
+                    item = {copy: item}
                 if isinstance(item, dict):
                     made = generate(GenContext(rng=rng, now=now, overrides={}, echo=item))
                     child_body = dict(made) if isinstance(made, dict) else {}
                     effects += self.make(namespace, child, item, child_parents, rng, now, child_body)[2]
         return record, key, effects
+
+    def _content(
+        self,
+        namespace: str,
+        kind: CompiledKind,
+        request: Mapping[str, Any],
+        files: Mapping[str, Sequence[UploadedFile]],
+        body: dict[str, Any],
+    ) -> bytes:
+        """The bytes a new object keeps (``content:`` of its kind): the multipart part, else a copy of the
+        uploaded File the request names (an unknown one is OpenAI's 404), and the fields ``set`` fills from
+        them. Neither given (the spec requires neither) or a placeholder id: no bytes, generated names."""
+        content = kind.decl.content if kind.decl else None
+        if content is None:
+            return b""
+        uploads = files.get(content.part or "") or ()
+        values: dict[str, Any] = {"bytes": 0}
+        data = b""
+        if uploads:
+            data, values["filename"] = uploads[0].data, uploads[0].filename or content.part or "file"
+        elif content.copy and isinstance(request.get(content.copy), str):
+            ident = str(request[content.copy])
+            source = self.store.get(namespace, "file", ident)
+            files_kind = self.kinds.get("file")
+            if source is not None and not source.meta.get(TOMBSTONE):
+                data, values["filename"] = source.data, str(source.body.get("filename") or ident)
+            elif files_kind is not None and (self.unknown_ids == "404" or is_well_formed(ident, files_kind.prefix)):
+                missing = files_kind.not_found(ident)
+                missing.param = content.copy
+                raise missing
+        values["bytes"] = len(data)
+        for name, template in content.set.items():
+            if not isinstance(template, str):
+                body[name] = template
+                continue
+            wanted = _PLACEHOLDER.findall(template)
+            if not all(w in values for w in wanted):
+                continue  # no filename to say: the generated value stays
+            whole = _PLACEHOLDER.fullmatch(template)
+            body[name] = values[whole.group(1)] if whole else fill(template, values)  # "{bytes}" stays an integer
+        return data
 
     def _taken(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> bool:
         return self.store.get(ctx.namespace, kind.name, kind.key(ctx.path_params, ident)) is not None
@@ -325,8 +393,37 @@ class ResourceModel:
             status=ctx.operation.status,
             body=answer,
             source="resource",
-            effects=(Effect("put", kind.name, key, tombstone),),
+            effects=(Effect("put", kind.name, key, tombstone), *self._children_gone(ctx.namespace, kind, key)),
         )
+
+    def touch(
+        self, ctx: RequestContext, parent: CompiledKind, param: str, field_name: str, output: Output | None
+    ) -> Output | None:
+        """``output`` and the stamp of the parent's ``field_name`` (``touches``: a container's ``last_active_at``
+        when a file is added or removed): what a child's create or delete does to the parent it is filed under."""
+        if output is None or output.status >= 400:
+            return output
+        key = parent.key(ctx.path_params, ctx.path_params.get(param, ""))
+        record = self.store.get(ctx.namespace, parent.name, key)
+        if record is None or record.meta.get(TOMBSTONE) or field_name not in record.body:
+            return output
+        touched = replace(record, body={**record.body, field_name: stamp(parent, field_name, ctx.now)})
+        return replace(output, effects=(*output.effects, Effect("put", parent.name, key, touched)))
+
+    def _children_gone(self, namespace: str, kind: CompiledKind, key: str) -> list[Effect]:
+        """Deletes of the objects filed under a deleted one (a container's files, a thread's messages): they
+        would answer 404 anyway (their parent is gone); dropped, they stop counting against the store's bounds."""
+        below = f"{kind.kind.collection}/{{{kind.kind.item_param}}}/"
+        effects = []
+        for child in self.kinds.values():
+            if child is kind or not child.kind.collection.startswith(below):
+                continue
+            effects += [
+                Effect("delete", child.name, k)
+                for k, _ in self.store.entries(namespace, child.name)
+                if k.startswith(key + "/")
+            ]
+        return effects
 
     def action(
         self, ctx: RequestContext, kind: CompiledKind, ident: str, verb: str, answer: dict[str, Any] | None = None
@@ -420,7 +517,7 @@ class ResourceModel:
         record, _ = self.load(ctx, kind, ident)
         if record is None or record.meta.get(TOMBSTONE):
             return self.missing(ctx, kind, ident, record)
-        media = ctx.operation.binary_response
+        media = ctx.operation.binary_response  # none declared (a container file's content): raw bytes
         content_type = media.content_type if media is not None else "application/octet-stream"
         return Output(status=ctx.operation.status, body=record.data, content_type=content_type, source="resource")
 

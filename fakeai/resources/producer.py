@@ -54,6 +54,7 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         if declared.stateless and name in graph.kinds:
             del graph.kinds[name]
             graph.roles = {op: role for op, role in graph.roles.items() if role.kind != name}
+    _declared_actions(graph, decls)
     scale = decls.scale * env.settings.lifecycle_scale
     kinds = {}
     for name, kind in graph.kinds.items():
@@ -94,6 +95,22 @@ def declared_graph(
     return graph, decls
 
 
+def _declared_actions(graph: Graph, decls: Declarations) -> None:
+    """Actions a spec routes elsewhere than ``POST item/<verb>`` (``cancelEvalRun`` is a POST on the run itself,
+    which the inference reads as an update): the declared ``operation`` becomes that action."""
+    for name, decl in decls.kinds.items():
+        kind = graph.kinds.get(name)
+        for action in decl.lifecycle.actions.values() if decl.lifecycle and kind else ():
+            role = graph.roles.get(action.operation or "")
+            if kind is None or role is None or role.kind != name:
+                continue
+            graph.roles[action.operation or ""] = replace(role, role="action", verb=action.verb)
+            for ops in kind.operations.values():
+                if action.operation in ops:
+                    ops.remove(action.operation)
+            kind.operations.setdefault("action", []).append(action.operation or "")
+
+
 def built_for(store: Any) -> tuple[Graph, ResourceModel, Declarations] | None:
     """The resource graph and model an app compiled over ``store`` (its ``FakeAI.store``), if any."""
     built: tuple[Graph, ResourceModel, Declarations] | None = getattr(store, "compiled", None)
@@ -124,6 +141,7 @@ def _declare_extra_kinds(document: Any, graph: Graph, decls: Declarations, opera
     """Kinds the inference could not name (no ``object`` enum), declared with a ``collection``."""
     from fakeai.resources.graph import Kind, _param, _segments
 
+    declared = {decl.collection for decl in decls.kinds.values() if decl.collection is not None}
     for name, decl in decls.kinds.items():
         if decl.collection is None or name in graph.kinds:
             continue
@@ -143,7 +161,7 @@ def _declare_extra_kinds(document: Any, graph: Graph, decls: Declarations, opera
         kind = Kind(name, collection, item_param, parents, decl.id_prefix or "")
         for op in operations:
             role = _role_for(op, collection, item)
-            if role is None:
+            if role is None or (role.role == "action" and op.path in declared):  # a sub-collection, not a verb
                 continue
             if role.role in ("retrieve", "create") and kind.item_schema is None and op.json_response is not None:
                 kind.item_schema = op.json_response.schema
@@ -161,6 +179,8 @@ def _role_for(op: Operation, collection: str, item: str) -> Role | None:
         return Role(role, "", (), item.rsplit("{", 1)[-1].rstrip("}")) if role else None
     if op.path.startswith(item + "/") and op.path.count("/") == item.count("/") + 1 and op.method == "POST":
         return Role("action", "", (), item.rsplit("{", 1)[-1].rstrip("}"), op.path.rsplit("/", 1)[-1])
+    if op.path == item + "/content" and op.method == "GET" and op.json_response is None:  # the object's bytes
+        return Role("content", "", (), item.rsplit("{", 1)[-1].rstrip("}"), "content")
     return None
 
 
@@ -177,6 +197,7 @@ class ResourceProducer:
         paging: ListParams | None,
         view: Gen | None = None,
         parents: Sequence[tuple[str, CompiledKind]] = (),
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.kind = kind
@@ -186,6 +207,7 @@ class ResourceProducer:
         self.paging = paging
         self.view = view  # generator of this operation's item schema, when it is not the stored one
         self.parents = tuple(parents)  # (path parameter, the kind it names), outermost first
+        self.defaults = dict(defaults or {})  # the request schema's defaults: what a create without them means
 
     def _viewed(self, ctx: RequestContext, output: Output | None, page: bool) -> Output | None:
         """The stored object seen through this operation's own schema when it differs from the one it was
@@ -210,22 +232,34 @@ class ResourceProducer:
         if self.body is None:
             return {}
         echo = ctx.body if isinstance(ctx.body, dict) else {}
+        if self.defaults:  # an assistant created without tools has none (``tools`` defaults to [])
+            echo = {**self.defaults, **echo}
         values = overrides(ctx)
         values.pop("id", None)  # the path's last id is the parent's for creates and lists
         generated = self.body(GenContext(rng=ctx.rng, now=ctx.now, overrides=values, echo=echo))
         return dict(generated) if isinstance(generated, dict) else {}
 
+    def _touched(self, ctx: RequestContext, output: Output | None) -> Output | None:
+        if not self.parents or self.kind.decl is None or self.kind.decl.touches is None:
+            return output
+        param, parent = self.parents[-1]
+        return self.model.touch(ctx, parent, param, self.kind.decl.touches, output)
+
     def produce(self, ctx: RequestContext) -> Output | None:
         role = self.role.role
         ident = ctx.path_params.get(self.role.item_param or "", "")
-        for param, parent in self.parents:  # a child of a deleted or never-issued parent is OpenAI's 404
+        parents = self.parents[:-1] if self.role.new_parent else self.parents  # /threads/runs makes its thread
+        for param, parent in parents:  # a child of a deleted or never-issued parent is OpenAI's 404
             parent_ident = ctx.path_params.get(param, "")
             parent_key = parent.key(ctx.path_params, parent_ident)
             record = self.model.store.get(ctx.namespace, parent.name, parent_key)
             if record is None or record.meta.get(TOMBSTONE):
                 self.model.missing(ctx, parent, parent_ident, record)
+        if role == "create" and self.role.new_parent and self.parents:
+            param, parent = self.parents[-1]
+            return self.model.create_in_new_parent(ctx, self.kind, parent, param, self._generated(ctx))
         if role == "create":
-            return self.model.create(ctx, self.kind, self._generated(ctx))
+            return self._touched(ctx, self.model.create(ctx, self.kind, self._generated(ctx)))
         if role == "list":
             assert self.paging is not None
             return self._viewed(ctx, self.model.listing(ctx, self.kind, self._generated(ctx), self.paging), True)
@@ -234,7 +268,7 @@ class ResourceProducer:
         if role == "update":
             return self._viewed(ctx, self.model.update(ctx, self.kind, ident, self.check), False)
         if role == "delete":
-            return self.model.delete(ctx, self.kind, ident, self._generated(ctx))
+            return self._touched(ctx, self.model.delete(ctx, self.kind, ident, self._generated(ctx)))
         if role == "action":
             return self.model.action(ctx, self.kind, ident, self.role.verb or "", self._generated(ctx))
         if role == "content":
@@ -286,9 +320,23 @@ def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer
     paging = _paging(env, operation) if role.role == "list" else None
     check = _property_check(env, kind.kind.item_schema)
     view = _view(env, model, kind, role, operation)
-    producer = ResourceProducer(model, kind, role, body, check, paging, view, _parents(model, kind))
+    defaults = _request_defaults(env, operation) if role.role == "create" else {}
+    producer = ResourceProducer(model, kind, role, body, check, paging, view, _parents(model, kind), defaults)
     model.producers[operation.operation_id] = producer
     return producer
+
+
+def _request_defaults(env: CompileEnv, operation: Operation) -> dict[str, Any]:
+    """Top-level ``default`` values of a create's JSON request schema (``tools: []``, ``metadata``...)."""
+    media = operation.request_media.get("application/json")
+    schema = deref(env.document, media.schema) if media is not None and media.schema is not None else None
+    props = (schema.get("properties") or {}) if isinstance(schema, Mapping) else {}
+    found = {}
+    for name, prop in props.items():
+        prop = deref(env.document, prop)
+        if isinstance(prop, Mapping) and "default" in prop:
+            found[name] = prop["default"]
+    return found
 
 
 def _parents(model: ResourceModel, kind: CompiledKind) -> list[tuple[str, CompiledKind]]:
