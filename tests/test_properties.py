@@ -107,6 +107,10 @@ SEMANTIC_400 = (
     Semantic400("createChatCompletion|createResponse", r"response_format.*|text.*|tools.*", r"Invalid schema",
                 "a json_schema the model cannot produce an instance of (contradictory or unsupported keywords)"),
     Semantic400("listFiles", "after", r"No file found", "the after cursor must name a stored file"),
+    Semantic400("createChatCompletion", "messages", r"not valid base64|could not be decoded",
+                "input_audio.data must be audio in the format it names; the schema types it as any string"),
+    Semantic400("createChatCompletion", "audio", r"Missing required parameter: 'audio'",
+                "modalities with 'audio' need the audio parameter (the spec's own description says so)"),
 )  # fmt: skip
 
 

@@ -6,6 +6,7 @@
   const BASE = "/_fakeai";
   const KEEP = 5000; // summaries kept in the page
   const ROWS = 500; // rows drawn in the list
+  const HISTORY = 60; // metric polls kept for the line charts (2 minutes)
   const FILTERS = ["operation", "status", "model", "namespace", "conversation", "rule", "fault"];
 
   const state = {
@@ -21,6 +22,8 @@
     drawPending: false,
     queue: [],
     gpu: [],
+    tokens: [],
+    lastTokens: null,
   };
   FILTERS.forEach((f) => { state.options[f] = new Set(); });
 
@@ -204,7 +207,7 @@
     detail.appendChild(el("h2", { text: "Request body" }));
     detail.appendChild(el("pre", { class: "request", text: entry.request == null ? "(none)" : pretty(entry.request) }));
     if (entry.stream) {
-      detail.appendChild(el("h2", { text: "Stream: " + entry.stream.frames + " frames (the journal keeps the first and the last)" }));
+      detail.appendChild(el("h2", { class: "stream", text: "Stream: " + entry.stream.frames + " frames (the journal keeps the first and the last)" }));
       detail.appendChild(el("pre", { class: "frame-first", text: pretty(entry.stream.first) }));
       detail.appendChild(el("pre", { class: "frame-last", text: pretty(entry.stream.last) }));
     } else {
@@ -252,10 +255,11 @@
   // --- scenarios, expectations, reload ---------------------------------------------------------------------
   async function loadScenarios() {
     try {
-      const [scenarios, expectations, reload] = await Promise.all([
-        api(BASE + "/scenarios"), api(BASE + "/expectations"), api(BASE + "/reload"),
+      const [scenarios, expectations, reload, metrics] = await Promise.all([
+        api(BASE + "/scenarios"), api(BASE + "/expectations"), api(BASE + "/reload"), api("/metrics", true),
       ]);
       drawScenarios(scenarios.data);
+      drawCounters(parseMetrics(metrics));
       drawExpectations(expectations);
       drawReload(reload);
     } catch (err) {
@@ -280,6 +284,34 @@
         el("pre", { text: pretty(s.states) }),
       ]));
     });
+  }
+
+  // chaos faults and refusals (rate limits, chaos errors) as the Prometheus counters count them: exact, not sampled
+  function drawCounters(samples) {
+    const box = $("#counters");
+    clear(box);
+    const table = (id, heads, rows) => {
+      const body = el("tbody", null, rows.map((r) => el("tr", null, r.map((v) => el("td", { text: v })))));
+      return el("table", { id: id }, [el("thead", null, [el("tr", null, heads.map((h) => el("th", { text: h })))]), body]);
+    };
+    const faults = samples.filter((s) => s.name === "fakeai_stream_faults_total" && s.value > 0);
+    const refused = new Map();
+    samples.filter((s) => s.name === "fakeai_requests_total" && Number(s.labels.status) >= 400 && s.value > 0)
+      .forEach((s) => {
+        const key = s.labels.status + " " + s.labels.source;
+        refused.set(key, (refused.get(key) || 0) + s.value);
+      });
+    box.appendChild(el("div", { class: "card" }, [
+      el("strong", { text: "stream faults (fakeai_stream_faults_total)" }),
+      faults.length ? table("fault-counts", ["fault", "streams"], faults.map((s) => [s.labels.fault, s.value]))
+        : el("p", { class: "muted", text: "none" }),
+    ]));
+    box.appendChild(el("div", { class: "card" }, [
+      el("strong", { text: "error answers by status and source: chaos errors and rate limits (429) are source scenario" }),
+      refused.size ? table("refusal-counts", ["status", "source", "answers"],
+        Array.from(refused.entries()).sort().map(([k, v]) => [...k.split(" "), v]))
+        : el("p", { class: "muted", text: "none" }),
+    ]));
   }
 
   function drawExpectations(data) {
@@ -359,6 +391,7 @@
     const ctx = frame(canvas);
     const w = canvas.width - 50, h = canvas.height - 40;
     const max = Math.max(1, ...bars.map((b) => b.value));
+    canvas.dataset.total = String(bars.reduce((acc, b) => acc + b.value, 0)); // what the chart shows, for tests
     const step = bars.length ? w / bars.length : w;
     ctx.fillStyle = "#6b6b70";
     ctx.fillText(String(max), 2, 18);
@@ -379,6 +412,9 @@
     const ctx = frame(canvas);
     const w = canvas.width - 50, h = canvas.height - 40;
     const max = Math.max(1, ...series.flatMap((s) => s.points));
+    const first = series.length ? series[0].points : [];
+    canvas.dataset.last = String(first.length ? first[first.length - 1] : 0); // what the chart shows, for tests
+    canvas.dataset.peak = String(Math.max(0, ...first));
     ctx.fillStyle = "#6b6b70";
     ctx.fillText(String(Math.round(max * 10) / 10), 2, 18);
     ctx.fillText("0", 2, 10 + h);
@@ -386,16 +422,27 @@
       ctx.strokeStyle = s.color;
       ctx.beginPath();
       s.points.forEach((v, i) => {
-        const x = 40 + (i / 59) * w, y = 10 + h - (v / max) * h;
+        const x = 40 + (i / (HISTORY - 1)) * w, y = 10 + h - (v / max) * h;
         if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
       });
       ctx.stroke();
       ctx.fillStyle = s.color;
-      ctx.fillText(s.name + " " + (s.points.length ? s.points[s.points.length - 1] : ""), 50 + k * 140, canvas.height - 4);
+      const last = s.points.length ? Math.round(s.points[s.points.length - 1] * 10) / 10 : "";
+      ctx.fillText(s.name + " " + last, 50 + k * 140, canvas.height - 4);
     });
   }
 
-  function push(list, value) { list.push(value); if (list.length > 60) list.shift(); }
+  function push(list, value) { list.push(value); if (list.length > HISTORY) list.shift(); }
+
+  // tokens/s between two polls, from the generation and prompt token counters (summed over models)
+  function tokenRate(samples) {
+    const now = performance.now() / 1000;
+    const counts = [total(samples, "vllm:generation_tokens_total"), total(samples, "vllm:prompt_tokens_total")];
+    const before = state.lastTokens;
+    state.lastTokens = { time: now, counts: counts };
+    if (!before || now <= before.time) return null;
+    return counts.map((c, i) => Math.max(0, c - before.counts[i]) / (now - before.time));
+  }
 
   async function loadMetrics() {
     let text;
@@ -408,9 +455,22 @@
       { name: "running", color: "#2f6fd6", points: state.queue.map((q) => q[0]) },
       { name: "waiting", color: "#b7791f", points: state.queue.map((q) => q[1]) },
     ]);
-    const gpus = samples.filter((s) => s.name === "DCGM_FI_DEV_GPU_UTIL");
-    push(state.gpu, gpus.length ? gpus.reduce((a, s) => a + s.value, 0) / gpus.length : 0);
-    lineChart($("#chart-gpu"), [{ name: "mean util", color: "#1e8e3e", points: state.gpu }]);
+    const rate = tokenRate(samples);
+    if (rate) push(state.tokens, rate);
+    lineChart($("#chart-tokens"), [
+      { name: "generated/s", color: "#2f6fd6", points: state.tokens.map((r) => r[0]) },
+      { name: "prompt/s", color: "#b7791f", points: state.tokens.map((r) => r[1]) },
+    ]);
+    const mean = (name) => {
+      const found = samples.filter((s) => s.name === name);
+      return found.length ? found.reduce((a, s) => a + s.value, 0) / found.length : 0;
+    };
+    push(state.gpu, [mean("DCGM_FI_DEV_GPU_UTIL"), mean("DCGM_FI_DEV_MEM_COPY_UTIL"), mean("vllm:kv_cache_usage_perc") * 100]);
+    lineChart($("#chart-gpu"), [
+      { name: "gpu util %", color: "#1e8e3e", points: state.gpu.map((g) => g[0]) },
+      { name: "mem copy %", color: "#8e44ad", points: state.gpu.map((g) => g[1]) },
+      { name: "kv cache %", color: "#b7791f", points: state.gpu.map((g) => g[2]) },
+    ]);
   }
 
   // --- wiring ----------------------------------------------------------------------------------------------
