@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ class RequestAnswered:
     size: int | None = None  # bytes of a non-streamed body as sent (lets listeners skip re-encoding)
     disconnected: bool = False  # the client went away before the answer was complete
     frames_sent: int | None = None  # streams: the frames that went out (fewer than output.frames if disconnected)
+    sent_at: Sequence[float] | None = None  # streams: when each of them went out, seconds after arrival
 
 
 @dataclass(frozen=True, slots=True)

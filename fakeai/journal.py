@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from fakeai.context import Output, RequestContext
+from fakeai.context import Frame, Output, RequestContext, Timing
 from fakeai.events import Events, RequestAnswered, RequestRejected
 from fakeai.scenario import conversation as conv
 
@@ -63,6 +63,7 @@ class Entry:
     message: str | None = None  # the error message of a rejected request
     disconnected: bool = False  # the client went away first: ``frames`` counts what was sent before it did
     api_key_hash: str | None = None  # fingerprint() of the key: tells clients apart when masks collide
+    timeline_json: bytes | None = None  # streams: per frame its planned and actual send time and tokens (timeline())
 
     @property
     def request(self) -> Any:
@@ -112,7 +113,12 @@ class Entry:
             "response": self.response,
             "stream": None
             if self.frames is None
-            else {"frames": self.frames, "first": self.first_frame, "last": self.last_frame},
+            else {
+                "frames": self.frames,
+                "first": self.first_frame,
+                "last": self.last_frame,
+                "timeline": unpack(self.timeline_json),
+            },
             "ttft": self.ttft,
             "total": self.total,
             "fault": self.fault,
@@ -192,6 +198,7 @@ class Journal:
                 last_frame_json=pack(frames[-1].data) if frames else None,
                 ttft=timing.first if frames is not None else timing.done,
                 total=event.elapsed,
+                timeline_json=timeline(frames, timing, event.sent_at) if frames is not None else None,
                 fault=fault_name(output.fault),
                 retry_after=retry_after(output.headers),
                 disconnected=event.disconnected,
@@ -274,10 +281,34 @@ class Journal:
 def cost(entry: Entry) -> int:
     """An entry's memory, estimated cheaply: its stored JSON bytes plus a fixed overhead."""
     total = ENTRY_OVERHEAD
-    for data in (entry.request_json, entry.response_json, entry.first_frame_json, entry.last_frame_json):
+    for data in (
+        entry.request_json,
+        entry.response_json,
+        entry.first_frame_json,
+        entry.last_frame_json,
+        entry.timeline_json,
+    ):
         if data is not None:
             total += len(data)
     return total
+
+
+TIMELINE_FRAMES = 2048  # a longer stream keeps the times of its first ones (``frames`` still counts them all)
+
+
+def timeline(frames: Sequence[Frame], timing: Timing, sent: Sequence[float] | None) -> bytes:
+    """``{"due": [...], "sent": [...], "tokens": [...]}``: per sent frame, the seconds after arrival it was planned
+    for (frames without a deadline of their own are due with the first) and actually went out (``sent`` is null
+    when the stream was cut by a reset fault), and its tokens; 0.1 ms precision."""
+    count = min(len(frames), TIMELINE_FRAMES)
+    due = timing.frames
+    return orjson.dumps(
+        {
+            "due": [round(due[i] if i < len(due) else timing.first, 4) for i in range(count)],
+            "sent": None if sent is None else [round(s, 4) for s in sent[:count]],
+            "tokens": [frame.tokens for frame in frames[:count]],
+        }
+    )
 
 
 def split_source(source: str) -> tuple[str, str | None]:

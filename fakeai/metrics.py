@@ -108,7 +108,7 @@ class Metrics:
             self._child(self.rules, rule).inc()
         frames = output.frames
         if frames is not None:
-            self._child(self.ttft, operation).observe(event.timing.first)
+            self._child(self.ttft, operation).observe(measured(event).first)
             tokens = output.completion_tokens or sum(frame.tokens for frame in frames)
             if tokens:
                 self._child(self.tokens, operation).inc(tokens)
@@ -261,8 +261,9 @@ class ModelSeries:
 class VLLMSeries:
     """vLLM's Prometheus series per served model, from the events and the simulators.
 
-    Per answered generative request (an operation whose binding declares a prompt, answered 2xx): TTFT =
-    ``Timing.first``; decode = ``Timing.done`` - TTFT; each gap between two output tokens is one ITL observation
+    Per answered generative request (an operation whose binding declares a prompt, answered 2xx), on the
+    :func:`measured` timing (a stream's real send times, as vLLM measures; else the planned one): TTFT =
+    ``first``; decode = the last token - TTFT; each gap between two output tokens is one ITL observation
     (tokens in one frame share its gap); queue time = ``Timing.queued`` (the engine simulator's waiting queue,
     else 0) and prefill = TTFT - queue time; running (inference) = prefill + decode;
     prompt and cached tokens from the answer's ``usage`` (else counted like the producer counts them);
@@ -294,7 +295,7 @@ class VLLMSeries:
         model = self.done(event.ctx.request_id)
         if model is None or event.output.status >= 400:
             return
-        output, timing = event.output, event.timing
+        output, timing = event.output, measured(event)
         completion = output.completion_tokens or sum(frame.tokens for frame in output.frames or ())
         prompt, cached = self.prompt_usage(event.ctx, output)
         first = max(timing.first, 0.0)
@@ -408,6 +409,15 @@ class VLLMSeries:
                 found = series.buckets[HISTOGRAM_INDEX[name]] if series is not None else Buckets(bounds)
                 histogram.add_metric([model, ENGINE], found.cumulative(), found.total)
             yield histogram
+
+
+def measured(event: RequestAnswered) -> Timing:
+    """When a stream's frames really went out (``RequestAnswered.sent_at``, as vLLM measures its latencies),
+    else the planned timing (non-streamed answers; streams cut by a disconnect or a reset fault)."""
+    sent, frames, timing = event.sent_at, event.output.frames, event.timing
+    if not frames or not sent or len(sent) != len(frames):
+        return timing
+    return Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)
 
 
 def token_gaps(output: Output, timing: Timing, completion: int) -> Iterator[tuple[float, int]]:

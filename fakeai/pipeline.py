@@ -168,7 +168,11 @@ class Pipeline:
                 finally:  # also a stream cut by a reset fault or a client disconnect is journaled
                     elapsed = self.clock.monotonic() - started
                     size, sent = delivered.size, delivered.frames
-                    self.events.emit(RequestAnswered(ctx, output, timing, elapsed, size, delivered.disconnected, sent))
+                    self.events.emit(
+                        RequestAnswered(
+                            ctx, output, timing, elapsed, size, delivered.disconnected, sent, delivered.sent_at
+                        )
+                    )
             finally:
                 self.finish(ctx, output)
 

@@ -35,6 +35,7 @@ class Delivered:
     size: int | None = None  # bytes of a non-streamed body (None for streams and unsent bodies)
     frames: int | None = None  # streams: frames actually sent
     disconnected: bool = False  # the client went away first
+    sent_at: Sequence[float] | None = None  # streams: when each sent frame went out (seconds after arrival)
 
 
 class Watch:
@@ -154,18 +155,19 @@ async def _stream(
     headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
     headers.append((b"cache-control", b"no-cache"))
     if not await watch.sleep_until(clock, started + timing.first):
-        return Delivered(frames=0, disconnected=True)
+        return Delivered(frames=0, disconnected=True, sent_at=())
     try:
         await send({"type": "http.response.start", "status": output.status, "headers": headers})
     except OSError:
-        return Delivered(frames=0, disconnected=True)
+        return Delivered(frames=0, disconnected=True, sent_at=())
     deadlines = timing.frames
     count, index = len(frames), 0
+    sent: list[float] = []  # per frame, when its send() returned
     while index < count:
         horizon = clock.monotonic()
         if index < len(deadlines):
             if not await watch.sleep_until(clock, started + deadlines[index]):
-                return Delivered(frames=index, disconnected=True)
+                return Delivered(frames=index, disconnected=True, sent_at=sent)
             horizon = max(clock.monotonic(), started + deadlines[index])
         end = index + 1
         while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
@@ -179,11 +181,12 @@ async def _stream(
         try:
             await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
         except OSError:
-            return Delivered(frames=index, disconnected=True)
+            return Delivered(frames=index, disconnected=True, sent_at=sent)
+        sent.extend([clock.monotonic() - started] * (end - index))
         index = end
     if not count:
         await send({"type": "http.response.body", "body": b""})
-    return Delivered(frames=count)
+    return Delivered(frames=count, sent_at=sent)
 
 
 def _join(frames: Sequence[Frame]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -57,6 +58,47 @@ async def test_records_a_stream_as_frame_count_and_first_last_frames(app: FakeAI
     assert entry.first_frame["id"] == chunks[0].id
     assert entry.last_frame == "[DONE]"
     assert entry.response is None and entry.ttft is not None
+
+
+def test_a_streams_timeline_has_each_frames_planned_and_actual_send_time_on_a_real_socket() -> None:
+    """Real clock and socket, TTFT 30 ms and ITL 10 ms: every frame went out at (or just after) its deadline,
+    in order, and the frames' tokens add up to the answer's; vLLM's histograms count those measured times."""
+    import openai
+
+    from fakeai.testing import serve
+
+    app = create_app(Settings(ttft="30", itl="10", validate_responses="strict"))
+    with serve(app) as server:
+        client = openai.OpenAI(base_url=f"{server.base_url}/v1", api_key="sk-x", max_retries=0)
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, max_completion_tokens=8,
+            stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
+        )  # fmt: skip
+        usages = [chunk.usage for chunk in stream if chunk.usage is not None]  # the whole stream, then the journal
+        usage = usages[-1]
+        for _ in range(200):  # the server journals the answer just after its last byte
+            found = [e for e in app.journal if e.operation == "createChatCompletion"]
+            if found:
+                break
+            time.sleep(0.01)
+        [entry] = found
+        entry_dict = entry.to_dict()
+        metrics = app.metrics.render().decode()
+    timeline = entry_dict["stream"]["timeline"]
+    due, sent, tokens = timeline["due"], timeline["sent"], timeline["tokens"]
+    assert len(due) == len(sent) == len(tokens) == entry.frames
+    assert sum(tokens) == usage.completion_tokens == 8
+    assert due[0] == pytest.approx(0.03, abs=0.002) and due[-1] > due[0]
+    assert all(s >= d - 0.001 for s, d in zip(sent, due, strict=True))  # never early
+    assert all(s - d < 0.25 for s, d in zip(sent, due, strict=True))  # and not far late, even on a busy runner
+    assert sent == sorted(sent)
+    ttft_sum = next(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith("vllm:time_to_first_token_seconds_sum") and 'model_name="gpt-4o-mini"' in line
+    )
+    assert ttft_sum == pytest.approx(sent[0], abs=1e-4)  # measured (the timeline rounds to 0.1 ms), not planned
+    assert ttft_sum != due[0]
 
 
 async def test_records_rejected_requests_with_their_message(app: FakeAI) -> None:

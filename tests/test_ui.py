@@ -180,6 +180,12 @@ def test_the_detail_of_a_stream_shows_its_frames(page: WebDriver, client: openai
     assert "chat.completion.chunk" in text(page, "#detail pre.frame-first")
     assert text(page, "#detail pre.frame-last") == '"[DONE]"'
     assert find_all(page, "#detail pre.response") == []
+    frames = int(heading.split()[1])
+    timeline = wait_for(page, lambda d: find_all(d, "#detail table#timeline tbody tr"), "the timeline")
+    assert len(timeline) == frames  # one row per frame: index, tokens, planned, sent, late
+    cells = [td.text for td in timeline[1].find_elements(By.TAG_NAME, "td")]
+    assert cells[0] == "1" and cells[2].endswith(" ms") and cells[3].endswith(" ms") and cells[4].endswith(" ms")
+    assert find(page, "#detail canvas#timeline-chart") is not None
 
 
 def test_a_conversation_shows_its_turns(page: WebDriver, client: openai.OpenAI) -> None:

@@ -509,7 +509,7 @@ end
 return seq
 """
 ANY = Filter()
-_BYTES_FIELDS = ("request_json", "response_json", "first_frame_json", "last_frame_json")
+_BYTES_FIELDS = ("request_json", "response_json", "first_frame_json", "last_frame_json", "timeline_json")
 _FIELDS = tuple(f.name for f in fields(Entry) if f.name != "seq")
 
 

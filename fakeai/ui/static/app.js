@@ -210,10 +210,45 @@
       detail.appendChild(el("h2", { class: "stream", text: "Stream: " + entry.stream.frames + " frames (the journal keeps the first and the last)" }));
       detail.appendChild(el("pre", { class: "frame-first", text: pretty(entry.stream.first) }));
       detail.appendChild(el("pre", { class: "frame-last", text: pretty(entry.stream.last) }));
+      if (entry.stream.timeline) detail.appendChild(drawTimeline(entry.stream.timeline));
     } else {
       detail.appendChild(el("h2", { text: "Response body" }));
       detail.appendChild(el("pre", { class: "response", text: entry.response == null ? "(none)" : pretty(entry.response) }));
     }
+  }
+
+  // every frame's planned (simulated) and actual send time, after the request arrived: a plot and a table
+  function drawTimeline(timeline) {
+    const due = timeline.due || [], sent = timeline.sent, tokens = timeline.tokens || [];
+    const box = el("div", { class: "timeline" });
+    box.appendChild(el("h2", { text: "Timeline: planned and actual send time of each frame" }));
+    const canvas = el("canvas", { id: "timeline-chart", width: 560, height: 180 });
+    box.appendChild(canvas);
+    const ctx = canvas.getContext("2d");
+    const last = Math.max(1e-6, ...due, ...(sent || []));
+    const x = (i) => 40 + (canvas.width - 50) * (due.length > 1 ? i / (due.length - 1) : 0.5);
+    const y = (t) => canvas.height - 30 - (canvas.height - 40) * (t / last);
+    ctx.strokeStyle = "#999";
+    ctx.strokeRect(40, 10, canvas.width - 50, canvas.height - 40);
+    ctx.fillStyle = "#555";
+    ctx.fillText(ms(last), 2, 14);
+    ctx.fillText("frame", canvas.width - 40, canvas.height - 12);
+    [["#aaa", due], ["#1f6feb", sent || []]].forEach(([color, times]) => {
+      ctx.fillStyle = color;
+      times.forEach((t, i) => ctx.fillRect(x(i) - 1.5, y(t) - 1.5, 3, 3));
+    });
+    box.appendChild(el("p", { class: "muted", text: "grey: planned by the simulators; blue: sent" +
+      (sent ? "" : " (not recorded: the stream was cut by a reset fault)") }));
+    const rows = due.slice(0, 200).map((d, i) => el("tr", null, [
+      el("td", { text: i }), el("td", { text: tokens[i] }), el("td", { text: ms(d) }),
+      el("td", { text: sent ? ms(sent[i]) : "" }), el("td", { text: sent ? ms(sent[i] - d) : "" }),
+    ]));
+    box.appendChild(el("table", { id: "timeline" }, [
+      el("thead", null, [el("tr", null, ["frame", "tokens", "planned", "sent", "late"].map((h) => el("th", { text: h })))]),
+      el("tbody", null, rows),
+    ]));
+    if (due.length > 200) box.appendChild(el("p", { class: "muted", text: "first 200 of " + due.length + " frames" }));
+    return box;
   }
 
   // --- conversations ---------------------------------------------------------------------------------------
