@@ -274,3 +274,43 @@ async def test_scenario_errors_and_auth_failures_use_anthropics_types(tmp_path: 
     with pytest.raises(anthropic.AuthenticationError) as denied:
         await sdk(locked).messages.count_tokens(model=MODEL, messages=HI)
     assert denied.value.response.json()["error"]["type"] == "authentication_error"
+
+
+async def test_the_sdks_stream_helper_sees_thinking_signature_and_tool_input_events(app: FakeAI) -> None:
+    client = sdk(app)
+    request: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 3000,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "tools": [WEATHER],
+        "tool_choice": {"type": "auto"},
+        "messages": [{"role": "user", "content": "How cold is it in Oslo?"}],
+    }
+    created = await client.messages.create(**request)
+    async with client.messages.stream(**request) as stream:
+        kinds = [event.type async for event in stream]
+        final = await stream.get_final_message()
+    assert {"thinking", "signature", "input_json"} <= set(kinds) and kinds[-1] == "message_stop"
+    thinking, call = final.content
+    assert thinking.type == "thinking" and thinking.signature and call.type == "tool_use"
+    same = [
+        (b.model_dump(exclude={"id"}), created.content[i].model_dump(exclude={"id"}))
+        for i, b in enumerate(final.content)
+    ]
+    assert (
+        all(a == b for a, b in same) and final.usage == created.usage
+    )  # the stream says what the body said (ids apart)
+    jsonschema.validate(call.input, WEATHER["input_schema"])
+
+
+async def test_streamed_usage_reports_the_prompt_cache() -> None:
+    application = make_app(spec="anthropic")
+    client = sdk(application)
+    system: Any = [{"type": "text", "text": "Cache me. " * 1500, "cache_control": {"type": "ephemeral"}}]
+    usages = []
+    for _ in range(2):
+        async with client.messages.stream(model=MODEL, max_tokens=5, system=system, messages=HI) as stream:
+            usages.append((await stream.get_final_message()).usage)
+    assert usages[0].cache_read_input_tokens == 0 and (usages[0].cache_creation_input_tokens or 0) > 1024
+    assert (usages[1].cache_read_input_tokens or 0) > 1024 and usages[1].input_tokens == usages[0].input_tokens
+    assert not application.violations

@@ -238,3 +238,78 @@ def test_drift_compares_two_versions_of_a_named_vendor_spec(capsys: pytest.Captu
     out = capsys.readouterr().out
     assert out.startswith("fakeai drift: azure (") and "-> azure-preview (" in out
     assert main(["drift", "anthropic", "anthropic"]) == 0
+
+
+# ---- 7. the OpenAI-compatible overlays through openai.OpenAI(base_url=<their base path>) ---------------------
+
+OVERLAYS = {  # name -> (the server path of its servers[0], a model id of that vendor)
+    "groq": ("/openai/v1", "llama-3.3-70b-versatile"),
+    "deepseek": ("/v1", "deepseek-chat"),
+    "xai": ("/v1", "grok-3"),
+    "together": ("/v1", "meta-llama/Llama-3.3-70B-Instruct-Turbo"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OVERLAYS))
+async def test_overlay_chat_and_stream_with_usage_through_the_openai_sdk(name: str) -> None:
+    base_path, model = OVERLAYS[name]
+    app = make_app(spec=name)
+    client = async_client(app, base_path=base_path)
+    user: Any = [{"role": "user", "content": "hi"}]
+    answer = await client.chat.completions.create(model=model, messages=user, max_tokens=6)
+    stream = await client.chat.completions.create(
+        model=model, messages=user, max_tokens=6, stream=True, stream_options={"include_usage": True}
+    )
+    chunks = [chunk async for chunk in stream]
+    assert answer.model == model and answer.usage is not None and answer.usage.completion_tokens == 6
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == answer.choices[0].message.content
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
+    assert not app.violations
+
+
+# ---- 8. fakeai drift and fakeai check for every named spec ---------------------------------------------------
+
+CHAT_LIKE = {  # named spec -> an operation of it a scenario can script
+    **dict.fromkeys(["openai", "groq", "deepseek", "xai", "together"], "createChatCompletion"),
+    "anthropic": "messages_post",
+    "azure": "ChatCompletions_Create",
+    "azure-preview": "ChatCompletions_Create",
+    "cohere": "rerankv2",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHAT_LIKE))
+def test_drift_and_check_work_for_every_named_spec(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["drift", name, name]) == 0
+    assert "breaking: 0" in capsys.readouterr().out
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(f"rules:\n  - {{match: {{operation: {CHAT_LIKE[name]}}}, respond: {{error: {{status: 429}}}}}}\n")
+    bad.write_text(f"rules:\n  - {{match: {{operation: {CHAT_LIKE[name]}x}}, respond: {{error: {{status: 429}}}}}}\n")
+    assert main(["check", "--spec", name, str(good)]) == 0
+    assert main(["check", "--spec", name, str(bad)]) == 1
+    assert f"did you mean '{CHAT_LIKE[name]}'" in capsys.readouterr().err
+
+
+# ---- 9. what a bindings file adds to answers --------------------------------------------------------------------
+
+
+def test_adds_and_like_are_validated_at_their_line(tmp_path: Path) -> None:
+    from fakeai.errors import SpecError
+    from fakeai.producers.bindings import _put, load_file
+
+    path = tmp_path / "b.yaml"
+    path.write_text("applies_to: {title: [X]}\noperations:\n  op: {behaviour: images, like: createImage, addz: {}}\n")
+    with pytest.raises(SpecError, match=rf"{path}:3:\d+: .*unknown key 'addz' \(did you mean 'adds'\?\)"):
+        load_file(path)
+    path.write_text("applies_to: {title: [X]}\noperations:\n  op: {behaviour: chat, adds: {'choices[0].x': 1}}\n")
+    with pytest.raises(SpecError, match=rf"{path}:3:\d+: "):
+        load_file(path)
+    body: dict[str, Any] = {"choices": [{"index": 0}, {"index": 1}], "usage": {}}
+    _put(body, ("choices[*]", "filter"), {"ok": True})
+    _put(body, ("missing", "x"), 1)  # a path the answer does not have adds nothing
+    assert body == {
+        "choices": [{"index": 0, "filter": {"ok": True}}, {"index": 1, "filter": {"ok": True}}],
+        "usage": {},
+    }

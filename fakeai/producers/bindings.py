@@ -5,7 +5,10 @@ operationIds present), the error envelope of that API (``errors: openai | anthro
 operation (keyed by operationId, or ``"POST /v1/messages"``; an operation renamed when several specs share one
 server, ``groq.createChatCompletion``, is found by its vendor's id in ``x-fakeai-operation-id``) its
 ``behaviour``, the request ``fields`` that carry the model, messages, tools, max tokens, stop sequences and stream
-flag, and which ``scripted`` answer keys a scenario may use::
+flag, which ``scripted`` answer keys a scenario may use, the OpenAI operation a behaviour of several kinds compiles
+the operation ``like`` (images: ``createImage`` / ``createImageEdit``; audio: ``createTranscription`` ...), and
+fields a vendor ``adds`` to every successful JSON answer (Azure's content-filter results; a path may step through
+every element of a list with ``[*]``: ``choices[*].content_filter_results``)::
 
     vendor: anthropic
     applies_to: {title: [Anthropic API], operations: [messages_post]}
@@ -23,9 +26,10 @@ naming ``file:line:column`` and the closest valid name. Everything is compiled o
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +37,10 @@ import jsonschema_rs
 
 from fakeai import yamlload
 from fakeai.bundled import data_path
+from fakeai.context import Output, RequestContext
 from fakeai.errors import ENVELOPES, SpecError, closest
 from fakeai.plugins import Registry
-from fakeai.producers.base import CompileEnv, Producer, ProducerFactory
+from fakeai.producers.base import CompileEnv, Producer, ProducerFactory, ScriptedProducer
 from fakeai.spec.operation import Operation
 from fakeai.spec.vendors import ORIGINAL_ID, SPEC_OF_PATH, spec_of
 
@@ -117,6 +122,11 @@ SCHEMA: dict[str, Any] = {
                     "errors": {"enum": list(ENVELOPES)},
                     "fields": _FIELDS,
                     "scripted": {"type": "array", "items": {"enum": list(SCRIPT_KEYS)}, "uniqueItems": True},
+                    "like": {"type": "string", "minLength": 1},
+                    "adds": {
+                        "type": "object",
+                        "propertyNames": {"pattern": r"^[A-Za-z_][\w-]*(\[\*\])?(\.[A-Za-z_][\w-]*(\[\*\])?)*$"},
+                    },
                 },
             },
         },
@@ -135,6 +145,8 @@ class Binding:
     fields: Mapping[str, str] = field(default_factory=dict)  # role (model, max_tokens, stop...) -> body field
     scripted: frozenset[str] = frozenset()  # scenario answer keys the behaviour renders
     where: str = ""  # file:line it was declared at
+    like: str | None = None  # the OpenAI operationId the behaviour's factory compiles the operation as
+    adds: Mapping[str, Any] = field(default_factory=dict)  # answer path (``choices[*].x``) -> value
 
     def name_of(self, role: str, default: str | None = None) -> str:
         """The request field carrying ``role`` (``"stop"`` -> ``"stop_sequences"`` for Anthropic)."""
@@ -216,6 +228,8 @@ def parse(text: str, source: str) -> BindingsFile:
             fields={**defaults, **(spec.get("fields") or {})},
             scripted=frozenset(spec.get("scripted") or ()),
             where=where(("operations", key)),
+            like=spec.get("like"),
+            adds=dict(spec.get("adds") or {}),
         )
     applies = data["applies_to"]
     return BindingsFile(
@@ -249,7 +263,7 @@ def _allowed_keys(path: YamlPath) -> list[str]:
     if path[0] == "applies_to":
         return ["title", "operations"]
     if path[0] == "operations" and len(path) == 2:
-        return ["behaviour", "errors", "fields", "scripted"]
+        return ["behaviour", "errors", "fields", "scripted", "like", "adds"]
     return []
 
 
@@ -388,8 +402,69 @@ def llm_factory(operation: Operation, env: CompileEnv) -> Producer | None:
     operationId (the extension point before bindings files) still binds that operation."""
     found = binding_for(operation, env.document, env_files(env))
     if found is not None:
-        return BINDINGS.get(found.behaviour)(operation, env)
+        like = replace(operation, operation_id=found.like) if found.like else operation
+        producer = BINDINGS.get(found.behaviour)(like, env)
+        if producer is None or not found.adds:
+            return producer
+        adds = tuple((tuple(key.split(".")), value) for key, value in found.adds.items())
+        wrap = ScriptedAdding if isinstance(producer, ScriptedProducer) else Adding
+        return wrap(producer, adds, producer.source)
     # not a built-in behaviour's name: Cohere's operationId ``chat`` is not OpenAI's chat
     if operation.operation_id in BINDINGS and operation.operation_id not in BUILTIN_BEHAVIOURS:
         return BINDINGS.get(operation.operation_id)(operation, env)
     return None
+
+
+Adds = tuple[tuple[tuple[str, ...], Any], ...]  # (path steps, value); a step ending in [*] walks a list
+
+
+@dataclass(slots=True)  # not frozen: Producer.source is a plain attribute
+class Adding:
+    """A behaviour's producer whose successful JSON answers carry the fields its binding ``adds``."""
+
+    inner: Producer
+    adds: Adds
+    source: str  # the inner producer's
+
+    def produce(self, ctx: RequestContext) -> Output | None:
+        return _with_fields(self.inner.produce(ctx), self.adds)
+
+
+@dataclass(slots=True)
+class ScriptedAdding(Adding):
+    """:class:`Adding` for a producer that renders scenario scripts too (those answers carry the fields as well)."""
+
+    def produce_scripted(self, ctx: RequestContext, script: Any) -> Output:
+        assert isinstance(self.inner, ScriptedProducer)
+        output = _with_fields(self.inner.produce_scripted(ctx, script), self.adds)
+        assert output is not None
+        return output
+
+
+def _with_fields(output: Output | None, adds: Adds) -> Output | None:
+    """``output`` with the fields added to its JSON body (streams, errors and other media unchanged: the vendor's
+    stream events do not declare them)."""
+    if output is None or output.frames is not None or output.status >= 400 or not isinstance(output.body, dict):
+        return output
+    body = copy.copy(output.body)
+    for steps, value in adds:
+        _put(body, steps, value)
+    return replace(output, body=body)
+
+
+def _put(node: dict[str, Any], steps: tuple[str, ...], value: Any) -> None:
+    step, rest = steps[0], steps[1:]
+    name = step.removesuffix("[*]")
+    if not rest:
+        node[name] = copy.deepcopy(value)
+        return
+    child = node.get(name)
+    if step.endswith("[*]"):
+        if isinstance(child, list):
+            node[name] = items = [dict(item) if isinstance(item, dict) else item for item in child]
+            for item in items:
+                if isinstance(item, dict):
+                    _put(item, rest, value)
+    elif isinstance(child, dict):
+        node[name] = child = dict(child)
+        _put(child, rest, value)

@@ -1,7 +1,10 @@
 """What a chat or Responses request says about its conversation, read the same way for both APIs.
 
 Chat Completions carry ``messages``; the Responses API carries ``input`` (a string or items) and
-``instructions``. The helpers below return ``None``/empty when the body is neither.
+``instructions``; Anthropic's Messages API carries ``messages`` with content blocks, a top-level ``system`` (a
+string or text blocks), ``tool_use`` blocks in assistant turns and ``tool_result`` blocks in user messages (a user
+message of tool results only is not a user turn, as a chat ``tool`` message is not). The helpers below return
+``None``/empty when the body is none of these.
 """
 
 from __future__ import annotations
@@ -36,9 +39,17 @@ def text_of(content: Any) -> str:
     return ""
 
 
+def _is_user_turn(item: dict[str, Any]) -> bool:
+    if item.get("role") != "user":
+        return False
+    content = item.get("content")
+    blocks = content if isinstance(content, list) else ()
+    return not blocks or any(not isinstance(b, dict) or b.get("type") != "tool_result" for b in blocks)
+
+
 def last_user_message(body: Any) -> Any:
     for item in reversed(_items(body)):
-        if item.get("role") == "user":
+        if _is_user_turn(item):
             return text_of(item.get("content"))
     return None
 
@@ -46,6 +57,8 @@ def last_user_message(body: Any) -> Any:
 def system_prompt(body: Any) -> Any:
     if isinstance(body, dict) and isinstance(body.get("instructions"), str):
         return body["instructions"]
+    if isinstance(body, dict) and isinstance(body.get("system"), (str, list)) and "messages" in body:  # Anthropic
+        return text_of(body["system"])
     for item in _items(body):
         if item.get("role") in ("system", "developer"):
             return text_of(item.get("content"))
@@ -53,7 +66,7 @@ def system_prompt(body: Any) -> Any:
 
 
 def turn(body: Any) -> int:
-    return sum(1 for item in _items(body) if item.get("role") == "user")
+    return sum(1 for item in _items(body) if _is_user_turn(item))
 
 
 def tool_names(body: Any) -> frozenset[str]:
@@ -79,8 +92,13 @@ def tool_results(body: Any) -> list[tuple[str, str | None]]:
                 called[str(call.get("id"))] = str(call["function"].get("name"))
         if item.get("type") == "function_call":
             called[str(item.get("call_id"))] = str(item.get("name"))
+        for block in _blocks(item, "tool_use"):
+            called[str(block.get("id"))] = str(block.get("name"))
     results: list[tuple[str, str | None]] = []
     for item in items:
+        for block in _blocks(item, "tool_result"):
+            call_id = str(block.get("tool_use_id"))
+            results.append((call_id, called.get(call_id)))
         if item.get("role") == "tool":
             call_id = str(item.get("tool_call_id"))
             results.append((call_id, called.get(call_id)))
@@ -88,6 +106,12 @@ def tool_results(body: Any) -> list[tuple[str, str | None]]:
             call_id = str(item.get("call_id"))
             results.append((call_id, called.get(call_id)))
     return results
+
+
+def _blocks(item: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    """An Anthropic message's content blocks of type ``kind``."""
+    content = item.get("content")
+    return [b for b in content if isinstance(b, dict) and b.get("type") == kind] if isinstance(content, list) else []
 
 
 def opening_hash(body: Any) -> str:

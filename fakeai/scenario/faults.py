@@ -2,10 +2,15 @@
 
 Kinds: ``delay`` (latency spike / scripted delay), ``cut`` (stop after N chunks, optionally still
 sending the finish chunk and/or ``[DONE]``), ``error_frame`` (an in-band ``data: {"error": ...}``
-for chat, ``response.failed`` for Responses streams), ``malformed`` (one chunk of broken JSON),
+for chat, ``response.failed`` for Responses streams, Anthropic's ``event: error`` for Messages streams),
+``malformed`` (one chunk of broken JSON),
 ``stall`` (a pause of T seconds after chunk N), ``slow_first_token`` (T more seconds before the
 first chunk), ``reset`` (the server drops the connection after N chunks), ``empty`` (200 with an
 empty body / no events). Frames injected here set ``validate=False``: they break the spec on purpose.
+
+Which grammar a stream speaks is read from its first frame: no event name (chat, completions), ``message_start``
+(Anthropic Messages: ``message_delta`` is its finish frame, ``message_stop`` its terminal one) or another event
+name (Responses).
 """
 
 from __future__ import annotations
@@ -34,8 +39,11 @@ class Fault:
         return self.kind == "empty"
 
 
-def _is_responses(frames: Any) -> bool:
-    return bool(frames) and frames[0].event is not None
+def _grammar(frames: Any) -> str:
+    """``chat`` (``data:`` only), ``messages`` (Anthropic's event grammar) or ``responses``."""
+    if not frames or frames[0].event is None:
+        return "chat"
+    return "messages" if frames[0].event == "message_start" else "responses"
 
 
 def inject(output: Output, fault: Fault) -> Output:
@@ -49,41 +57,59 @@ def inject(output: Output, fault: Fault) -> Output:
         return replace(output, fault=fault)
     n = min(fault.after, len(frames))
     head, tail = frames[:n], frames[n:]
-    responses = _is_responses(frames)
+    grammar = _grammar(frames)
     if fault.kind == "cut":
         if fault.finish_reason:
-            head += [f for f in tail if _is_finish(f, responses)]
+            head += [f for f in tail if _is_finish(f, grammar)]
         if fault.done:
-            head += [f for f in tail if _is_done(f, responses)]
+            head += [f for f in tail if _is_done(f, grammar)]
         return replace(output, frames=head, fault=fault)
     if fault.kind == "error_frame":
-        return replace(output, frames=[*head, _error_frame(frames, responses)], fault=fault)
+        return replace(output, frames=[*head, _error_frame(frames, grammar)], fault=fault)
     if fault.kind == "malformed":
-        broken = '{"id": "chatcmpl-fakeai", "choices": [{"delta": {"content": "unterminated'
-        frame = Frame(broken, event="response.output_text.delta" if responses else None, validate=False)
-        return replace(output, frames=[*head, frame, *tail], fault=fault)
+        return replace(output, frames=[*head, _MALFORMED[grammar], *tail], fault=fault)
     if fault.kind == "reset":
         return replace(output, frames=[*head, Frame("", event=RESET_EVENT, validate=False)], fault=fault)
     return output
 
 
-def _is_finish(frame: Frame, responses: bool) -> bool:
-    if responses:
-        return False
+_BROKEN = '{"id": "chatcmpl-fakeai", "choices": [{"delta": {"content": "unterminated'
+_MALFORMED = {
+    "chat": Frame(_BROKEN, validate=False),
+    "responses": Frame(_BROKEN, "response.output_text.delta", False),
+    "messages": Frame('{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "unter',
+                      "content_block_delta", False),
+}  # fmt: skip
+# Anthropic's in-stream error as its docs show it (an overloaded server mid-answer), a valid ErrorResponse (the
+# request id is not known here, null is its schema's default); the SDK raises APIStatusError on ``event: error``
+ANTHROPIC_STREAM_ERROR = {
+    "type": "error",
+    "error": {"type": "overloaded_error", "message": "Overloaded"},
+    "request_id": None,
+}
+
+
+def _is_finish(frame: Frame, grammar: str) -> bool:
+    if grammar != "chat":
+        return grammar == "messages" and frame.event == "message_delta"
     choices = frame.data.get("choices") if isinstance(frame.data, dict) else None
     return isinstance(choices, list) and any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
 
 
-def _is_done(frame: Frame, responses: bool) -> bool:
-    if responses:
+def _is_done(frame: Frame, grammar: str) -> bool:
+    if grammar == "messages":
+        return frame.event == "message_stop"
+    if grammar == "responses":
         return frame.event == "response.completed"
     return isinstance(frame.data, str) and frame.data == "[DONE]"
 
 
-def _error_frame(frames: list[Frame], responses: bool) -> Frame:
+def _error_frame(frames: list[Frame], grammar: str) -> Frame:
     message = SERVER_ERROR_MESSAGE
-    if not responses:
+    if grammar == "chat":
         return Frame(error_body(message, type="server_error"), validate=False)
+    if grammar == "messages":
+        return Frame(ANTHROPIC_STREAM_ERROR, event="error", validate=False)
     response: dict[str, Any] = {}
     for frame in frames:
         if isinstance(frame.data, dict) and isinstance(frame.data.get("response"), dict):

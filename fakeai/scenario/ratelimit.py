@@ -5,17 +5,25 @@ the request gets 429 ``rate_limit_exceeded`` with ``retry-after`` (and ``retry-a
 official SDKs prefer) saying when one more request / enough tokens will be available. A request that needs
 more tokens than the whole bucket holds can never fit: it gets OpenAI's 429 "Request too large ... on tokens
 per min (TPM)" without ``retry-after`` (waiting does not help), and nothing is taken.
+
+Anthropic's operations (their spec declares the ``anthropic-version`` header) answer Anthropic's headers instead:
+``anthropic-ratelimit-requests-limit|remaining|reset`` and ``anthropic-ratelimit-tokens-*`` (reset: the RFC 3339
+time the bucket is full again), ``retry-after`` in whole seconds on a 429 (no ``retry-after-ms``), Anthropic's
+words; their tokens are the Messages input count plus ``max_tokens``. The pipeline puts the 429 body in Anthropic's
+``rate_limit_error`` envelope.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from fakeai.context import Refusal, RequestContext
-from fakeai.producers.text.tokenizer import count_chat_prompt, count_responses_input
+from fakeai.producers.text.messages_count import count_input
+from fakeai.producers.text.tokenizer import count_chat_prompt, count_responses_input, for_model
 from fakeai.scenario.match import globs
 
 
@@ -79,9 +87,17 @@ def duration(seconds: float) -> str:
     return f"{int(minutes)}m{text}" if minutes else text
 
 
+def is_anthropic(ctx: RequestContext) -> bool:
+    """An operation of Anthropic's API: its spec declares the ``anthropic-version`` request header."""
+    return any(p.name == "anthropic-version" and p.location == "header" for p in ctx.operation.parameters)
+
+
 def requested_tokens(ctx: RequestContext) -> int:
-    """Prompt tokens plus the completion budget the request asks for (as OpenAI counts it)."""
+    """Prompt tokens plus the completion budget the request asks for (as OpenAI, or Anthropic, counts it)."""
     body = ctx.body if isinstance(ctx.body, dict) else {}
+    if is_anthropic(ctx) and isinstance(body.get("messages"), list):
+        budget = body.get("max_tokens")
+        return count_input(body, for_model(ctx.model or "")) + (budget if isinstance(budget, int) else 0)
     tools = body.get("tools") if isinstance(body.get("tools"), list) else None
     if isinstance(body.get("messages"), list):
         prompt = count_chat_prompt(body["messages"], ctx.model, tools)
@@ -127,26 +143,44 @@ class RateLimiter:
                     return headers, refusal(ctx, kind, bucket, amount)
             for kind, bucket, amount in buckets:
                 bucket.level -= min(amount, bucket.level)
-                headers[f"x-ratelimit-limit-{kind}"] = str(bucket.capacity)
-                headers[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
-                headers[f"x-ratelimit-reset-{kind}"] = duration(bucket.reset_in())
+                headers.update(limit_headers(ctx, kind, bucket))
         return headers, None
 
 
-def _api_key(ctx: RequestContext) -> str:
-    auth = ctx.headers.get("authorization", "")
-    return auth[7:].strip() if auth[:7].lower() == "bearer " else ctx.headers.get("api-key", "")
-
-
-def refusal(ctx: RequestContext, kind: str, bucket: Bucket, amount: float) -> Refusal:
-    """The 429 for a request ``bucket`` (already refilled) cannot serve now: too large for it ever, or short."""
-    unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
-    where = f"{ctx.model or ctx.operation_id} in organization org-fakeai on {unit}"
-    headers = {
+def limit_headers(ctx: RequestContext, kind: str, bucket: Bucket) -> dict[str, str]:
+    """The headers saying ``bucket``'s state (``kind``: requests or tokens), in the operation's vendor's names."""
+    if is_anthropic(ctx):
+        name = f"anthropic-ratelimit-{kind}"
+        return {
+            f"{name}-limit": str(bucket.capacity),
+            f"{name}-remaining": str(int(bucket.level)),
+            f"{name}-reset": _rfc3339(ctx.now + bucket.reset_in()),
+        }
+    return {
         f"x-ratelimit-limit-{kind}": str(bucket.capacity),
         f"x-ratelimit-remaining-{kind}": str(int(bucket.level)),
         f"x-ratelimit-reset-{kind}": duration(bucket.reset_in()),
     }
+
+
+def _rfc3339(unix: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.ceil(unix)))
+
+
+def _api_key(ctx: RequestContext) -> str:
+    auth = ctx.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return ctx.headers.get("api-key") or ctx.headers.get("x-api-key", "")  # Azure's, Anthropic's
+
+
+def refusal(ctx: RequestContext, kind: str, bucket: Bucket, amount: float) -> Refusal:
+    """The 429 for a request ``bucket`` (already refilled) cannot serve now: too large for it ever, or short."""
+    headers = limit_headers(ctx, kind, bucket)
+    if is_anthropic(ctx):
+        return _anthropic_refusal(kind, bucket, amount, headers)
+    unit = "requests per min (RPM)" if kind == "requests" else "tokens per min (TPM)"
+    where = f"{ctx.model or ctx.operation_id} in organization org-fakeai on {unit}"
     if amount > bucket.capacity:
         message = (
             f"Request too large for {where}: Limit {bucket.capacity}, Requested {int(amount)}. The input or output "
@@ -163,3 +197,16 @@ def refusal(ctx: RequestContext, kind: str, bucket: Bucket, amount: float) -> Re
     headers["retry-after"] = str(max(1, math.ceil(wait)))
     headers["retry-after-ms"] = str(max(1, math.ceil(wait * 1000)))
     return Refusal(429, message, kind, "rate_limit_exceeded", None, headers)
+
+
+def _anthropic_refusal(kind: str, bucket: Bucket, amount: float, headers: dict[str, str]) -> Refusal:
+    """Anthropic's 429 words (its docs' ``rate_limit_error``); ``retry-after`` only when waiting helps."""
+    message = (
+        f"This request would exceed the rate limit for your organization (org-fakeai) of {bucket.capacity} {kind} "
+        "per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response "
+        "headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again "
+        "later."
+    )
+    if amount <= bucket.capacity:
+        headers["retry-after"] = str(max(1, math.ceil(bucket.wait(amount))))
+    return Refusal(429, message, "rate_limit_error", "rate_limit_exceeded", None, headers)

@@ -43,7 +43,7 @@ import orjson
 from fakeai.context import Refusal, RequestContext
 from fakeai.errors import ConfigError, StateUnavailable
 from fakeai.journal import Entry, Filter, Journal
-from fakeai.scenario.ratelimit import Bucket, RateLimiter, _api_key, duration, refusal, requested_tokens
+from fakeai.scenario.ratelimit import Bucket, RateLimiter, _api_key, limit_headers, refusal, requested_tokens
 from fakeai.scenario.state import MAX_RESPONSES, START, StateStore
 from fakeai.state import redis_url
 from fakeai.store import Record, ResourceStore
@@ -484,9 +484,7 @@ class SharedRateLimiter(RateLimiter):
                 kind, _unit, _capacity, amount = plan[int(short) - 1]
                 return headers, refusal(ctx, kind, buckets[int(short) - 1], amount)
             for (kind, _unit, _capacity, _amount), bucket in zip(plan, buckets, strict=True):
-                headers[f"x-ratelimit-limit-{kind}"] = str(bucket.capacity)
-                headers[f"x-ratelimit-remaining-{kind}"] = str(int(bucket.level))
-                headers[f"x-ratelimit-reset-{kind}"] = duration(bucket.reset_in())
+                headers.update(limit_headers(ctx, kind, bucket))
         return headers, None
 
 

@@ -31,6 +31,7 @@ from fakeai.errors import APIError
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.text.tokenizer import for_model
 from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import deref
 
 __all__ = ["BUCKETS", "EmbeddingsProducer", "embed", "factory", "native_dimensions"]
 
@@ -93,6 +94,7 @@ def _unit(rows: Matrix) -> Matrix:
 @dataclass(frozen=True, slots=True)
 class EmbeddingsProducer:
     source: str = "llm"
+    base64: bool = True  # encoding_format base64 honoured (the answer's schema lets a vector be a string)
 
     def produce(self, ctx: RequestContext) -> Output | None:
         body = ctx.body if isinstance(ctx.body, dict) else {}
@@ -100,7 +102,7 @@ class EmbeddingsProducer:
         dimensions = _dimensions(model, body.get("dimensions"))
         token_lists = _token_lists(body.get("input"), model)
         vectors = embed(token_lists, model, dimensions, seed=ctx.settings.seed)
-        as_base64 = body.get("encoding_format") == "base64"
+        as_base64 = self.base64 and body.get("encoding_format") == "base64"
         data: list[dict[str, Any]] = []
         for index, vector in enumerate(vectors):
             value: Any = base64.b64encode(vector.astype("<f4").tobytes()).decode() if as_base64 else vector.tolist()
@@ -161,5 +163,18 @@ def _token_lists(raw: Any, model: str) -> list[list[int]]:
 
 
 def factory(operation: Operation, env: CompileEnv) -> EmbeddingsProducer | None:
-    """Bound by declaration (spec/bindings/*.yaml: behaviour embeddings), whatever the operationId."""
-    return EmbeddingsProducer()
+    """Bound by declaration (spec/bindings/*.yaml: behaviour embeddings), whatever the operationId. Vectors are
+    floats where the answer's schema types ``embedding`` as an array only (Azure's 2024-10-21 document), even when
+    base64 is asked for: the SDKs decode only the strings they get."""
+    media = operation.json_response
+    embedding = _at(
+        env.document, media.schema if media else None, ("properties", "data", "items", "properties", "embedding")
+    )
+    return EmbeddingsProducer(base64=not (isinstance(embedding, dict) and embedding.get("type") == "array"))
+
+
+def _at(document: Any, schema: Any, keys: Sequence[str]) -> Any:
+    for key in keys:
+        schema = deref(document, schema)
+        schema = schema.get(key) if isinstance(schema, dict) else None
+    return deref(document, schema)
