@@ -45,6 +45,7 @@ from fakeai.producers.base import CompileEnv
 from fakeai.producers.text.backend import Selection, load_backend
 from fakeai.realtime.server import build as build_realtime
 from fakeai.reload import Reloader
+from fakeai.resources.producer import built_for
 from fakeai.resources.work import WORK
 from fakeai.scenario.engine import ScenarioEngine
 from fakeai.simulators.base import NO_PROMPT_CACHE, SimulatorEnv
@@ -135,6 +136,8 @@ def create_app(
         work={name: WORK.get(name) for name in WORK.names()},
         offload=backends.offload if backends.backend is not None else None,
     )
+    if (built := built_for(env.store)) is not None:  # a streamed run works while answered (resources.run_stream)
+        built[1].runner = pipeline
     admin = AdminAPI(settings)
     connexion = RoutingMiddleware(_SpecParamNames.wrap(admin.in_front_of(pipeline), operations))
     title = str((document.get("info") or {}).get("title", "fakeai"))

@@ -151,14 +151,19 @@ async def check_models(tmp: Path) -> None:
 
 
 async def check_bindings(tmp: Path) -> None:
+    """A later bindings file wins: here it answers Azure's operations in OpenAI's envelope (a missing api-version
+    is then OpenAI's 400, not Azure's 404 'Resource not found')."""
     extra = tmp / "bind.yaml"
     extra.write_text(
-        "vendor: azure\napplies_to: {title: [Azure OpenAI Service API]}\nerrors: azure\n"
-        "operations:\n  embeddings_create: {behaviour: embeddings}\n"
+        "vendor: azure-as-openai\napplies_to: {title: [Azure OpenAI Service API]}\nerrors: openai\n"
+        "operations:\n  ChatCompletions_Create: {behaviour: chat}\n"
     )
-    assert create_app(settings_for(["--spec", "azure"])).operations["embeddings_create"].sources[0] != "llm"
-    bound = create_app(settings_for(["--spec", "azure", "--bindings", str(extra)]))
-    assert bound.operations["embeddings_create"].sources[0] == "llm"
+    path = "/openai/deployments/gpt-4o/chat/completions"
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    azure = await call(create_app(settings_for(["--spec", "azure"])), "POST", path, json=body)
+    bound = await call(create_app(settings_for(["--spec", "azure", "--bindings", str(extra)])), "POST", path, json=body)
+    assert azure.status_code == 404 and azure.json() == {"error": {"code": "404", "message": "Resource not found"}}
+    assert bound.status_code == 400 and bound.json()["error"]["param"] == "api-version"
 
 
 def settings_only(field: str, value: str, expected: Any) -> Callable[[Path], Any]:
@@ -243,7 +248,7 @@ def test_routes_lists_every_operation(capsys: pytest.CaptureFixture[str]) -> Non
 
     assert main(["routes"]) == 0
     out = capsys.readouterr().out
-    assert "createChatCompletion" in out and "271 operations" in out
+    assert "createChatCompletion" in out and "272 operations" in out
 
 
 def test_real_socket_cli_serves_with_flags_and_env(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from fakeai.errors import ConfigError
 from fakeai.resources.declare import load_file
 from fakeai.resources.model import DERIVE
 from fakeai.resources.producer import built_for
+from fakeai.resources.run_stream import STREAMS
 from fakeai.testing import async_client
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
@@ -262,6 +263,9 @@ def test_bad_declarations_fail_at_load_with_file_and_line(tmp_path: Any) -> None
     bad.write_text("kinds:\n  batch:\n    lifecycel: {}\n")
     with pytest.raises(ConfigError, match=r"res.yaml:3: unknown key 'lifecycel'"):
         load_file(str(bad), set(DERIVE.names()))
+    bad.write_text("kinds:\n  thread.run:\n    stream: assistant\n")
+    with pytest.raises(ConfigError, match=r"res.yaml:3: kind thread.run: unknown stream 'assistant'.*assistants"):
+        load_file(str(bad), set(DERIVE.names()), stream_names=set(STREAMS.names()))
 
 
 WEATHER = {
@@ -442,6 +446,30 @@ async def test_create_and_run_makes_the_thread_with_its_messages_and_runs_in_it(
     assert not app.violations
 
 
+async def test_evals_runs_cancel_posts_to_the_path_the_sdk_calls() -> None:
+    clock = FakeClock()
+    app = app_with(clock)
+    async with async_client(app) as client:
+        evaluation = await client.evals.create(
+            name="slow",
+            data_source_config={"type": "custom", "item_schema": {"type": "object"}},
+            testing_criteria=[
+                {"type": "string_check", "name": "x", "input": "{{item.a}}", "reference": "a", "operation": "eq"}
+            ],
+        )
+        source = {"type": "jsonl", "source": {"type": "file_content", "content": [{"item": {"a": "a"}}]}}
+        run = await client.evals.runs.create(evaluation.id, name="r", data_source=source)  # type: ignore[arg-type]
+        # openai-python posts to .../runs/{run_id}/cancel, a path the overlay adds beside the spec's cancelEvalRun
+        cancelled = await client.evals.runs.cancel(run.id, eval_id=evaluation.id)
+        assert (cancelled.id, cancelled.status) == (run.id, "canceled")
+        clock.elapsed += 60
+        stored = await client.evals.runs.retrieve(run.id, eval_id=evaluation.id)
+        assert stored.model_dump() == cancelled.model_dump()
+        with pytest.raises(openai.BadRequestError):
+            await client.evals.runs.cancel(run.id, eval_id=evaluation.id)
+    assert not app.violations
+
+
 async def test_eval_run_result_counts_agree_with_its_output_items() -> None:
     app = app_with(lifecycle_scale=0, mode="echo")  # echo: the answer is "Say <a>", so "Say <b>" passes only if a == b
     async with async_client(app) as client:
@@ -500,8 +528,7 @@ async def test_an_eval_run_is_cancelled_by_the_spec_s_post_on_the_run() -> None:
             data_source={"type": "jsonl", "source": {"type": "file_content", "content": [{"item": {"a": "a"}}]}},
         )
         assert run.status == "queued"
-        # openai-python posts to .../cancel, a path the spec lacks; the spec's cancelEvalRun is a POST on the run
-        path = f"/evals/{evaluation.id}/runs/{run.id}"
+        path = f"/evals/{evaluation.id}/runs/{run.id}"  # the spec's cancelEvalRun is a POST on the run itself
         cancelled = await client.post(path, cast_to=dict, body={})
         assert cancelled["status"] == "canceled" and cancelled["id"] == run.id
         clock.elapsed += 60

@@ -5,8 +5,9 @@ type, see :mod:`fakeai.resources.graph`) it may correct the inference (``collect
 missing id is worded (``not_found``), which generated fields stay empty until a lifecycle sets them (``unset``),
 which fields are computed (``derive``: named functions in :data:`DERIVE`), and a ``lifecycle``: states with
 timed transitions (``after`` seconds, on the injected clock, times ``scale``), the timestamp field each state
-stamps, and actions (``cancel``...) with the states they apply from. Every problem is a ConfigError with the
-file, the line and a hint.
+stamps, and actions (``cancel``...) with the states they apply from; ``stream`` names the event stream a
+``stream: true`` create or action answers with (:mod:`fakeai.resources.run_stream`). Every problem is a
+ConfigError with the file, the line and a hint.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ KNOWN_KIND = {
     "stateless",
     "content",
     "touches",
+    "stream",
 }
 KNOWN_LIFECYCLE = {"field", "initial", "states", "actions"}
 KNOWN_STATE = {"after", "next", "stamp", "set", "work"}
@@ -104,6 +106,9 @@ class KindDecl:
     stateless: bool = False  # not a resource to keep (answered by other producers or generated data)
     content: Content | None = None  # the object keeps bytes (served by its ``content`` operation)
     touches: str | None = None  # the parent's field stamped when one is created or deleted (``last_active_at``)
+    stream: str | None = (
+        None  # the event stream a ``stream: true`` create or action answers (fakeai.resources.run_stream)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +193,11 @@ def _lifecycle(path: str, name: str, node: Any, work_names: set[str]) -> Lifecyc
 
 
 def load_file(
-    path: str, derive_names: set[str], work_names: set[str] | None = None, echo_names: set[str] | None = None
+    path: str,
+    derive_names: set[str],
+    work_names: set[str] | None = None,
+    echo_names: set[str] | None = None,
+    stream_names: set[str] | None = None,
 ) -> tuple[float, dict[str, KindDecl], list[str]]:
     """One declarations file -> (scale, kinds, operations it applies when present)."""
     work_names = work_names or set()
@@ -230,6 +239,10 @@ def load_file(
             raise _fail(
                 path, spec, f"kind {name}: nested maps a request field to a kind", "e.g. {messages: thread.message}"
             )
+        stream = spec.get("stream")
+        if stream is not None and stream_names is not None and stream not in stream_names:
+            hint = f"known: {', '.join(sorted(stream_names))}"
+            raise _fail(path, spec, f"kind {name}: unknown stream {stream!r}", hint)
         content = None
         if spec.get("content") is not None:
             node = _check_keys(path, spec["content"], KNOWN_CONTENT, f"content of {name}")
@@ -255,6 +268,7 @@ def load_file(
             stateless=bool(spec.get("stateless", False)),
             content=content,
             touches=spec.get("touches"),
+            stream=stream,
         )
     return float(scale), kinds, operations
 
@@ -265,13 +279,14 @@ def load(
     derive_names: set[str],
     work_names: set[str] | None = None,
     echo_names: set[str] | None = None,
+    stream_names: set[str] | None = None,
 ) -> Declarations:
     """The files that apply to a document (by its operationIds), later files overriding earlier kinds."""
     kinds: dict[str, KindDecl] = {}
     scale = 1.0
     used = []
     for path in paths:
-        file_scale, file_kinds, applies = load_file(path, derive_names, work_names, echo_names)
+        file_scale, file_kinds, applies = load_file(path, derive_names, work_names, echo_names, stream_names)
         if applies and not operation_ids.intersection(applies):
             continue
         scale = file_scale

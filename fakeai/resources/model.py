@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Effect, Output, RequestContext, UploadedFile
 from fakeai.errors import APIError
@@ -31,6 +31,9 @@ from fakeai.resources.declare import KindDecl, Lifecycle
 from fakeai.resources.graph import Kind
 from fakeai.spec.pointer import deref
 from fakeai.store import Record, ResourceStore
+
+if TYPE_CHECKING:
+    from fakeai.pipeline import Runner
 
 WELL_FORMED = 12  # id characters after the prefix from which an unknown id is "one we would have issued"
 TOMBSTONE = "deleted"
@@ -143,6 +146,8 @@ class ResourceModel:
         self.operations: dict[str, Any] = {}  # operationId -> Operation of the document
         self.inline: dict[str, Callable[..., Any]] = {}  # work run while answering (fakeai.resources.work)
         self.producers: dict[str, Any] = {}  # operationId -> its ResourceProducer (scenario ``resource:`` rules)
+        # the pipeline's runner (create_app sets it): a streamed run does its work while it is answered
+        self.runner: Runner | None = None
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self, ctx: RequestContext, kind: CompiledKind, ident: str) -> tuple[Record | None, list[Effect]]:

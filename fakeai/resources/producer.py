@@ -30,6 +30,7 @@ from fakeai.resources.model import (
     datetime_fields,
     schema_fields,
 )
+from fakeai.resources.run_stream import STREAMS
 from fakeai.resources.work import INLINE_WORK, WORK
 from fakeai.spec.operation import Operation, iter_operations
 from fakeai.spec.pointer import deref
@@ -90,6 +91,7 @@ def declared_graph(
         set(DERIVE.names()),
         set(WORK.names()),
         set(ECHO.names()),
+        set(STREAMS.names()),
     )
     _declare_extra_kinds(document, graph, decls, operations)
     return graph, decls
@@ -246,6 +248,19 @@ class ResourceProducer:
         return self.model.touch(ctx, parent, param, self.kind.decl.touches, output)
 
     def produce(self, ctx: RequestContext) -> Output | None:
+        output = self._answer(ctx)
+        stream = self.kind.decl.stream if self.kind.decl is not None else None
+        if (
+            stream is not None
+            and output is not None
+            and ctx.wants_stream
+            and ctx.operation.stream_response is not None  # the operations the spec (or an overlay) lets stream
+            and self.role.role in ("create", "action")
+        ):
+            return STREAMS.get(stream)(self.model, ctx, self.kind, output, self.role.role == "create")
+        return output
+
+    def _answer(self, ctx: RequestContext) -> Output | None:
         role = self.role.role
         ident = ctx.path_params.get(self.role.item_param or "", "")
         parents = self.parents[:-1] if self.role.new_parent else self.parents  # /threads/runs makes its thread

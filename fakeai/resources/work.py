@@ -183,9 +183,33 @@ def run_assistant(runner: Runner, store: ResourceStore, namespace: str, effect: 
     run_usage = {k: int(usage.get(k, 0)) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
     if reply.get("tool_calls") and not submitted:
         calls = [{"id": c["id"], "type": "function", "function": c["function"]} for c in reply["tool_calls"]]
+        step_id = new_id(stable_rng(run_id, "tool_calls", str(len(messages))), "step_", 24)
+        pending = [{**c, "function": {**c["function"], "output": None}} for c in calls]
+        step = run_step(run, step_id, {"type": "tool_calls", "tool_calls": pending}, now, False, None)
         run.update(status="requires_action", usage=None)
         run["required_action"] = {"type": "submit_tool_outputs", "submit_tool_outputs": {"tool_calls": calls}}
-        return [Effect("put", effect.kind, effect.id, done(record, run, state, now, tool_calls=calls))]
+        key = f"{thread_id}/{run_id}/{step_id}"
+        meta = {"tool_calls": calls, "tool_step": key, "tool_usage": run_usage}
+        return [
+            Effect("put", effect.kind, effect.id, done(record, run, state, now, **meta)),
+            Effect("put", "thread.run.step", key, Record(step, meta={"since": now})),
+        ]
+    effects = []
+    tool_step = store.get(namespace, "thread.run.step", str(record.meta.get("tool_step", "")))
+    if calls and submitted and tool_step is not None:  # the tool calls' step completes with their outputs
+        outputs = {o.get("tool_call_id"): o.get("output", "") for o in submitted.get("tool_outputs") or []}
+        answered = [{**c, "function": {**c["function"], "output": str(outputs.get(c["id"], ""))}} for c in calls]
+        first = record.meta.get("tool_usage") or {}
+        details = {"type": "tool_calls", "tool_calls": answered}
+        step = {
+            **tool_step.body,
+            "status": "completed",
+            "completed_at": int(now),
+            "usage": first,
+            "step_details": details,
+        }
+        effects.append(Effect("put", "thread.run.step", str(record.meta["tool_step"]), replace(tool_step, body=step)))
+        run_usage = {k: v + int(first.get(k, 0)) for k, v in run_usage.items()}  # the run counts both model calls
     rng = stable_rng(run_id, str(len(messages)))
     message_id, step_id = new_id(rng, "msg_", 24), new_id(rng, "step_", 24)
     message: dict[str, Any] = {
@@ -204,36 +228,51 @@ def run_assistant(runner: Runner, store: ResourceStore, namespace: str, effect: 
         "attachments": [],
         "metadata": {},
     }
-    step = {
-        "id": step_id,
-        "object": "thread.run.step",
-        "created_at": int(now),
-        "assistant_id": run.get("assistant_id"),
-        "thread_id": thread_id,
-        "run_id": run_id,
-        "type": "message_creation",
-        "status": "completed",
-        "step_details": {"type": "message_creation", "message_creation": {"message_id": message_id}},
-        "last_error": None,
-        "expired_at": None,
-        "cancelled_at": None,
-        "failed_at": None,
-        "completed_at": int(now),
-        "metadata": {},
-        "usage": run_usage,
-    }
+    creation = {"type": "message_creation", "message_creation": {"message_id": message_id}}
+    step = run_step(run, step_id, creation, now, True, run_usage)
     run.update(usage=run_usage, required_action=None)
     parents = {"thread_id": thread_id}
     return [
         Effect("put", effect.kind, effect.id, done(record, run, state, now)),
+        *effects,
+        Effect(
+            "put",
+            "thread.run.step",
+            f"{thread_id}/{run_id}/{step_id}",
+            Record(step, meta={"since": now}),
+        ),
         Effect(
             "put",
             "thread.message",
             f"{thread_id}/{message_id}",
             Record(message, meta={"since": now, "parents": parents}),
         ),
-        Effect("put", "thread.run.step", f"{thread_id}/{run_id}/{step_id}", Record(step, meta={"since": now})),
     ]
+
+
+def run_step(
+    run: dict[str, Any], ident: str, details: dict[str, Any], now: float, completed: bool, usage: dict[str, int] | None
+) -> dict[str, Any]:
+    """A run step of ``run`` made at ``now`` (``message_creation`` or ``tool_calls``): completed then, or in
+    progress (a tool-calls step, until its outputs are submitted)."""
+    return {
+        "id": ident,
+        "object": "thread.run.step",
+        "created_at": int(now),
+        "assistant_id": run.get("assistant_id"),
+        "thread_id": run.get("thread_id"),
+        "run_id": run.get("id"),
+        "type": details["type"],
+        "status": "completed" if completed else "in_progress",
+        "step_details": details,
+        "last_error": None,
+        "expired_at": None,
+        "cancelled_at": None,
+        "failed_at": None,
+        "completed_at": int(now) if completed else None,
+        "metadata": {},
+        "usage": usage,
+    }
 
 
 def message_text(message: dict[str, Any]) -> str:

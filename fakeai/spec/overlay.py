@@ -12,7 +12,8 @@ the official SDKs do, an overlay in ``spec/overlays/*.yaml`` says so, with a rea
 
 Targets are the JSONPath subset ``$.a.b['c/d']``; an action whose target does not exist in a given
 document is skipped (overlays apply to every spec version that still needs them). ``update`` merges
-objects recursively and appends to arrays; ``remove: true`` deletes the target.
+objects recursively and appends to arrays; ``remove: true`` deletes the target. ``x-fakeai-when: <target>``
+applies an action only to documents that have that node (a path added beside one only OpenAI's document has).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def apply_overlay(document: dict[str, Any], overlay: dict[str, Any], source: str
             parent = parent.get(key) if isinstance(parent, dict) else None
         if not isinstance(parent, dict) or (keys and keys[-1] not in parent):
             continue
+        when = action.get("x-fakeai-when")  # a node that must exist (adding a path to the one document having it)
+        if isinstance(when, str) and not _exists(document, parse_target(when, where)):
+            continue
         if action.get("remove") is True:
             del parent[keys[-1]]
         elif isinstance(action.get("update"), dict):
@@ -81,6 +85,15 @@ def apply_overlay(document: dict[str, Any], overlay: dict[str, Any], source: str
             raise SpecError(f"{where}: an action needs 'update' (a mapping) or 'remove: true'")
         applied += 1
     return applied
+
+
+def _exists(document: dict[str, Any], keys: list[str]) -> bool:
+    node: Any = document
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
 
 
 def overlay_files(directory: Path) -> Iterator[Path]:
