@@ -38,17 +38,32 @@ def unique_ids(salt: str | None) -> Iterator[None]:
         _SALT.reset(token)
 
 
+_TABLES: dict[str, bytes] = {}  # alphabet -> the byte translation b -> alphabet[b % len(alphabet)]
+
+
+def _table(alphabet: str) -> bytes:
+    found = _TABLES.get(alphabet)
+    if found is None:
+        found = _TABLES[alphabet] = bytes(ord(alphabet[b % len(alphabet)]) for b in range(256))
+    return found
+
+
 def _salted(drawn: str, alphabet: str) -> str:
     salt = _SALT.get()
     if salt is None:
         return drawn
-    out: list[str] = []
-    block = 0
-    while len(out) < len(drawn):
-        digest = hashlib.blake2b(f"{salt}\0{drawn}\0{block}".encode(), digest_size=64).digest()
-        out += (alphabet[b % len(alphabet)] for b in digest)
-        block += 1
-    return "".join(out[: len(drawn)])
+    if not alphabet.isascii():  # every alphabet here is ASCII; anything else takes the slow road
+        out: list[str] = []
+        block = 0
+        while len(out) < len(drawn):
+            digest = hashlib.blake2b(f"{salt}\0{drawn}\0{block}".encode(), digest_size=64).digest()
+            out += (alphabet[b % len(alphabet)] for b in digest)
+            block += 1
+        return "".join(out[: len(drawn)])
+    table, blocks = _table(alphabet), []
+    for block in range(-(-len(drawn) // 64)):
+        blocks.append(hashlib.blake2b(f"{salt}\0{drawn}\0{block}".encode(), digest_size=64).digest())
+    return b"".join(blocks)[: len(drawn)].translate(table).decode("ascii")
 
 
 def new_id(rng: random.Random, prefix: str, length: int = 24, alphabet: str = ALNUM) -> str:
