@@ -88,6 +88,7 @@ class Output:
     completion_tokens: int = 0  # for non-streamed latency: TTFT + (tokens-1) * ITL
     fault: Any = None  # a fault the match stage decided (fakeai.scenario.faults.Fault), already injected
     effects: Sequence[Effect] = ()  # state changes the simulate stage commits (never written by producers)
+    scenario_state: str | None = None  # the answering rule's state machine after this turn (the journal shows it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +133,7 @@ class Decision:
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. x-ratelimit-* for the answer
     conversation: str | None = None  # the conversation a rule answered in (to follow response ids)
     scenario: str | None = None  # the scenario that answered
+    state: str | None = None  # its rule's state machine after this turn ("state", or "machine:state")
 
     @property
     def decided(self) -> bool:

@@ -64,6 +64,7 @@ class Entry:
     disconnected: bool = False  # the client went away first: ``frames`` counts what was sent before it did
     api_key_hash: str | None = None  # fingerprint() of the key: tells clients apart when masks collide
     timeline_json: bytes | None = None  # streams: per frame its planned and actual send time and tokens (timeline())
+    state: str | None = None  # the answering scenario rule's state machine after this turn
 
     @property
     def request(self) -> Any:
@@ -125,6 +126,7 @@ class Entry:
             "retry_after": self.retry_after,
             "message": self.message,
             "disconnected": self.disconnected,
+            "state": self.state,
         }
 
 
@@ -199,6 +201,7 @@ class Journal:
                 ttft=timing.first if frames is not None else timing.done,
                 total=event.elapsed,
                 timeline_json=timeline(frames, timing, event.sent_at) if frames is not None else None,
+                state=output.scenario_state,
                 fault=fault_name(output.fault),
                 retry_after=retry_after(output.headers),
                 disconnected=event.disconnected,

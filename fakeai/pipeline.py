@@ -424,6 +424,8 @@ def produce(compiled: CompiledOperation, ctx: RequestContext, decision: Decision
         output = replace(output, headers={**decision.headers, **output.headers})
     if decision.rule is not None and output.source == "scenario":  # the journal and metrics show the rule
         output = replace(output, source=f"scenario:{decision.rule}")
+    if decision.state is not None:
+        output = replace(output, scenario_state=decision.state)
     return compiled.record(ctx, output)
 
 

@@ -259,6 +259,10 @@ def assistant_turn(driver: WebDriver) -> tuple[str | None, str]:
     return answer.get_attribute("data-rule"), answer.text
 
 
+def assistant_state(driver: WebDriver) -> str | None:
+    return find(driver, "#transcript .turn.assistant").get_attribute("data-state")
+
+
 def test_the_scenarios_tab_shows_hits_states_and_a_reload_error_with_its_line(
     browser: WebDriver, tmp_path: Path
 ) -> None:
@@ -273,6 +277,8 @@ def test_the_scenarios_tab_shows_hits_states_and_a_reload_error_with_its_line(
         wait_for(browser, lambda d: find(d, "#conversation-list li"), "the conversation").click()
         rule, words = wait_for(browser, lambda d: assistant_turn(d), "the answer")
         assert rule == "greet" and "Hello from the desk" in words
+        assert wait_for(browser, assistant_state, "the state after the turn") == "greeted"  # set_state: greeted
+        assert "state greeted" in words
         tab(browser, "scenarios")
         cells = wait_for(browser, lambda d: find_all(d, "#scenarios .scenario tbody td"), "the rules")
         assert [c.text for c in cells] == ["greet", "1"]  # drawn once per tab opening or refresh: never stale

@@ -227,7 +227,11 @@ class ScenarioEngine:
         if reply.resource is not None:  # compiled files know no app: the directive answers with this app's model
             reply = replace(reply, resource=replace(reply.resource, produce=self._forced()))
         self.state.answered(ctx.namespace, scenario.name, rule.name, rule.machine, conversation, rule.set_state)
-        return Decision(rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name)
+        after = rule.set_state or state
+        shown = after if rule.machine == "default" else f"{rule.machine}:{after}"
+        return Decision(
+            rule=rule.name, reply=reply, env=env, conversation=conversation, scenario=scenario.name, state=shown
+        )
 
     def _forced(self) -> Any:
         if self._produce_forced is None and self.store is not None:

@@ -57,6 +57,7 @@ def summary(entry: Entry) -> dict[str, Any]:
         "operation": entry.operation,
         "source": entry.source,
         "rule": entry.rule,
+        "state": entry.state,
         "namespace": entry.namespace,
         "conversation": entry.conversation,
         "model": model if isinstance(model, str) else None,

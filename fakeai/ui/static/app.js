@@ -279,8 +279,9 @@
         e.prompt || "(no text)",
       ]));
       const meta = "assistant · " + e.status + " · " + (e.rule ? "rule " + e.rule : e.source) +
+        (e.state ? " · state " + e.state : "") +
         (e.fault ? " · fault " + e.fault : "") + (e.ttft != null ? " · ttft " + ms(e.ttft) : "");
-      transcript.appendChild(el("div", { class: "turn assistant", "data-rule": e.rule || "" }, [
+      transcript.appendChild(el("div", { class: "turn assistant", "data-rule": e.rule || "", "data-state": e.state || "" }, [
         el("span", { class: "meta", text: meta }),
         e.reply || "(no text)",
       ]));
