@@ -41,3 +41,22 @@ def test_bundled_overlay_reaches_the_embedded_document() -> None:
 def test_bundled_overlay_makes_function_tool_strict_optional() -> None:
     required = load_document(None)["components"]["schemas"]["FunctionTool"]["required"]
     assert sorted(required) == ["name", "parameters", "type"]
+
+
+async def test_errors_documented_as_the_bare_error_object_are_the_envelope_after_the_overlay() -> None:
+    """DELETE /responses/{id} documents its 404 as the inner Error; OpenAI (and fakeai) answer the envelope."""
+    import httpx2
+
+    from fakeai.spec.pointer import pointer
+    from fakeai.spec.validate import Validators
+    from tests.conftest import make_app
+
+    app = make_app()
+    responses = app.document["paths"]["/responses/{response_id}"]["delete"]["responses"]
+    schema = responses["404"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        missing = await http.delete("/v1/responses/resp_" + "0" * 40, headers={"authorization": "Bearer x"})
+    assert missing.status_code == 404
+    envelope = Validators(app.document).for_pointer(pointer("components", "schemas", "ErrorResponse"))
+    assert envelope.is_valid(missing.json())
