@@ -156,7 +156,7 @@ class Pipeline:
                     produced = self._run(Position.AFTER_PRODUCE, ctx, await self.produce(compiled, ctx, decision))
                     produced = self.vendor_shape(ctx, produced)
                     produced = self.check(compiled, produced) if self.check is not None else produced
-                    timing = self._run(Position.AFTER_SIMULATE, ctx, self.simulate(ctx, decision, produced))
+                    timing = self._run(Position.AFTER_SIMULATE, ctx, await self.settle(ctx, decision, produced))
                 except APIError as exc:
                     await self.respond_error(send, exc, op_id, ctx)
                     self.events.emit(self.rejected(scope, exc, op_id, ctx))
@@ -226,8 +226,11 @@ class Pipeline:
         )
 
     async def produce(self, compiled: CompiledOperation, ctx: RequestContext, decision: Decision) -> Output:
-        """The produce stage; off the event loop when a real model may answer (``--model-backend``)."""
-        if self.offload is not None and compiled.operation.operation_id in self.prompted and self.offload(ctx):
+        """The produce stage; off the event loop when a real model may answer (``--model-backend``): a model-like
+        request it answers, or a stream of another operation (a streamed assistant run does its work meanwhile)."""
+        if self.offload is not None and (
+            self.offload(ctx) if compiled.operation.operation_id in self.prompted else ctx.wants_stream
+        ):
             return await asyncio.to_thread(produce, compiled, ctx, decision)
         return produce(compiled, ctx, decision)
 
@@ -252,6 +255,15 @@ class Pipeline:
             timing = simulator.simulate(ctx, output, timing)
         return timing
 
+    async def settle(self, ctx: RequestContext, decision: Decision, output: Output) -> Timing:
+        """The simulate stage, its ``work`` effects committed in a worker thread when a real model is loaded: work
+        makes requests of its own (batch lines, assistant runs: :meth:`run_internal`) that the model may answer
+        for seconds. The store is locked; the simulators still run here, on the loop."""
+        if self.offload is not None and self.store is not None and any(e.action == "work" for e in output.effects):
+            await asyncio.to_thread(self.commit, ctx.namespace, output.effects, ctx.now)
+            output = replace(output, effects=())
+        return self.simulate(ctx, decision, output)
+
     def commit(self, namespace: str, effects: Sequence[Effect], now: float, depth: int = 0) -> None:
         """Apply an answer's effects in order; ``work`` effects run and commit theirs (never more than 2 deep)."""
         assert self.store is not None
@@ -264,7 +276,11 @@ class Pipeline:
 
     def run_internal(self, namespace: str, method: str, path: str, body: Any, now: float) -> InternalAnswer:
         """Answer one request made by fakeai itself (a batch's line, an assistant run's model call) through the
-        same parse checks, scenarios, producers, self-check and state as a client's; no timing, no socket."""
+        same parse checks, scenarios, producers, self-check and state as a client's; no timing, no socket.
+
+        Blocking: with a model backend loaded its produce stage may run the model, so callers keep it off the event
+        loop: work from the simulate stage runs in a worker thread (:meth:`settle`), and so does the produce stage
+        of a streamed assistant run (:mod:`fakeai.resources.run_stream`, which runs its work while it streams)."""
         found = self.route(method, path)
         if found is None:
             error = not_found(method, path)

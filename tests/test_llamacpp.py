@@ -3,18 +3,25 @@
 The model has random weights (2 layers, 64 wide, a byte-level BPE vocabulary): its text means nothing, but it is
 a real llama.cpp model, so these tests check the plumbing: real tokens streamed one frame each, usage from the
 model's tokenizer, greedy reproducibility, grammar-constrained tool arguments and structured outputs, startup
-errors. Skipped without llama-cpp-python (``pip install 'fakeai-server[llm]'``; ``scripts/test-llm``).
+errors, for chat, Responses, completions and Anthropic Messages. Skipped without llama-cpp-python
+(``pip install 'fakeai-server[llm]'``; ``scripts/test-llm``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import json
+import threading
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Literal
 
+import anthropic
+import httpx2
+import jsonschema
 import numpy as np
+import orjson
 import pydantic
 import pytest
 
@@ -30,6 +37,7 @@ needs_llama = pytest.mark.skipif(
 )
 
 MODEL = "gpt-4o-mini"
+CLAUDE = "claude-haiku-4-5"
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
 CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -52,6 +60,12 @@ WEATHER = {
         },
     },
 }
+TOOL = {
+    "name": "get_weather",
+    "description": "The weather in a city",
+    "input_schema": WEATHER["function"]["parameters"],
+}
+SYSTEM = "You are terse."
 
 
 def _byte_tokens() -> list[str]:
@@ -144,6 +158,18 @@ def _prompt_tokens(model_path: Path, messages: list[Any]) -> int:
     vocab = llama_cpp.Llama(model_path=str(model_path), vocab_only=True, verbose=False)
     text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
     return len(vocab.tokenize((text + "<|im_start|>assistant\n").encode(), add_bos=False, special=True))
+
+
+def claude(app: Any) -> anthropic.AsyncAnthropic:
+    """The official ``anthropic`` SDK on ``app`` (in process)."""
+    http_client = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app))
+    return anthropic.AsyncAnthropic(base_url="http://fakeai.test", api_key="x", http_client=http_client, max_retries=0)
+
+
+@pytest.fixture(scope="module")
+def messages_app(model_path: Path) -> Any:
+    changes = {"model_backend": "llamacpp", "model_path": str(model_path), "backend_models": [CLAUDE]}
+    return create_app(Settings(spec="anthropic", validate_responses="strict").merge(changes, "test"))
 
 
 @needs_llama
@@ -339,7 +365,59 @@ def test_every_answer_validated_against_the_spec(app: Any) -> None:
     assert not app.violations  # validate_responses="strict" checked every body and SSE frame of the tests above
 
 
+@needs_llama
+async def test_a_messages_answer_comes_from_the_model_with_its_token_counts(
+    messages_app: Any, model_path: Path
+) -> None:
+    client = claude(messages_app)
+    asked: dict[str, Any] = {"model": CLAUDE, "system": SYSTEM, "messages": MESSAGES}
+    message = await client.messages.create(max_tokens=12, **asked)
+    prompt = _prompt_tokens(model_path, [{"role": "system", "content": SYSTEM}, *MESSAGES])
+    assert (message.stop_reason, message.usage.output_tokens, message.usage.input_tokens) == ("max_tokens", 12, prompt)
+    assert message.content[0].type == "text" and message.content[0].text
+    assert (await client.messages.count_tokens(**asked)).input_tokens == prompt
+    assert not messages_app.violations
+
+
+@needs_llama
+async def test_messages_stream_one_text_delta_per_model_token_joining_to_the_plain_answer(messages_app: Any) -> None:
+    client = claude(messages_app)
+    plain = await client.messages.create(model=CLAUDE, max_tokens=10, messages=MESSAGES)
+    deltas = []
+    async with client.messages.stream(model=CLAUDE, max_tokens=10, messages=MESSAGES) as stream:
+        async for event in stream:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                deltas.append(event.delta.text)
+        final = await stream.get_final_message()
+    assert len(deltas) == 10 and "".join(deltas) == plain.content[0].text  # type: ignore[union-attr]
+    assert final.usage.output_tokens == 10 and final.stop_reason == "max_tokens"
+    assert not messages_app.violations
+
+
+@needs_llama
+async def test_messages_stop_sequences_end_the_model_text(messages_app: Any) -> None:
+    client = claude(messages_app)
+    text = (await client.messages.create(model=CLAUDE, max_tokens=16, messages=MESSAGES)).content[0].text  # type: ignore[union-attr]
+    stop = text[len(text) // 2 : len(text) // 2 + 2]
+    cut = await client.messages.create(model=CLAUDE, max_tokens=16, messages=MESSAGES, stop_sequences=[stop])
+    assert (cut.stop_reason, cut.stop_sequence) == ("stop_sequence", stop)
+    assert "".join(b.text for b in cut.content if b.type == "text") == text[: text.find(stop)]
+
+
+@needs_llama
+async def test_a_messages_tool_use_input_is_written_under_the_input_schema(messages_app: Any) -> None:
+    message = await claude(messages_app).messages.create(
+        model=CLAUDE, max_tokens=64, messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[TOOL],
+        tool_choice={"type": "any"},
+    )  # fmt: skip
+    block = next(b for b in message.content if b.type == "tool_use")
+    assert message.stop_reason == "tool_use" and block.name == "get_weather"
+    jsonschema.validate(block.input, TOOL["input_schema"])
+    assert not messages_app.violations
+
+
 # --- the backend hook without llama.cpp: a TextBackend written here (runs in the default suite) ---------------
+# (also: Messages, and requests fakeai makes itself, batch lines and assistant runs, asked off the event loop)
 
 
 class EchoBackend:
@@ -353,6 +431,7 @@ class EchoBackend:
 
         self.tokenizer = for_model("gpt-4o")
         self.asked: list[Any] = []
+        self.on_loop_thread: list[bool] = []  # whether complete() ran on the main thread (the event loop's)
 
     def complete(self, request: Any) -> Any:
         import random
@@ -361,6 +440,7 @@ class EchoBackend:
         from fakeai.producers.text.text import Completion
 
         self.asked.append(request)
+        self.on_loop_thread.append(threading.current_thread() is threading.main_thread())
         said = request.raw_prompt or next(
             (m["content"] for m in reversed(request.messages) if m.get("role") == "user"), ""
         )
@@ -374,16 +454,19 @@ class EchoBackend:
         return 42
 
 
-@pytest.fixture
-def echo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[EchoBackend, Any]:
+def echo_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **changes: Any) -> tuple[EchoBackend, Any]:
     from fakeai.producers.text import backend as backends
 
     fake = EchoBackend()
     path = str(tmp_path / "echo.gguf")
     monkeypatch.setitem(backends._loaded, ("llamacpp", path), fake)  # what load_backend returns for this file
     settings = Settings(validate_responses="strict", model_backend="llamacpp", model_path=path)
-    app = create_app(settings.merge({"backend_models": ["gpt-4o-mini", "gpt-4.1*"]}, "test"))
-    return fake, app
+    return fake, create_app(settings.merge({"backend_models": ["gpt-4o-mini", "gpt-4.1*", CLAUDE], **changes}, "t"))
+
+
+@pytest.fixture
+def echo(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> tuple[EchoBackend, Any]:
+    return echo_app(monkeypatch, tmp_path)
 
 
 async def test_a_backend_writes_chat_text_and_its_prompt_count_is_the_usage(echo: tuple[EchoBackend, Any]) -> None:
@@ -419,3 +502,93 @@ async def test_a_backend_gets_the_schemas_of_tools_and_formats(echo: tuple[EchoB
     legacy = await client.completions.create(model=MODEL, prompt="Once upon", max_tokens=3)
     assert legacy.choices[0].text == "You said:" and fake.asked[-1].raw_prompt == "Once upon"  # 3 tokens
     assert not app.violations
+
+
+async def test_a_backend_writes_anthropic_messages_text_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake, app = echo_app(monkeypatch, tmp_path, spec="anthropic")
+    client = claude(app)
+    message = await client.messages.create(model=CLAUDE, max_tokens=100, system=SYSTEM, messages=MESSAGES)
+    assert message.content[0].text == "You said: Say hello." and message.stop_reason == "end_turn"  # type: ignore[union-attr]
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (42, 6)
+    asked = fake.asked[-1]
+    assert [m["role"] for m in asked.messages] == ["system", "user"] and asked.max_tokens == 100
+    assert fake.on_loop_thread == [False]  # the pipeline's offload covers the Messages operation
+    cut = await client.messages.create(model=CLAUDE, max_tokens=100, messages=MESSAGES, stop_sequences=["hello"])
+    assert (cut.content[0].text, cut.stop_reason, cut.stop_sequence) == ("You said: Say ", "stop_sequence", "hello")  # type: ignore[union-attr]
+    async with client.messages.stream(model=CLAUDE, max_tokens=3, messages=MESSAGES) as stream:
+        deltas = [
+            e.delta.text async for e in stream if e.type == "content_block_delta" and e.delta.type == "text_delta"
+        ]
+    assert deltas == ["You", " said", ":"] and (await stream.get_final_message()).stop_reason == "max_tokens"
+    called = await client.messages.create(
+        model=CLAUDE,
+        max_tokens=100,
+        messages=MESSAGES,
+        tools=[TOOL],
+        tool_choice={"type": "tool", "name": "get_weather"},
+    )
+    block = next(b for b in called.content if b.type == "tool_use")
+    assert fake.asked[-1].schema == TOOL["input_schema"] and called.stop_reason == "tool_use"
+    jsonschema.validate(block.input, TOOL["input_schema"])
+    synthetic = await client.messages.create(model="claude-sonnet-4-5", max_tokens=20, messages=MESSAGES)
+    assert not synthetic.content[0].text.startswith("You said") and len(fake.asked) == 4  # type: ignore[union-attr]
+    assert not app.violations
+
+
+async def test_batch_lines_answered_by_the_backend_leave_the_loop_responsive(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A batch's lines (requests fakeai makes itself) run the backend in a worker thread: while it is held busy,
+    a synthetic request is answered."""
+    fake, app = echo_app(monkeypatch, tmp_path, lifecycle_scale=0)
+    entered, release = threading.Event(), threading.Event()
+    complete = fake.complete
+
+    def slow(request: Any) -> Any:
+        entered.set()
+        release.wait(10)
+        return complete(request)
+
+    monkeypatch.setattr(fake, "complete", slow)
+    client = async_client(app)
+    lines = [
+        {"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
+         "body": {"model": MODEL, "messages": [{"role": "user", "content": f"Question {i}"}]}}
+        for i in range(2)
+    ]  # fmt: skip
+    source = await client.files.create(file=("in.jsonl", b"\n".join(map(orjson.dumps, lines))), purpose="batch")
+    running = asyncio.ensure_future(  # lifecycle_scale 0: the lines run with this answer
+        client.batches.create(input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h")
+    )
+    assert await asyncio.to_thread(entered.wait, 10)
+    synthetic = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4)
+    assert synthetic.choices[0].message.content and not running.done()
+    release.set()
+    done = await client.batches.retrieve((await running).id)
+    assert done.status == "completed" and done.output_file_id is not None
+    rows = [orjson.loads(r) for r in (await client.files.content(done.output_file_id)).read().splitlines()]
+    answers = {r["custom_id"]: r["response"]["body"]["choices"][0]["message"]["content"] for r in rows}
+    assert answers == {"q0": "You said: Question 0", "q1": "You said: Question 1"}
+    assert fake.on_loop_thread == [False, False] and not app.violations
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the Assistants API is deprecated
+@pytest.mark.parametrize("stream", [False, True], ids=["run", "streamed-run"])
+async def test_assistant_runs_ask_the_backend_off_the_loop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stream: bool
+) -> None:
+    fake, app = echo_app(monkeypatch, tmp_path, lifecycle_scale=0)
+    client = async_client(app)
+    assistant = await client.beta.assistants.create(model=MODEL, instructions="Be brief.")
+    thread = await client.beta.threads.create(messages=[{"role": "user", "content": "Hello there"}])
+    if stream:
+        async with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as events:
+            await events.until_done()
+    else:
+        run = await client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        await client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+    reply = (await client.beta.threads.messages.list(thread_id=thread.id, order="desc")).data[0]
+    assert reply.content[0].text.value == "You said: Hello there"  # type: ignore[union-attr]
+    assert fake.on_loop_thread == [False] and not app.violations

@@ -9,7 +9,8 @@ synthetic too.
 The backend only writes text: the producers keep fakeai's wire formats, ids, tool-choice policy, streaming
 (one frame per real model token), scenarios, faults and the journal. It is blocking (a model runs for seconds),
 so the pipeline runs the produce stage of a request it answers off the event loop (:meth:`Selection.offload`),
-and the backend queues requests to its one model instance with a lock.
+and the work that makes requests of its own (batch lines, assistant runs: ``Pipeline.settle``) too; the backend
+queues requests to its one model instance with a lock.
 
 Sampling: temperature 0 unless the request asks for more, seeded by the request's one seed (``ctx.seed``), so
 the same request gives the same answer (see :mod:`fakeai.producers.text.common`).
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from fakeai.errors import ConfigError
-from fakeai.producers.text.common import stop_sequences
+from fakeai.producers.text.common import content_text, stop_sequences
 from fakeai.producers.text.text import Completion
 from fakeai.producers.text.tokenizer import Tokenizer
 from fakeai.producers.text.tools import ToolCall, function_tools
@@ -37,6 +38,7 @@ from fakeai.producers.text.tools import ToolCall, function_tools
 if TYPE_CHECKING:
     from fakeai.config import Settings
     from fakeai.context import RequestContext
+    from fakeai.producers.bindings import Binding
 
 __all__ = [
     "BackendRequest",
@@ -44,7 +46,9 @@ __all__ = [
     "TextBackend",
     "chat_request",
     "completion_request",
+    "cut_at_stop",
     "load_backend",
+    "messages_request",
     "real_calls",
     "response_format_schema",
     "responses_request",
@@ -68,6 +72,7 @@ class BackendRequest:
     schema: Mapping[str, Any] | None = None  # constrain the output to JSON valid against it (a grammar)
     tools: Sequence[Mapping[str, Any]] = ()  # function definitions the chat template may show the model
     raw_prompt: str | None = None  # legacy completions: the prompt as is, no chat template
+    cut_stop: bool = True  # False: end at a stop sequence but keep it in the text (the caller learns which one)
 
 
 class TextBackend(Protocol):
@@ -221,3 +226,73 @@ def completion_request(body: Mapping[str, Any], prompt: str, seed: int, max_toke
     """A legacy completions prompt, continued as is (no chat template)."""
     return BackendRequest(messages=(), max_tokens=max_tokens, stop=stop_sequences(body), raw_prompt=prompt,
                           **sampling(body, seed))  # fmt: skip
+
+
+def messages_request(
+    body: Mapping[str, Any], seed: int, max_tokens: int | None, binding: Binding | None = None
+) -> BackendRequest:
+    """An Anthropic Messages request as chat messages: ``system`` as the system message, then each turn's text
+    (``tool_use`` blocks as the assistant's ``name(input)``, ``tool_result`` blocks as tool turns, thinking and
+    images left out); custom tools as function definitions (``input_schema`` as their ``parameters``). The
+    request keeps a stop sequence it ends on (``cut_stop=False``): Messages reports which one."""
+
+    def name(role: str) -> str:
+        return binding.name_of(role) if binding is not None else role
+
+    messages: list[Mapping[str, Any]] = []
+    system = content_text(body.get(name("system")))
+    if system:
+        messages.append({"role": "system", "content": system})
+    turns = body.get(name("messages"))
+    for turn in turns if isinstance(turns, list) else ():
+        if isinstance(turn, Mapping):
+            messages.extend(_chat_turns(turn))
+    tools = body.get(name("tools"))
+    functions = [
+        {"name": tool["name"], "description": tool.get("description") or "", "parameters": tool.get("input_schema")}
+        for tool in (tools if isinstance(tools, list) else ())
+        if isinstance(tool, Mapping) and isinstance(tool.get("name"), str) and tool.get("type") in (None, "custom")
+    ]
+    stop = body.get(name("stop"))
+    stops = tuple(s for s in stop if isinstance(s, str) and s) if isinstance(stop, list) else ()
+    return BackendRequest(
+        messages=messages, max_tokens=max_tokens, stop=stops, tools=functions, cut_stop=False, **sampling(body, seed)
+    )
+
+
+def _chat_turns(turn: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """One Messages turn as chat messages: its text, its tool calls (assistant), its tool results (tool turns)."""
+    role = "assistant" if turn.get("role") == "assistant" else "user"
+    content = turn.get("content")
+    if not isinstance(content, list):
+        return [{"role": role, "content": content if isinstance(content, str) else ""}]
+    texts: list[str] = []
+    results: list[Mapping[str, Any]] = []
+    for block in content:
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "text":
+            texts.append(str(block.get("text", "")))
+        elif kind == "tool_use":
+            texts.append(f"{block.get('name')}({orjson.dumps(block.get('input') or {}).decode()})")
+        elif kind == "tool_result":
+            results.append({"role": "tool", "content": content_text(block.get("content"))})
+    return [*results, {"role": role, "content": "\n".join(texts)}] if texts or not results else results
+
+
+def cut_at_stop(completion: Completion, stop: Sequence[str]) -> tuple[Completion, str | None]:
+    """``completion`` up to the earliest stop sequence (a token straddling it keeps its text before it), and that
+    sequence; unchanged and None when no stop sequence occurs."""
+    text = completion.text
+    found = sorted((at, i) for i, s in enumerate(stop) if s and (at := text.find(s)) >= 0)
+    if not found:
+        return completion, None
+    cut, end = found[0][0], 0
+    pieces, ids = completion.tokens, completion.token_ids
+    for i, piece in enumerate(pieces):
+        if end + len(piece) > cut:
+            head = piece[: cut - end]
+            kept = (*pieces[:i], head) if head else pieces[:i]
+            ids = ids[: len(kept)]
+            return Completion("".join(kept), kept, ids, "stop"), stop[found[0][1]]
+        end += len(piece)
+    return dataclasses.replace(completion, finish_reason="stop"), stop[found[0][1]]

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from fakeai.errors import APIError, ConfigError
-from fakeai.producers.text.backend import EXTRA_HINT, BackendRequest
+from fakeai.producers.text.backend import EXTRA_HINT, BackendRequest, cut_at_stop
 from fakeai.producers.text.common import content_text
 from fakeai.producers.text.text import Completion
 
@@ -185,10 +185,10 @@ class LlamaCppBackend:
                     if len(ids) >= limit:
                         break
         pieces = pieces_of(self._tokenizer, ids)
-        if request.stop:
-            ids, pieces, cut = _cut(ids, pieces, request.stop)
-            finish = "stop" if cut else finish
-        return Completion("".join(pieces), tuple(pieces), tuple(ids), finish)
+        completion = Completion("".join(pieces), tuple(pieces), tuple(ids), finish)
+        if request.stop and request.cut_stop:
+            completion = cut_at_stop(completion, request.stop)[0]
+        return completion
 
     def _prompt_ids(self, request: BackendRequest) -> list[int]:
         if request.raw_prompt is not None:
@@ -250,18 +250,3 @@ def _message(message: Mapping[str, Any]) -> dict[str, str]:
 def _stopped(tokenizer: LlamaTokenizer, ids: Sequence[int], stop: Sequence[str]) -> bool:
     tail = tokenizer.decode(ids[-32:])  # a stop sequence ends in the newest tokens
     return any(s and s in tail for s in stop)
-
-
-def _cut(ids: list[int], pieces: list[str], stop: Sequence[str]) -> tuple[list[int], list[str], bool]:
-    """The tokens before the earliest stop sequence (a token straddling it keeps its text before it)."""
-    text = "".join(pieces)
-    found = [at for at in (text.find(s) for s in stop if s) if at >= 0]
-    if not found:
-        return ids, pieces, False
-    cut, end = min(found), 0
-    for i, piece in enumerate(pieces):
-        if end + len(piece) > cut:
-            head = piece[: cut - end]
-            return ids[: i + (1 if head else 0)], pieces[:i] + ([head] if head else []), True
-        end += len(piece)
-    return ids, pieces, True

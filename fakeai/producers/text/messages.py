@@ -20,6 +20,12 @@ Content comes from the same text generator, tokenizer and per-request RNG stream
   prompt cache (``kv_cache``) holds and, for a prefix of at least :data:`MIN_CACHEABLE` tokens, the rest is written
   (``cache_creation_input_tokens``); ``input_tokens`` is what is neither (the tokens after the last breakpoint
   included). Without a breakpoint both are 0.
+* A real model (``--model-backend``, :mod:`fakeai.producers.text.backend`) for the models it answers: it writes
+  the text from ``system`` + ``messages`` in its chat template
+  (:func:`~fakeai.producers.text.backend.messages_request`), and each ``tool_use`` input under the tool's
+  ``input_schema`` grammar (the tool-choice policy above still picks whether and which tool); ``max_tokens`` and
+  ``stop_sequences`` end it as above; usage counts its tokenizer's tokens (the templated prompt, the tokens
+  written; ``count_tokens`` answers the same). Thinking blocks stay synthetic.
 :meth:`MessagesProducer.produce_scripted` renders a scenario's scripted content / tool calls the same way.
 """
 
@@ -40,6 +46,7 @@ from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.bindings import Binding, binding_for, env_files
 from fakeai.producers.text.arguments import user_texts
+from fakeai.producers.text.backend import cut_at_stop, messages_request, real_calls
 from fakeai.producers.text.common import Generation, GenerationConfig, last_user_text
 from fakeai.producers.text.messages_count import cacheable_prefix, count_input
 from fakeai.producers.text.script import Script, scripted_text
@@ -55,6 +62,7 @@ __all__ = [
     "count_input",
     "count_tokens_factory",
     "factory",
+    "input_tokens",
     "message_body",
 ]
 
@@ -161,7 +169,11 @@ class MessagesProducer:
             reason = "max_tokens" if cut else _stop_reason(script.finish_reason, bool(calls))
         else:
             said = user_texts(body.get(self.fields["messages"]))  # tool arguments from the user's words
-            calls = tuple(_anthropic_call(call) for call in plan_calls(self._tool_body(body), rng, ctx.now, said))
+            planned = plan_calls(self._tool_body(body), rng, ctx.now, said)
+            if planned and gen.backend is not None:  # the real model writes the inputs (fakeai's policy picked)
+                asked = messages_request(body, rng.getrandbits(31), limit, self.binding)
+                planned = real_calls(gen.backend, asked, planned, asked.tools)
+            calls = tuple(_anthropic_call(call) for call in planned)
             text = None
             reason = "tool_use"
             if not calls:
@@ -179,6 +191,9 @@ class MessagesProducer:
         self, gen: Generation, body: Mapping[str, Any], rng: random.Random, limit: int | None
     ) -> tuple[Completion, str | None]:
         """The reply text and the stop sequence that ended it (None: it ended on its own or was cut)."""
+        if gen.backend is not None:
+            asked = messages_request(body, rng.getrandbits(31), limit, self.binding)
+            return cut_at_stop(gen.backend.complete(asked), asked.stop)
         stops = _stops(body.get(self.fields["stop"]))
         messages = body.get(self.fields["messages"])
         state = rng.getstate()
@@ -236,11 +251,14 @@ class MessagesProducer:
         }
 
     def usage(self, ctx: RequestContext, gen: Generation, body: Mapping[str, Any], turn: Turn) -> dict[str, Any]:
-        total = count_input(body, gen.tokenizer, self.binding)
+        total = input_tokens(gen, body, self.binding)
         read = creation = 0
         prefix = cacheable_prefix(body, self.binding)
         if prefix is not None:
-            cacheable = min(total, count_input(prefix, gen.tokenizer, self.binding))
+            try:
+                cacheable = min(total, input_tokens(gen, prefix, self.binding))
+            except APIError:  # a real model's chat template may reject a part of a prompt (e.g. tools only)
+                cacheable = 0
             if cacheable >= MIN_CACHEABLE:  # shorter prefixes are never cached
                 read = min(gen.cached_prompt_tokens(total), cacheable)
                 creation = cacheable - read
@@ -286,7 +304,14 @@ class CountTokensProducer:
         if body is None or not isinstance(body.get(self.binding.name_of("messages")), list):
             return None
         gen = self.config.for_request(ctx)
-        return Output(body={"input_tokens": count_input(body, gen.tokenizer, self.binding)}, source="llm")
+        return Output(body={"input_tokens": input_tokens(gen, body, self.binding)}, source="llm")
+
+
+def input_tokens(gen: Generation, body: Mapping[str, Any], binding: Binding) -> int:
+    """``usage.input_tokens`` before caching: the real model's templated prompt, else :func:`count_input`."""
+    if gen.backend is not None:
+        return gen.backend.count_prompt(messages_request(body, 0, None, binding))
+    return count_input(body, gen.tokenizer, binding)
 
 
 def _last_role(messages: Any) -> str:
