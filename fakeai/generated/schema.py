@@ -24,6 +24,7 @@ from fakeai.generated.walker import (
     INF,
     OPTIONAL,
     REQUIRED,
+    TAG_KEYS,
     Array,
     Boolean,
     Const,
@@ -36,6 +37,7 @@ from fakeai.generated.walker import (
     Ref,
     String,
     Union,
+    complete,
 )
 from fakeai.spec.pointer import name as pointer_name
 from fakeai.spec.pointer import resolve
@@ -92,6 +94,17 @@ class SchemaWalker:
             return gen(ctx, 0)
 
         return generate
+
+    def completer(self, schema: Mapping[str, Any]) -> Callable[[GenContext, Mapping[str, Any]], dict[str, Any]]:
+        """``(ctx, value) -> value`` with the fields ``schema`` requires and ``value`` lacks generated, in the union
+        branch ``value`` names by its ``type`` (a stored conversation item gets its ``status``)."""
+        root = self._compile(schema, None, ())
+        self._settle()
+
+        def fill(ctx: GenContext, value: Mapping[str, Any]) -> dict[str, Any]:
+            return complete(root, ctx, value)
+
+        return fill
 
     # -- compilation ------------------------------------------------------------------------
 
@@ -179,7 +192,10 @@ class SchemaWalker:
             nodes = [self._compile(b, name, kinds, title) for b in branches]
         null = next((n for n in nodes if isinstance(n, Const) and n.value is None), None)
         solid = [n for n in nodes if n is not null]
-        return self._add(Union(solid, null, null is not None and name in realism.NULL_NAMES))
+        discriminator = s.get("discriminator")
+        prop = discriminator.get("propertyName") if isinstance(discriminator, dict) else None
+        keys = (prop,) if isinstance(prop, str) else TAG_KEYS
+        return self._add(Union(solid, null, null is not None and name in realism.NULL_NAMES, keys))
 
     def _discriminated(self, branch: Any, discriminator: Any) -> Any:
         """With an explicit ``mapping``, pin the discriminator property of a ``$ref`` branch."""
@@ -301,7 +317,24 @@ class SchemaWalker:
         node.totals = next(((t, ps) for t, ps in TOTALS if t in props and any(p in props for p in ps)), None)
         node.check = self._checker(props)
         node.declared = frozenset(props)
+        node.literals = self._literal_props(props)
         return node
+
+    def _literal_props(self, props: Mapping[str, Any]) -> dict[str, tuple[Any, ...]]:
+        """The properties a schema fixes to a const or an enum (``type: {enum: [message]}``), with their values."""
+        found: dict[str, tuple[Any, ...]] = {}
+        for pname, pschema in props.items():
+            if not isinstance(pschema, dict):
+                continue
+            if "$ref" in pschema or "allOf" in pschema:
+                target = resolve(self.document, pschema["$ref"]) if "$ref" in pschema else {}
+                if self._structured(target):
+                    continue
+                pschema = self._flatten(pschema, 0)
+            values = _literals(pschema)
+            if values:
+                found[pname] = tuple(values)
+        return found
 
     # -- costs, validation --------------------------------------------------------------------
 

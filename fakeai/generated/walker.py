@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fakeai.generated import realism
@@ -21,6 +21,8 @@ INF = math.inf
 SOFT_DEPTH = 8
 REQUIRED, ALWAYS, OPTIONAL = 0, 1, 2
 Checker = Callable[[str, Any], bool]  # (property name, value) -> valid for that property
+Tags = dict[str, tuple[Any, ...]]  # property -> the literal values a branch allows for it
+TAG_KEYS = ("type", "object")  # what names a union's branch when the schema has no discriminator
 
 
 class Node:
@@ -156,16 +158,24 @@ class Ref(Node):
 
 
 class Union(Node):
-    """``anyOf`` / type lists: pick a generable branch; non-null preferred unless ``null_first``."""
+    """``anyOf`` / type lists: pick a generable branch; non-null preferred unless ``null_first``.
 
-    __slots__ = ("branches", "cheapest", "live", "null_branch", "null_first")
+    An echoed object (``ctx.echo`` at the top) that names a branch by its ``keys`` (the discriminator, else
+    ``type``/``object``) gets that branch, so the body has every field that branch requires.
+    """
 
-    def __init__(self, branches: Sequence[Node], null_branch: Node | None, null_first: bool) -> None:
+    __slots__ = ("branches", "cheapest", "keys", "live", "null_branch", "null_first", "tags")
+
+    def __init__(
+        self, branches: Sequence[Node], null_branch: Node | None, null_first: bool, keys: tuple[str, ...] = TAG_KEYS
+    ) -> None:
         super().__init__(INF)
         self.branches = tuple(branches)
         self.null_branch, self.null_first = null_branch, null_first
+        self.keys = keys
         self.live: tuple[Node, ...] = ()
         self.cheapest: Node = Never("no branch")
+        self.tags: tuple[Tags, ...] | None = None  # per live branch: key -> the literals it allows (on first use)
 
     def estimate(self) -> float:
         costs = [b.cost for b in self.branches]
@@ -181,10 +191,36 @@ class Union(Node):
     def gen(self, ctx: GenContext, depth: int) -> Any:
         if self.null_first and self.null_branch is not None:
             return None
+        if depth == 0 and ctx.echo:
+            chosen = self.branch_for(ctx.echo)
+            if chosen is not None:
+                return chosen.gen(ctx, depth)
         if depth >= SOFT_DEPTH or not self.live:
             return self.cheapest.gen(ctx, depth)
         live = self.live
         return (live[0] if len(live) == 1 else ctx.rng.choice(live)).gen(ctx, depth)
+
+    def branch_for(self, value: Mapping[str, Any]) -> Node | None:
+        """The live branch ``value`` names by its literals (``type: computer_call_output``), None if none does.
+        Ties go to the branch declaring most of ``value``'s fields, then to the first."""
+        if self.tags is None:
+            self.tags = tuple(tags_of(branch, self.keys) for branch in self.live)
+        best: Node | None = None
+        best_score = (0, 0)
+        for branch, tags in zip(self.live, self.tags, strict=True):
+            matched = 0
+            for key, allowed in tags.items():
+                if key in value:
+                    if not _allowed(value[key], allowed):
+                        matched = -1
+                        break
+                    matched += 1
+            if matched <= 0:
+                continue
+            score = (matched, len(declared_of(branch) & value.keys()))
+            if score > best_score:
+                best, best_score = branch, score
+        return best
 
 
 class Array(Node):
@@ -229,8 +265,8 @@ class Array(Node):
 
 class Object(Node):
     __slots__ = (
-        "check", "declared", "extra", "extra_key", "list_shape", "max_props", "min_props", "not_groups", "optional_p",
-        "props", "totals",
+        "check", "declared", "extra", "extra_key", "list_shape", "literals", "max_props", "min_props", "not_groups",
+        "optional_p", "props", "totals",
     )  # fmt: skip
 
     def __init__(self, props: Sequence[tuple[str, Node, int]], extra: Node | None, extra_key: Node | None) -> None:
@@ -244,6 +280,7 @@ class Object(Node):
         self.optional_p = 0.5
         self.check: Checker | None = None
         self.declared: frozenset[str] = frozenset(name for name, _, _ in self.props)  # incl. never-generated ones
+        self.literals: Tags = {}  # properties the schema fixes to a const or enum (what names a union branch)
 
     def estimate(self) -> float:
         return 1 + max((node.cost for _, node, kind in self.props if kind == REQUIRED), default=-1)
@@ -312,6 +349,56 @@ class Object(Node):
             for name, value in source.items():
                 if name in declared and self.check(name, value):
                     out[name] = value
+
+
+def complete(node: Node, ctx: GenContext, value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` with the fields its schema requires and it lacks generated (a stored item's ``status``); the
+    branch of a union is the one ``value`` names (:meth:`Union.branch_for`). ``value``'s own fields are kept."""
+    node = _resolved(node)
+    if isinstance(node, Union):
+        chosen = node.branch_for(value)
+        return complete(chosen, ctx, value) if chosen is not None else dict(value)
+    out = dict(value)
+    if isinstance(node, Object):
+        for name, prop, kind in node.props:
+            if kind == REQUIRED and name not in out:
+                out[name] = prop.gen(ctx, SOFT_DEPTH)  # the smallest valid value: no optional content
+    return out
+
+
+def tags_of(node: Node, keys: Sequence[str]) -> Tags:
+    """The literals a union branch fixes for ``keys`` (a nested union: what any of its branches allows)."""
+    node = _resolved(node)
+    if isinstance(node, Object):
+        return {key: node.literals[key] for key in keys if key in node.literals}
+    if isinstance(node, Union):
+        merged: Tags = {}
+        parts = [tags_of(branch, keys) for branch in node.live]
+        for key in keys:
+            if parts and all(key in part for part in parts):
+                merged[key] = tuple(v for part in parts for v in part[key])
+        return merged
+    return {}
+
+
+def declared_of(node: Node) -> frozenset[str]:
+    node = _resolved(node)
+    if isinstance(node, Object):
+        return node.declared
+    if isinstance(node, Union):
+        return frozenset().union(*(declared_of(branch) for branch in node.live))
+    return frozenset()
+
+
+def _resolved(node: Node) -> Node:
+    seen = 0
+    while isinstance(node, Ref) and seen < 64:
+        node, seen = node.target, seen + 1
+    return node
+
+
+def _allowed(value: Any, allowed: tuple[Any, ...]) -> bool:
+    return any(value == literal and type(value) is type(literal) for literal in allowed)
 
 
 def _fix_list(out: dict[str, Any]) -> None:

@@ -22,6 +22,7 @@ from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer, store_producer
 from fakeai.producers.text import history
 from fakeai.resources.model import TOMBSTONE, is_well_formed
+from fakeai.resources.producer import completer
 from fakeai.spec.operation import Operation
 from fakeai.store import Record, ResourceStore
 
@@ -121,6 +122,9 @@ def create_conversation_items(store: ResourceStore, ctx: RequestContext) -> Outp
         return None
     known = len(history.conversation_items(store, ctx.namespace, conversation))
     items = history.input_items(body["items"], f"{conversation}/{known}/{ctx.seed}")
+    fill = completer(store, history.ITEM)  # each item as its ConversationItem branch requires (status)
+    if fill is not None:
+        items = [fill(item, ctx.now) for item in items]
     page = history.page(items, {"order": "asc", "limit": len(items) or 1})
     return Output(
         status=ctx.operation.status, body=page, source="store", effects=history.item_effects(conversation, items)

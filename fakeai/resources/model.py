@@ -16,6 +16,7 @@ to generated data (the SDKs' own test suites call endpoints with such ids and ex
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ Echo = Callable[[Any], Any]
 ECHO: Registry[Echo] = Registry("echo transform")  # request value -> the answer's value (``echo:`` in YAML)
 echo = ECHO.register
 
+Completer = Callable[[GenContext, Mapping[str, Any]], dict[str, Any]]  # fakeai.generated SchemaWalker.completer
 Derive = Callable[[ResourceStore, str, "CompiledKind", dict[str, Any], Record], None]
 DERIVE: Registry[Derive] = Registry("derive function")
 derive = DERIVE.register
@@ -146,6 +148,7 @@ class ResourceModel:
         self.operations: dict[str, Any] = {}  # operationId -> Operation of the document
         self.inline: dict[str, Callable[..., Any]] = {}  # work run while answering (fakeai.resources.work)
         self.producers: dict[str, Any] = {}  # operationId -> its ResourceProducer (scenario ``resource:`` rules)
+        self.completers: dict[str, Completer] = {}  # kind (item schema a union) -> fills a branch's required fields
         # the pipeline's runner (create_app sets it): a streamed run does its work while it is answered
         self.runner: Runner | None = None
 
@@ -159,6 +162,16 @@ class ResourceModel:
         advanced = self.advance(ctx, kind, record)
         effects = [] if advanced is record else [Effect("put", kind.name, key, advanced)]
         return self.with_work(ctx.namespace, ctx.now, kind, key, advanced, effects)
+
+    def completed(self, kind: CompiledKind, body: Mapping[str, Any], now: float) -> dict[str, Any]:
+        """``body`` with what the branch of its kind's item schema it names by ``type`` requires and it lacks:
+        items other code stored (a conversation's ``computer_call_output`` added as sent) get ``status:
+        completed``. Seeded by the id, not the request, so every read (and the create's answer) agrees."""
+        fill = self.completers.get(kind.name)
+        if fill is None:
+            return dict(body)
+        rng = random.Random(f"{kind.name}/{body.get('id')}")
+        return fill(GenContext(rng=rng, now=now, overrides={}), body)
 
     def missing(self, ctx: RequestContext, kind: CompiledKind, ident: str, record: Record | None) -> Output | None:
         """A 404 for ids we would have issued or that were deleted; None lets generated data answer."""
@@ -347,7 +360,8 @@ class ResourceModel:
         record, effects = self.load(ctx, kind, ident)
         if record is None or record.meta.get(TOMBSTONE):
             return self.missing(ctx, kind, ident, record)
-        return Output(status=ctx.operation.status, body=record.body, source="resource", effects=tuple(effects))
+        body = self.completed(kind, record.body, float(record.meta.get("since", ctx.now)))
+        return Output(status=ctx.operation.status, body=body, source="resource", effects=tuple(effects))
 
     def with_work(
         self, namespace: str, now: float, kind: CompiledKind, key: str, record: Record, effects: list[Effect]
@@ -544,7 +558,7 @@ class ResourceModel:
             )
             effects += advance
             if current is not None:
-                items.append(dict(current.body))
+                items.append(self.completed(kind, current.body, float(current.meta.get("since", ctx.now))))
         for name, value in ctx.query.items():  # filters: a query parameter named like a field (purpose=...)
             if name not in limits.paging and isinstance(value, (str, int, bool)) and items and name in items[0]:
                 items = [item for item in items if item.get(name) == value]

@@ -73,6 +73,11 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         if media is not None and media.schema is not None:
             generators[name] = env.walker.compile(media.schema)
     model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
+    for name, kind in graph.kinds.items():  # objects stored by others (conversation items) filled on reads
+        schema = _page_items(env, kind.item_schema) or kind.item_schema  # created as a page: its items
+        item = deref(env.document, schema) if schema is not None else None
+        if isinstance(item, Mapping) and "anyOf" in item:
+            model.completers[name] = env.walker.completer(schema)
     model.operations = {op.operation_id: op for op in operations}
     model.inline = {name: WORK.get(name) for name in INLINE_WORK}
     env.store.compiled = (graph, model, decls)
@@ -117,6 +122,21 @@ def built_for(store: Any) -> tuple[Graph, ResourceModel, Declarations] | None:
     """The resource graph and model an app compiled over ``store`` (its ``FakeAI.store``), if any."""
     built: tuple[Graph, ResourceModel, Declarations] | None = getattr(store, "compiled", None)
     return built
+
+
+def completer(store: Any, kind: str) -> Callable[[Mapping[str, Any], float], dict[str, Any]] | None:
+    """``(body, now) -> body`` with what the branch of ``kind``'s item schema that ``body`` names requires and it
+    lacks (:meth:`ResourceModel.completed`), for the app compiled over ``store``; None without one or the kind."""
+    built = built_for(store)
+    compiled = built[1].kinds.get(kind) if built is not None else None
+    if built is None or compiled is None:
+        return None
+    model = built[1]
+
+    def fill(body: Mapping[str, Any], now: float) -> dict[str, Any]:
+        return model.completed(compiled, body, now)
+
+    return fill
 
 
 def forced(store: Any) -> Callable[..., Output | None] | None:

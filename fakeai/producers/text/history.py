@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Effect, RequestContext
 from fakeai.errors import APIError
+from fakeai.generated import realism
 from fakeai.resources.model import TOMBSTONE, is_well_formed
 from fakeai.store import Record, ResourceStore
 
@@ -175,7 +176,8 @@ def input_items(given: Any, salt: str) -> list[dict[str, Any]]:
 def _resource(item: Mapping[str, Any], salt: str, index: int) -> dict[str, Any]:
     kind = item.get("type", "message")
     ident = item.get("id")
-    ident = ident if isinstance(ident, str) and ident else _id(_ID_PREFIX.get(str(kind), "msg_"), salt, index)
+    prefix = _ID_PREFIX.get(str(kind)) or realism.ID_PREFIXES.get(str(kind)) or "msg_"  # ws_, cu_, ig_...
+    ident = ident if isinstance(ident, str) and ident else _id(prefix, salt, index)
     if kind != "message" and "role" not in item:
         resource = {"id": ident, **{k: v for k, v in item.items() if k != "id"}}
         if kind in _STATUS_TYPES:
