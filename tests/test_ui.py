@@ -79,9 +79,11 @@ def client(server: Server) -> Iterator[openai.OpenAI]:
         yield sdk
 
 
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str, timeout: float = 5.0) -> Any:
+def wait_for(
+    driver: WebDriver, condition: Callable[[WebDriver], Any], what: str, timeout: float = 5.0, poll: float = 0.05
+) -> Any:
     ignored = (NoSuchElementException, StaleElementReferenceException)  # not drawn yet, or redrawn meanwhile
-    return WebDriverWait(driver, timeout, poll_frequency=0.05, ignored_exceptions=ignored).until(
+    return WebDriverWait(driver, timeout, poll_frequency=poll, ignored_exceptions=ignored).until(
         condition, f"timed out waiting for {what}"
     )
 
@@ -289,12 +291,15 @@ def test_the_scenarios_tab_shows_hits_states_and_a_reload_error_with_its_line(
             client.embeddings.create(model="text-embedding-3-small", input="two")
 
         def counters(d: WebDriver) -> tuple[list[str], list[str]] | None:
-            find(d, "#refresh-scenarios").click()
             faults = [c.text for c in find_all(d, "#fault-counts td")]
             refusals = [c.text for c in find_all(d, "#refusal-counts td")]
-            return (faults, refusals) if faults and refusals else None
+            if faults and refusals:
+                return (faults, refusals)
+            find(d, "#refresh-scenarios").click()  # draw again; the next poll reads it (a click clears the box)
+            return None
 
-        faults, refusals = wait_for(browser, counters, "the counters")
+        # polled every 0.5 s: a click every 50 ms on a busy runner kept clearing the box before it was drawn
+        faults, refusals = wait_for(browser, counters, "the counters", timeout=15.0, poll=0.5)
         assert faults == ["cut", "1"]
         assert refusals == ["429", "scenario", "1"]
         path.write_text(SCENARIO + "    unknown_key: 1\n")
@@ -303,7 +308,7 @@ def test_the_scenarios_tab_shows_hits_states_and_a_reload_error_with_its_line(
             find(d, "#refresh-scenarios").click()
             return text(d, "#reload .card p.fail")
 
-        error = wait_for(browser, reload_error, "the reload error", timeout=10.0)
+        error = wait_for(browser, reload_error, "the reload error", timeout=15.0, poll=0.5)
         assert f"{path}:{SCENARIO.count(chr(10)) + 1}" in error and "unknown_key" in error
         assert console_errors(browser) == []
         browser.get("about:blank")  # closes the feed before this server stops
