@@ -123,3 +123,21 @@ def test_completion_adds_only_what_the_named_branch_requires() -> None:
     }
     assert fill(context(0), {"type": "call", "id": "c", "name": "f"}) == {"type": "call", "id": "c", "name": "f"}
     assert fill(context(0), {"type": "unknown", "id": "u"}) == {"type": "unknown", "id": "u"}  # no branch: as given
+
+
+async def test_items_sent_to_a_placeholder_conversation_are_answered_valid_and_kept_nowhere() -> None:
+    """SDK suites and fuzzers add items to ``conv_123``-style ids no one created: the answer is the items as the
+    API would store them (nulls the server fills in are filled, nested objects completed), and nothing is
+    stored, so the placeholder's list stays generated data rather than a page kept as one item."""
+    app = make_app()
+    sent: list[Any] = [
+        {"type": "message", "role": "user", "content": "hi"},
+        {"type": "message", "role": "assistant", "content": "hello"},
+    ]
+    async with async_client(app) as client:
+        added = await client.conversations.items.create("conv_123", items=sent)
+        listed = await client.conversations.items.list("conv_123")
+    assert [item.type for item in added.data] == ["message", "message"]
+    assert all(item.status == "completed" for item in added.data)
+    assert all(item.id not in {i.id for i in listed.data} for item in added.data)  # kept nowhere
+    assert not app.violations

@@ -353,7 +353,9 @@ class Object(Node):
 
 def complete(node: Node, ctx: GenContext, value: Mapping[str, Any]) -> dict[str, Any]:
     """``value`` with the fields its schema requires and it lacks generated (a stored item's ``status``); the
-    branch of a union is the one ``value`` names (:meth:`Union.branch_for`). ``value``'s own fields are kept."""
+    branch of a union is the one ``value`` names (:meth:`Union.branch_for`). ``value``'s own fields are kept,
+    except nulls a client sent for what the server fills in: a required one is generated, an optional one dropped
+    (``"status": null`` in an input item becomes the stored item's status)."""
     node = _resolved(node)
     if isinstance(node, Union):
         chosen = node.branch_for(value)
@@ -361,9 +363,25 @@ def complete(node: Node, ctx: GenContext, value: Mapping[str, Any]) -> dict[str,
     out = dict(value)
     if isinstance(node, Object):
         for name, prop, kind in node.props:
-            if kind == REQUIRED and name not in out:
+            if kind == REQUIRED and out.get(name) is None:
                 out[name] = prop.gen(ctx, SOFT_DEPTH)  # the smallest valid value: no optional content
+            elif name in out and out[name] is None:
+                del out[name]
+            elif name in out:
+                out[name] = _complete_value(prop, ctx, out[name])
     return out
+
+
+def _complete_value(node: Node, ctx: GenContext, value: Any) -> Any:
+    """A nested field completed like its parent: objects by their schema, each object of an array by the items'."""
+    target = _resolved(node)
+    if isinstance(value, Mapping) and isinstance(target, (Object, Union)):
+        return complete(target, ctx, value)
+    if isinstance(value, list) and isinstance(target, Array):
+        items = _resolved(target.items)
+        if isinstance(items, (Object, Union)):
+            return [complete(items, ctx, v) if isinstance(v, Mapping) else v for v in value]
+    return value
 
 
 def tags_of(node: Node, keys: Sequence[str]) -> Tags:

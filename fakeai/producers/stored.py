@@ -118,17 +118,21 @@ def create_conversation_items(store: ResourceStore, ctx: RequestContext) -> Outp
     conversation = ctx.path_params.get("conversation_id", "")
     found = store.get(ctx.namespace, history.CONVERSATION, conversation)
     body = ctx.body if isinstance(ctx.body, dict) else {}
-    if found is None or found.meta.get(TOMBSTONE) or not isinstance(body.get("items"), list):
+    if not isinstance(body.get("items"), list):
         return None
-    known = len(history.conversation_items(store, ctx.namespace, conversation))
+    # a placeholder id (conv_123: what SDK suites send) is answered with the items but keeps nothing (there is
+    # no conversation to add them to); a well-formed unknown or deleted id falls through to the 404
+    placeholder = found is None and ctx.settings.unknown_ids != "404" and not is_well_formed(conversation, "conv_")
+    if (found is None or found.meta.get(TOMBSTONE)) and not placeholder:
+        return None
+    known = len(history.conversation_items(store, ctx.namespace, conversation)) if not placeholder else 0
     items = history.input_items(body["items"], f"{conversation}/{known}/{ctx.seed}")
     fill = completer(store, history.ITEM)  # each item as its ConversationItem branch requires (status)
     if fill is not None:
         items = [fill(item, ctx.now) for item in items]
     page = history.page(items, {"order": "asc", "limit": len(items) or 1})
-    return Output(
-        status=ctx.operation.status, body=page, source="store", effects=history.item_effects(conversation, items)
-    )
+    effects = () if placeholder else history.item_effects(conversation, items)
+    return Output(status=ctx.operation.status, body=page, source="store", effects=effects)
 
 
 def input_tokens(store: ResourceStore, ctx: RequestContext) -> Output | None:
