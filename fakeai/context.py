@@ -47,6 +47,41 @@ class RequestContext:
     request_id: str = ""  # unique per request; every stage and event carries it (and x-request-id)
     prefer: Preference | None = None  # the parsed ``Prefer`` header
 
+    @classmethod
+    def internal(
+        cls,
+        operation: Operation,
+        method: str,
+        path: str,
+        body: Any,
+        *,
+        seed: int,
+        now: float,
+        settings: Settings,
+        request_id: str,
+        namespace: str = "",
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str] | None = None,
+    ) -> RequestContext:
+        """A request fakeai makes itself (a batch's line, a realtime turn): a JSON body, no query or files, the
+        RNG seeded from ``seed``."""
+        return cls(
+            operation=operation,
+            method=method,
+            path=path,
+            path_params=path_params or {},
+            query={},
+            headers=headers if headers is not None else {},
+            body=body,
+            files={},
+            seed=seed,
+            rng=random.Random(seed),
+            now=now,
+            settings=settings,
+            namespace=namespace,
+            request_id=request_id,
+        )
+
     @property
     def operation_id(self) -> str:
         return self.operation.operation_id

@@ -290,22 +290,11 @@ class Pipeline:
         try:
             parsed = compiled.parse_body("application/json", body, {})
             seed = request_seed(self.settings.seed, compiled.operation.operation_id, path, b"", parsed, {}, "", None)
-            ctx = RequestContext(
-                operation=compiled.operation,
-                method=method,
-                path=path,
-                path_params=path_params,
-                query={},
+            ctx = RequestContext.internal(
+                compiled.operation, method, path, parsed, seed=seed, now=now, settings=self.settings,
+                request_id=request_id, namespace=namespace, path_params=path_params,
                 headers={"x-fakeai-namespace": namespace} if namespace else {},
-                body=parsed,
-                files={},
-                seed=seed,
-                rng=random.Random(seed),
-                now=now,
-                settings=self.settings,
-                namespace=namespace,
-                request_id=request_id,
-            )
+            )  # fmt: skip
             decision = self.match(ctx)
             output = self.vendor_shape(ctx, produce(compiled, ctx, decision))
             output = self.check(compiled, output) if self.check is not None else output

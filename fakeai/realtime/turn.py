@@ -16,9 +16,8 @@ No socket here; :mod:`fakeai.realtime.stream` sleeps and :mod:`fakeai.realtime.c
 
 from __future__ import annotations
 
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.context import NO_DECISION, Decision, Frame, Output, Refusal, RequestContext, Timing
@@ -34,18 +33,18 @@ from fakeai.spec.operation import Operation
 
 CHAT = "createChatCompletion"  # the operation whose rules and chaos answer realtime turns
 OPERATION_ID = "realtime"  # the journal's and the metrics' name for a realtime response
-REALTIME = Operation(
-    operation_id=OPERATION_ID,
-    method="GET",
-    path="/realtime",
-    tags=("Realtime",),
-    summary="A response of a Realtime API WebSocket session",
-    parameters=(),
-    body_required=False,
-    request_media={},
-    status=200,
-    response_media={},
-)
+
+
+def _operation(operation_id: str, method: str, path: str, tag: str, summary: str = "") -> Operation:
+    """An operation the realtime fake names itself (it is no path of the spec)."""
+    return Operation(
+        operation_id=operation_id, method=method, path=path, tags=(tag,), summary=summary, parameters=(),
+        body_required=method == "POST", request_media={}, status=200, response_media={},
+    )  # fmt: skip
+
+
+REALTIME = _operation(OPERATION_ID, "GET", "/realtime", "Realtime", "A response of a Realtime API WebSocket session")
+CHAT_OPERATION = _operation(CHAT, "POST", "/chat/completions", "Chat")  # when the document has no chat operation
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,22 +132,10 @@ class Bridge:
         seen = dict(headers)
         seen.setdefault(CONVERSATION_HEADER, conversation)
         seed = request_seed(int(self.settings.seed), CHAT, path, b"", body, {}, seen.get("x-fakeai-seed", ""), None)
-        return RequestContext(
-            operation=self.chat or _chat_operation(),
-            method="POST",
-            path=path,
-            path_params={},
-            query={},
-            headers=seen,
-            body=body,
-            files={},
-            seed=seed,
-            rng=random.Random(seed),
-            now=now,
-            settings=self.settings,
-            namespace=namespace,
-            request_id=new_request_id(),
-        )
+        return RequestContext.internal(
+            self.chat or CHAT_OPERATION, "POST", path, body, seed=seed, now=now, settings=self.settings,
+            request_id=new_request_id(), namespace=namespace, headers=seen,
+        )  # fmt: skip
 
     def decide(self, ctx: RequestContext) -> Outcome:
         """The scenario engine's decision for the turn (rate limits, rules, chaos); may raise ``APIError``."""
@@ -184,22 +171,7 @@ class Bridge:
         disconnected: bool = False,
     ) -> None:
         """Journal and metrics: the response as operation ``realtime``, the events it sent as its frames."""
-        realtime = RequestContext(
-            operation=REALTIME,
-            method="GET",
-            path=ctx.path,
-            path_params={},
-            query={},
-            headers=ctx.headers,
-            body=ctx.body,
-            files={},
-            seed=ctx.seed,
-            rng=ctx.rng,
-            now=ctx.now,
-            settings=ctx.settings,
-            namespace=ctx.namespace,
-            request_id=ctx.request_id,
-        )
+        realtime = replace(ctx, operation=REALTIME, method="GET")  # the same request, journaled as realtime
         output = Output(
             status=status,
             frames=tuple(frames),
@@ -211,18 +183,3 @@ class Bridge:
             self.matcher.commit(ctx, outcome.decision, output)
         timing = Timing(first=first, done=elapsed)
         self.events.emit(RequestAnswered(realtime, output, timing, elapsed, None, disconnected, len(frames)))
-
-
-def _chat_operation() -> Operation:
-    return Operation(
-        operation_id=CHAT,
-        method="POST",
-        path="/chat/completions",
-        tags=("Chat",),
-        summary="",
-        parameters=(),
-        body_required=True,
-        request_media={},
-        status=200,
-        response_media={},
-    )
