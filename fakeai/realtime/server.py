@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -107,24 +108,16 @@ class RealtimeEndpoint:
 async def _deny(scope: Scope, send: Send, error: APIError) -> None:
     """Refuse the handshake with an HTTP answer (the ASGI denial-response extension), else close 1008."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
-        body = orjson.dumps(
-            {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
-        )
-        await send(
-            {
-                "type": "websocket.http.response.start",
-                "status": error.status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
+        body = orjson.dumps(error.body())  # OpenAI's envelope, as the HTTP API answers the same refusal
+        headers = [(b"content-type", b"application/json")]
+        headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+        await send({"type": "websocket.http.response.start", "status": error.status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
         return
     await send({"type": "websocket.close", "code": 1008, "reason": error.message[:120]})
 
 
 def _query(scope: Scope) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"))
 
 
