@@ -70,7 +70,7 @@ class CompiledOperation:
 
     @property
     def sources(self) -> list[str]:
-        return [p.source for p in self.producers]
+        return [p.source for p in self.producers if getattr(p, "present", True)]
 
     def check_path(self, path_params: Mapping[str, str]) -> None:
         if self.validation == "off":

@@ -43,6 +43,7 @@ from fakeai.parse.coerce import nest, parse_json, parse_query, prompt_too_large,
 from fakeai.parse.deadline import deadlines
 from fakeai.parse.seed import new_request_id, request_seed
 from fakeai.producers.bindings import env_files, envelope_of
+from fakeai.producers.text.tokenizer import get_tokenizer, unloaded_encoding
 from fakeai.scenario.faults import inject
 from fakeai.scenario.prefer import parse_prefer
 from fakeai.scenario.respond import example_output, refusal_output, reply_output
@@ -121,7 +122,9 @@ class Pipeline:
         self.work: Mapping[str, Work] = work or {}
         self.offload = offload  # requests a real model answers: produced in a worker thread (blocking work)
         self.routes = _route_table(operations)
-        self.prompted = frozenset(op_id for op_id, op in operations.items() if "llm" in op.sources)  # model-like
+        self.prompted = frozenset(
+            op_id for op_id, op in operations.items() if any(p.source == "llm" for p in op.producers)
+        )  # model-like
         self.api_keys = frozenset(settings.api_keys)
         self.envelopes = {  # operations answering errors in another vendor's envelope (compiled once)
             op_id: envelope
@@ -147,6 +150,8 @@ class Pipeline:
             self.events.emit(self.rejected(scope, exc, op_id, ctx))
             return
         self.events.emit(RequestReceived(ctx))
+        if op_id in self.prompted and (encoding := unloaded_encoding(ctx.model)) is not None:
+            await asyncio.to_thread(get_tokenizer, encoding)  # a vocabulary's first use (0.2 s): off the loop
         self.admit(ctx)
         output: Output | None = None
         with unique_ids(ctx.request_id if self.unique_ids else None):  # ids unique per answer
@@ -228,9 +233,8 @@ class Pipeline:
     async def produce(self, compiled: CompiledOperation, ctx: RequestContext, decision: Decision) -> Output:
         """The produce stage; off the event loop when a real model may answer (``--model-backend``): a model-like
         request it answers, or a stream of another operation (a streamed assistant run does its work meanwhile)."""
-        if self.offload is not None and (
-            self.offload(ctx) if compiled.operation.operation_id in self.prompted else ctx.wants_stream
-        ):
+        prompted = compiled.operation.operation_id in self.prompted
+        if self.offload is not None and (self.offload(ctx) if prompted else ctx.wants_stream):
             return await asyncio.to_thread(produce, compiled, ctx, decision)
         return produce(compiled, ctx, decision)
 

@@ -1,0 +1,141 @@
+"""Validators and spec examples are compiled when first used, not at startup (idle memory: issue 11), and a schema
+jsonschema-rs cannot compile is answered as a clear 500 for its operation only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+
+from fakeai.app import create_app
+from fakeai.config import Settings
+from fakeai.spec.normalize import normalize
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}], "max_tokens": 5}
+
+
+def _compiled(app: Any) -> int:
+    validators = next(iter(app.operations.values())).env.validators
+    return sum(1 for v in validators._handed if v._validator is not None)
+
+
+async def test_startup_compiles_no_validator_and_a_request_only_its_own() -> None:
+    app = create_app(Settings(validate_responses="off"))
+    handed = len(next(iter(app.operations.values())).env.validators._handed)
+    assert handed > 300  # OpenAI's document: bodies, parameters, example checks
+    assert _compiled(app) == 0
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        answer = await http.post("/v1/chat/completions", json=CHAT)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["object"] == "chat.completion"
+        after_one = _compiled(app)
+        assert 1 <= after_one <= 3  # the body validator (and the parameters' ones the request used)
+        bad = await http.post("/v1/chat/completions", json={**CHAT, "messages": "not a list"})
+        assert bad.status_code == 400 and bad.json()["error"]["param"] == "messages"
+        assert _compiled(app) == after_one  # compiled once, reused
+
+
+def _document(pattern: str) -> dict[str, Any]:
+    def op(op_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        reply = {"type": "object", "required": ["ok"], "properties": {"ok": {"const": True}}}
+        return {
+            "operationId": op_id,
+            "requestBody": {"content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": reply}}}},
+        }
+
+    broken = {"type": "object", "properties": {"name": {"type": "string", "pattern": pattern}}}
+    return normalize(
+        {
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1"},
+            "paths": {
+                "/broken": {"post": op("postBroken", broken)},
+                "/fine": {"post": op("postFine", {"type": "object"})},
+            },
+        }
+    )
+
+
+async def test_a_schema_that_cannot_compile_fails_its_operation_clearly_and_no_other() -> None:
+    app = create_app(Settings(), document=_document("(["))  # starts: nothing is compiled yet
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        broken = await http.post("/v1/broken", json={"name": "x"})
+        assert broken.status_code == 500
+        error = broken.json()["error"]
+        assert error["type"] == "server_error"
+        assert "cannot compile the spec's schema" in error["message"] and "regex" in error["message"]
+        assert "Traceback" not in broken.text
+        fine = await http.post("/v1/fine", json={})
+        assert fine.status_code == 200 and fine.json() == {"ok": True}
+
+
+async def test_a_valid_schema_still_rejects_bad_bodies_after_lazy_compilation() -> None:
+    app = create_app(Settings(), document=_document("^[a-z]+$"))
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        assert (await http.post("/v1/broken", json={"name": "abc"})).status_code == 200
+        rejected = await http.post("/v1/broken", json={"name": "ABC"})
+        assert rejected.status_code == 400
+        assert rejected.json()["error"]["param"] == "name"
+
+
+def test_examples_are_resolved_when_asked_and_only_valid_ones_answer() -> None:
+    app = create_app(Settings(use_examples=True))
+    producers = {
+        op_id: next(p for p in compiled.producers if p.source == "example")
+        for op_id, compiled in app.operations.items()
+        if any(p.source == "example" for p in compiled.producers)
+    }
+    assert all(p.examples is not None for p in producers.values())  # nothing resolved at startup
+    valid = {op_id for op_id, compiled in app.operations.items() if "example" in compiled.sources}
+    assert all(p.examples is None for p in producers.values())  # ``sources`` resolved them
+    assert "getAssistant" in valid  # its example validates against AssistantObject
+    assert valid < set(producers)  # some upstream examples do not validate (they answer generated data)
+    for op_id in producers:
+        assert (op_id in valid) == (producers[op_id].body is not None)
+
+
+def test_cl100k_is_loaded_by_the_first_request_that_needs_it_off_the_event_loop() -> None:
+    """In a fresh interpreter (vocabularies are per process): startup loads o200k only; the first embeddings
+    request loads cl100k in a worker thread and still counts its tokens with it."""
+    import subprocess
+    import sys
+
+    code = """
+import asyncio, threading, httpx2
+from fakeai.app import create_app
+from fakeai.producers.text import tokenizer
+
+loads = []
+real = tokenizer.get_tokenizer
+def watched(name):
+    if name not in tokenizer._tokenizers:
+        loads.append((name, threading.current_thread() is threading.main_thread()))
+    return real(name)
+tokenizer.get_tokenizer = watched
+import fakeai.pipeline
+fakeai.pipeline.get_tokenizer = watched
+
+async def main():
+    app = create_app()
+    for hook in app.asgi.on_startup:
+        await hook()
+    print("after startup", sorted(tokenizer._tokenizers))
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        text = "Tokenizers are loaded once."
+        answer = await http.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": text})
+        print("status", answer.status_code, answer.json()["usage"]["prompt_tokens"])
+        print("expected", real("cl100k_base").count(text))
+    print("after request", sorted(tokenizer._tokenizers), loads)
+asyncio.run(main())
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert "after startup ['o200k_base']" in out.stdout
+    status, tokens = lines["status"].split()
+    assert status == "200"
+    assert tokens == lines["expected"]
+    # each vocabulary loaded once, neither on the event loop's thread (startup's warm-up, then the request's)
+    after = "after request ['cl100k_base', 'o200k_base'] [('o200k_base', False), ('cl100k_base', False)]"
+    assert after in out.stdout
