@@ -27,6 +27,7 @@ class RequestAnswered:
     disconnected: bool = False  # the client went away before the answer was complete
     frames_sent: int | None = None  # streams: the frames that went out (fewer than output.frames if disconnected)
     sent_at: Sequence[float] | None = None  # streams: when each of them went out, seconds after arrival
+    payload: bytes | None = None  # a non-streamed JSON body as sent (its encoding of output.body)
 
 
 @dataclass(frozen=True, slots=True)

@@ -190,11 +190,11 @@ class Journal:
                 rule=rule,
                 namespace=ctx.namespace,
                 conversation=conversation_of(ctx),
-                api_key=mask(api_key_of(ctx.headers)),
-                api_key_hash=fingerprint(api_key_of(ctx.headers)),
+                api_key=(key := _key_marks(api_key_of(ctx.headers)))[0],
+                api_key_hash=key[1],
                 request_id=ctx.request_id,
                 request_json=self._request_body(ctx),
-                response_json=None if frames is not None else self._response_body(output),
+                response_json=None if frames is not None else self._response_body(output, event.payload),
                 frames=None if frames is None else len(frames),
                 first_frame_json=pack(frames[0].data) if frames else None,
                 last_frame_json=pack(frames[-1].data) if frames else None,
@@ -252,11 +252,11 @@ class Journal:
             body["tool_results"] = [call_id for call_id, _name in conv.tool_results(ctx.body)][:64]
         return pack(body)
 
-    def _response_body(self, output: Output) -> bytes | None:
+    def _response_body(self, output: Output, sent: bytes | None = None) -> bytes | None:
         body = output.body
         if isinstance(body, bytes):
             return pack({"content_type": output.content_type, "bytes": len(body)})
-        data = pack(body)
+        data = sent if sent is not None else pack(body)  # the bytes the client got: the same JSON
         if data is None or fits(body, data, self.body_limit):
             return data
         return pack(preview(body, data))
@@ -358,6 +358,20 @@ def fingerprint(key: str | None) -> str | None:
     if key is None:
         return None
     return hashlib.blake2b(key.encode(), digest_size=6, person=b"fakeai-key").hexdigest()
+
+
+_MARKS: dict[str, tuple[str | None, str | None]] = {}  # key -> (mask, fingerprint): the same few keys, again
+
+
+def _key_marks(key: str | None) -> tuple[str | None, str | None]:
+    if key is None:
+        return None, None
+    found = _MARKS.get(key)
+    if found is None:
+        if len(_MARKS) >= 1024:  # bounded: a client sending a new key per request gets no caching
+            _MARKS.clear()
+        found = _MARKS[key] = (mask(key), fingerprint(key))
+    return found
 
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:

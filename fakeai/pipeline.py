@@ -175,7 +175,15 @@ class Pipeline:
                     size, sent = delivered.size, delivered.frames
                     self.events.emit(
                         RequestAnswered(
-                            ctx, output, timing, elapsed, size, delivered.disconnected, sent, delivered.sent_at
+                            ctx,
+                            output,
+                            timing,
+                            elapsed,
+                            size,
+                            delivered.disconnected,
+                            sent,
+                            delivered.sent_at,
+                            delivered.payload,
                         )
                     )
             finally:

@@ -36,6 +36,7 @@ class Delivered:
     frames: int | None = None  # streams: frames actually sent
     disconnected: bool = False  # the client went away first
     sent_at: Sequence[float] | None = None  # streams: when each sent frame went out (seconds after arrival)
+    payload: bytes | None = None  # a JSON body as sent (the journal keeps these bytes instead of re-encoding)
 
 
 class Watch:
@@ -142,7 +143,8 @@ async def _body(
         await send({"type": "http.response.body", "body": payload})
     except OSError:  # the client went away as the answer went out (servers raise ClientDisconnected(OSError))
         return Delivered(disconnected=True)
-    return Delivered(size=len(payload), disconnected=watch.gone)
+    json_sent = output.content_type.startswith("application/json") and not isinstance(output.body, bytes)
+    return Delivered(size=len(payload), disconnected=watch.gone, payload=payload if json_sent else None)
 
 
 async def _stream(

@@ -85,6 +85,9 @@ class Generation:
         return random.Random(self.seed * 1_000_003 + stream + _TEXT_SALT)  # independent of ``ctx.rng`` (ids)
 
 
+_MODELS: dict[tuple[re.Pattern[str], str], tuple[str, str | None, bool]] = {}  # GenerationConfig._model
+
+
 @dataclass(frozen=True, slots=True)
 class GenerationConfig:
     """Compiled once per operation from :class:`~fakeai.config.Settings`."""
@@ -136,15 +139,30 @@ class GenerationConfig:
     def is_reasoning(self, model: str) -> bool:
         return self.reasoning_models.match(model.lower()) is not None
 
+    def _model(self, requested: str) -> tuple[str, str | None, bool]:
+        """(base model, mode suffix, reasoning) of a requested model name, remembered (bounded)."""
+        found = _MODELS.get((self.reasoning_models, requested))
+        if found is None:
+            base_model, suffix_mode = split_mode_suffix(requested)
+            found = (base_model, suffix_mode, self.is_reasoning(base_model))
+            if len(_MODELS) >= 4096:  # a client inventing model names gets no caching, and no growth
+                _MODELS.clear()
+            _MODELS[(self.reasoning_models, requested)] = found
+        return found
+
     def for_request(self, ctx: RequestContext) -> Generation:
         body: Mapping[str, Any] = ctx.body if isinstance(ctx.body, dict) else {}
         requested = ctx.model or ""
-        base_model, suffix_mode = split_mode_suffix(requested)
-        mode = ctx.headers.get(MODE_HEADER, "").strip().lower() or suffix_mode or self.mode
+        base_model, suffix_mode, reasoning = self._model(requested)
+        mode = ctx.headers.get(MODE_HEADER, "").strip().lower() if MODE_HEADER in ctx.headers else ""
+        mode = mode or suffix_mode or self.mode
         if mode not in MODES:
             raise APIError(400, f"{MODE_HEADER} must be one of {', '.join(MODES)}; got {mode!r}", param=MODE_HEADER)
-        reasoning = self.is_reasoning(base_model)
-        header = ctx.headers.get(REASONING_CONTENT_HEADER, "").strip().lower()
+        header = (
+            ctx.headers[REASONING_CONTENT_HEADER].strip().lower()
+            if reasoning and REASONING_CONTENT_HEADER in ctx.headers
+            else ""
+        )
         asked_mode = suffix_mode is not None or MODE_HEADER in ctx.headers  # a mode asked for is synthetic text
         backend = self.backends.for_model(base_model) if self.backends is not None and not asked_mode else None
         return Generation(

@@ -226,9 +226,18 @@ def unloaded_encoding(model: str | None) -> str | None:
     return None if name in _tokenizers else name
 
 
+_BY_MODEL: dict[str | None, TiktokenTokenizer] = {}  # model name -> its loaded tokenizer (bounded)
+
+
 def for_model(model: str | None) -> Tokenizer:
     """The tokenizer OpenAI uses for ``model`` (see :func:`encoding_name_for_model`)."""
-    return get_tokenizer(encoding_name_for_model(model))
+    found = _BY_MODEL.get(model)
+    if found is None:
+        found = get_tokenizer(encoding_name_for_model(model))
+        if len(_BY_MODEL) >= 4096:  # model names come from requests
+            _BY_MODEL.clear()
+        _BY_MODEL[model] = found
+    return found
 
 
 # --- Hugging Face tokenizer.json ---------------------------------------------------------------
