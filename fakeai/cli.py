@@ -268,6 +268,10 @@ def serve(settings: Settings) -> int:
 
         import orjson
 
+        from fakeai.gctune import trim_heap
+
+        del app  # built to fail fast on bad settings, scenarios or specs; each worker builds its own
+        trim_heap()  # the supervisor keeps only what it imported
         os.environ["FAKEAI_SETTINGS_JSON"] = orjson.dumps(_settings_dict(settings)).decode()
         uvicorn.run(
             "fakeai.app:app_from_environment",

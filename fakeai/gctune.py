@@ -81,6 +81,12 @@ def freeze(thresholds: tuple[int, int, int] = THRESHOLDS) -> int:
         return gc.get_freeze_count()
 
 
+def trim_heap() -> None:
+    """Collect, then give free heap pages back to the system (what a process built and dropped)."""
+    gc.collect()
+    _trim()
+
+
 def _trim() -> None:
     """Give the C heap's free pages back to the system (glibc's ``malloc_trim``): startup (spec loading,
     vocabularies) frees far more than serving ever reuses. A no-op where libc has no such call."""
