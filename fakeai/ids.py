@@ -12,13 +12,11 @@ request gets the same bytes, ids included. The RNG is consumed the same either w
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
 import string
 import uuid
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 ALNUM = string.ascii_letters + string.digits  # a-z, A-Z, 0-9: chat, completion and tool call ids
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase  # 0-9, A-Z, a-z: the schema walker's ids
@@ -28,14 +26,22 @@ HEX = "0123456789abcdef"
 _SALT: ContextVar[str | None] = ContextVar("fakeai_id_salt", default=None)
 
 
-@contextlib.contextmanager
-def unique_ids(salt: str | None) -> Iterator[None]:
-    """Ids drawn inside the block are mixed with ``salt`` (a request id; None: ids as drawn)."""
-    token = _SALT.set(salt)
-    try:
-        yield
-    finally:
-        _SALT.reset(token)
+class unique_ids:  # lower case: used like a function, ``with unique_ids(request_id):``
+    """Ids drawn inside the block are mixed with ``salt`` (a request id; None: ids as drawn). A class rather
+    than a generator context manager: it is entered once per request."""
+
+    __slots__ = ("salt", "token")
+
+    def __init__(self, salt: str | None) -> None:
+        self.salt = salt
+        self.token: Token[str | None] | None = None
+
+    def __enter__(self) -> None:
+        self.token = _SALT.set(self.salt)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.token is not None:
+            _SALT.reset(self.token)
 
 
 _TABLES: dict[str, bytes] = {}  # alphabet -> the byte translation b -> alphabet[b % len(alphabet)]
