@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from fakeai.context import Frame, Output, RequestContext, Timing
+from fakeai.context import Frame, Output, Packed, RequestContext, Timing
 from fakeai.events import Events, RequestAnswered, RequestRejected
 from fakeai.scenario import conversation as conv
 
@@ -394,6 +394,8 @@ def pack(body: Any) -> bytes | None:
     """``body`` as JSON bytes (``None`` stays ``None``; payload bytes are described, not kept)."""
     if body is None:
         return None
+    if isinstance(body, Packed):  # a stream frame's data, encoded by the respond stage
+        return bytes(body)
     return orjson.dumps(_plain_body(body), default=repr, option=orjson.OPT_NON_STR_KEYS)
 
 

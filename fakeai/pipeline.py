@@ -49,7 +49,7 @@ from fakeai.scenario.prefer import parse_prefer
 from fakeai.scenario.respond import example_output, refusal_output, reply_output
 from fakeai.simulators.base import Admits, Finishes
 from fakeai.store import ResourceStore
-from fakeai.streaming import Delivered, respond, respond_error
+from fakeai.streaming import Delivered, pack_frames, respond, respond_error
 
 log = logging.getLogger("fakeai.pipeline")
 ROUTING = "connexion_routing"
@@ -166,7 +166,7 @@ class Pipeline:
                     await self.respond_error(send, exc, op_id, ctx)
                     self.events.emit(self.rejected(scope, exc, op_id, ctx))
                     return
-                output = produced
+                output = produced if produced.frames is None else replace(produced, frames=pack_frames(produced.frames))
                 delivered = Delivered()
                 try:
                     delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)

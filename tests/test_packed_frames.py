@@ -1,0 +1,91 @@
+"""Stream frames are packed (their JSON encoded) before the respond stage: the bytes on the wire do not change,
+and what the listeners read after the stream (usage, finish reason, final response, the journal's first and
+last frame) stays readable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx2
+import openai
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from fakeai.app import create_app
+from fakeai.clock import FakeClock
+from fakeai.config import Settings
+from fakeai.context import Frame, Packed, frame_data
+from fakeai.streaming import KEEP_HEAD, KEEP_TAIL, encode_frame, pack_frames
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+FRAME = st.builds(
+    Frame,
+    data=st.one_of(
+        st.dictionaries(st.text(max_size=5), JSON, max_size=4), st.lists(JSON, max_size=3), st.just("[DONE]")
+    ),
+    event=st.none() | st.sampled_from(["message_start", "content_block_delta", "response.completed"]),
+    validate=st.booleans(),
+    tokens=st.integers(0, 4),
+)
+
+
+@given(st.lists(FRAME, max_size=12))
+@settings(max_examples=200, deadline=None)
+def test_packing_changes_no_byte_and_keeps_the_ends_as_objects(frames: list[Frame]) -> None:
+    packed = pack_frames(frames)
+    assert [encode_frame(f) for f in packed] == [encode_frame(f) for f in frames]
+    assert [(f.event, f.validate, f.tokens) for f in packed] == [(f.event, f.validate, f.tokens) for f in frames]
+    assert [frame_data(f) for f in packed] == [f.data for f in frames]
+    ends = [*range(min(KEEP_HEAD, len(frames))), *range(max(len(frames) - KEEP_TAIL, 0), len(frames))]
+    assert all(packed[i] is frames[i] for i in ends)
+    middle = range(KEEP_HEAD, len(frames) - KEEP_TAIL)
+    assert all(isinstance(packed[i].data, Packed) for i in middle if not isinstance(frames[i].data, str))
+
+
+def _value(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"no sample {name} {labels}")
+
+
+async def test_listeners_still_read_a_packed_stream() -> None:
+    app = create_app(Settings(validate_responses="strict"), clock=FakeClock())
+    transport = httpx2.ASGITransport(app=app)
+    http = httpx2.AsyncClient(transport=transport, base_url="http://t")
+    client = openai.AsyncOpenAI(base_url="http://t/v1", api_key="sk-test", http_client=http, max_retries=0)
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Tell me about the harbour."}], stream=True,
+        max_tokens=40, stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
+    )  # fmt: skip
+    chunks = [chunk async for chunk in stream]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens == 40
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert not app.violations
+    entry: dict[str, Any] = (await http.get("/_fakeai/journal?operation=createChatCompletion")).json()["data"][-1]
+    stream_info = entry["stream"]
+    assert stream_info["first"]["choices"][0]["delta"]["role"] == "assistant"
+    assert stream_info["last"] == "[DONE]" and stream_info["frames"] == len(chunks) + 1
+    metrics = (await http.get("/metrics")).text
+    assert _value(metrics, "vllm:request_success_total", finished_reason="length", model_name="gpt-4o") == 1
+    assert _value(metrics, "vllm:generation_tokens_total", model_name="gpt-4o") == 40
+    assert _value(metrics, "vllm:prompt_tokens_total", model_name="gpt-4o") == usage.prompt_tokens
+    assert len(text) > 40  # 40 tokens of text arrived, packed or not
+    # a Responses stream: its stored response comes from the final (unpacked) response.completed frame
+    events = [
+        e
+        async for e in await client.responses.create(model="gpt-4o", input="Tell me about the harbour.", stream=True)
+    ]  # fmt: skip
+    final = events[-1]
+    assert final.type == "response.completed"
+    stored = await client.responses.retrieve(final.response.id)
+    assert stored.output_text == final.response.output_text and stored.usage == final.response.usage
+    await http.aclose()
