@@ -166,7 +166,9 @@ class Pipeline:
                     await self.respond_error(send, exc, op_id, ctx)
                     self.events.emit(self.rejected(scope, exc, op_id, ctx))
                     return
-                output = produced if produced.frames is None else replace(produced, frames=pack_frames(produced.frames))
+                if produced.frames is not None:  # the unpacked frames must not outlive this line (memory)
+                    produced = replace(produced, frames=pack_frames(produced.frames))
+                output = produced
                 delivered = Delivered()
                 try:
                     delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)
