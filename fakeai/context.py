@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import orjson
 
@@ -121,6 +121,9 @@ class Frame:
     event: str | None = None
     validate: bool = True  # self-check this frame against the spec's stream event schema
     tokens: int = 0  # completion tokens this frame carries (drives inter-token timing)
+    # False for frames whose data never holds a usage object, a finish reason or a final response (a content
+    # delta): the listeners looking for those skip them rather than build their data
+    summary: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)

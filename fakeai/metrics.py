@@ -449,7 +449,7 @@ def _last_token(output: Output, timing: Timing) -> float:
 def _usage_objects(output: Output) -> Iterator[Mapping[str, Any]]:
     """``usage`` objects of the answer: the body's, or the stream's (chat/completions usage chunk, Responses'
     ``response.completed``, Anthropic's ``message_start`` / ``message_delta``)."""
-    datas: Iterable[Any] = [output.body] if output.frames is None else (f.data for f in output.frames)
+    datas: Iterable[Any] = [output.body] if output.frames is None else (f.data for f in output.frames if f.summary)
     for data in datas:
         if not isinstance(data, Mapping):
             continue
@@ -498,7 +498,9 @@ def count_prompt(ctx: RequestContext) -> int:
 def finished_reason(output: Output) -> str:
     """vLLM's ``finished_reason`` label for an answer: ``length`` when cut by a token limit, ``stop`` otherwise
     (tool calls and content filters included), ``abort`` for a stream that ended without a finish reason."""
-    datas: Iterable[Any] = [output.body] if output.frames is None else (f.data for f in reversed(output.frames))
+    datas: Iterable[Any] = (
+        [output.body] if output.frames is None else (f.data for f in reversed(output.frames) if f.summary)
+    )
     for data in datas:
         reason = _reason_in(data)
         if reason is not None:

@@ -133,6 +133,8 @@ def pack_frames(frames: Sequence[Frame]) -> list[Frame]:
     packed = list(frames)
     for index in range(KEEP_HEAD, len(frames) - KEEP_TAIL):
         frame = frames[index]
+        if frame.__class__ is not Frame:  # a frame that builds its data when read (chat's ChatDelta) holds none
+            continue
         data = frame.data
         if data.__class__ is dict or data.__class__ is list:
             packed[index] = Frame(

@@ -89,3 +89,41 @@ async def test_listeners_still_read_a_packed_stream() -> None:
     stored = await client.responses.retrieve(final.response.id)
     assert stored.output_text == final.response.output_text and stored.usage == final.response.usage
     await http.aclose()
+
+
+async def test_lazy_chat_deltas_read_the_same_every_time_and_hold_no_summary() -> None:
+    """ChatDelta frames build their chunk on every read: equal each time, never carrying what the listeners
+    look for (usage objects, finish reasons), and the stream the SDK reads is the same as an eager one's."""
+    from fakeai.producers.text.chat import ChatDelta
+
+    app = create_app(Settings(validate_responses="strict", tokens_per_chunk=3), clock=FakeClock())
+    captured: list[Any] = []
+    from fakeai.events import RequestAnswered
+
+    app.events.subscribe(RequestAnswered, lambda event: captured.append(event.output))
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t")
+    client = openai.AsyncOpenAI(base_url="http://t/v1", api_key="sk-test", http_client=http, max_retries=0)
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Tell me about the harbour."}], stream=True, n=2,
+        max_tokens=25, stream_options={"include_usage": True}, extra_body={"ignore_eos": True},
+    )  # fmt: skip
+    chunks = [chunk async for chunk in stream]
+    await http.aclose()
+    assert not app.violations
+    frames = captured[-1].frames
+    deltas = [f for f in frames if isinstance(f, ChatDelta)]
+    assert len(deltas) == 2 * 9  # 25 tokens in chunks of 3, per choice
+    for frame in deltas:
+        first, again = frame.data, frame.data
+        assert first == again and first is not again  # built per read, never shared
+        assert first["usage"] is None and first["choices"][0]["finish_reason"] is None
+        assert not frame.summary
+    summaries = [f for f in frames if f.summary and isinstance(f.data, dict)]
+    assert any(f.data.get("usage") for f in summaries)
+    assert {c["finish_reason"] for f in summaries for c in f.data["choices"]} >= {"length"}
+    by_choice: dict[int, str] = {}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            by_choice[choice.index] = by_choice.get(choice.index, "") + (choice.delta.content or "")
+    assert sorted(by_choice) == [0, 1]
+    assert [sum(f.tokens for f in deltas if f.data["choices"][0]["index"] == i) for i in (0, 1)] == [25, 25]
