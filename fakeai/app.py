@@ -417,16 +417,25 @@ class ErrorMiddleware:
             await respond_error(send, error, envelope, new_request_id() if envelope == "anthropic" else "")
 
 
+_WARMING: list[asyncio.Future[None]] = []  # the warm-up of the default vocabulary, while it runs
+
+
 async def _warm_tokenizers() -> None:
-    """Load the default vocabulary (o200k_base, 0.5 s, ~47 MiB) before serving. cl100k_base (GPT-4, GPT-3.5,
-    the embedding models; ~23 MiB) is loaded by the first request that needs it, in a worker thread
-    (``Pipeline.produce``), so a process that never sees those models does not hold it."""
+    """Start loading the default vocabulary (o200k_base: 0.5 s, ~47 MiB) in a worker thread, and serve meanwhile:
+    the server is ready ~0.5 s sooner, and a request that needs the vocabulary before it is loaded waits for the
+    load in its own worker thread (``Pipeline``: the event loop never blocks on it). cl100k_base (GPT-4, GPT-3.5,
+    the embedding models; ~23 MiB) is loaded by the first request that needs it, so a process that never sees
+    those models does not hold it."""
+    from fakeai.gctune import trim_heap
     from fakeai.producers.text.tokenizer import for_model
 
     def warm() -> None:
         for_model("gpt-4o").count("warm up")
+        trim_heap()  # the vocabulary file's parse is garbage now
 
-    await asyncio.to_thread(warm)
+    future = asyncio.get_running_loop().run_in_executor(None, warm)
+    _WARMING.append(future)
+    future.add_done_callback(_WARMING.remove)
 
 
 async def _freeze_heap() -> None:

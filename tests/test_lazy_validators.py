@@ -96,8 +96,9 @@ def test_examples_are_resolved_when_asked_and_only_valid_ones_answer() -> None:
 
 
 def test_cl100k_is_loaded_by_the_first_request_that_needs_it_off_the_event_loop() -> None:
-    """In a fresh interpreter (vocabularies are per process): startup loads o200k only; the first embeddings
-    request loads cl100k in a worker thread and still counts its tokens with it."""
+    """In a fresh interpreter (vocabularies are per process): startup starts loading o200k in a worker thread
+    and does not wait for it (a chat request made at once waits for it, off the event loop); the first
+    embeddings request loads cl100k, also in a worker thread, and counts its tokens with it."""
     import subprocess
     import sys
 
@@ -106,22 +107,27 @@ import asyncio, threading, httpx2
 from fakeai.app import create_app
 from fakeai.producers.text import tokenizer
 
-loads = []
+loads = []  # each vocabulary really loaded (its file parsed), and whether on the event loop's thread
+real_load = tokenizer._load_ranks
+def watched(name, spec):
+    loads.append((name, threading.current_thread() is threading.main_thread()))
+    return real_load(name, spec)
+tokenizer._load_ranks = watched
 real = tokenizer.get_tokenizer
-def watched(name):
-    if name not in tokenizer._tokenizers:
-        loads.append((name, threading.current_thread() is threading.main_thread()))
-    return real(name)
-tokenizer.get_tokenizer = watched
-import fakeai.pipeline
-fakeai.pipeline.get_tokenizer = watched
 
 async def main():
+    from fakeai.app import _WARMING
     app = create_app()
     for hook in app.asgi.on_startup:
         await hook()
-    print("after startup", sorted(tokenizer._tokenizers))
+    print("at startup", sorted(tokenizer._tokenizers), len(_WARMING))  # the default one is still loading
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
+        chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tokenizers are loaded once."}]}
+        answered = await http.post("/v1/chat/completions", json=chat)  # waits for the load, off the loop
+        print("chat", answered.status_code, answered.json()["usage"]["prompt_tokens"])
+        o200k = real("o200k_base")  # OpenAI's recipe: 3 per message + role + content, 3 to prime the reply
+        print("chat_expected 200", 3 + o200k.count("user") + o200k.count(chat["messages"][0]["content"]) + 3)
+        print("after startup", sorted(tokenizer._tokenizers))
         text = "Tokenizers are loaded once."
         answer = await http.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": text})
         print("status", answer.status_code, answer.json()["usage"]["prompt_tokens"])
@@ -132,6 +138,8 @@ asyncio.run(main())
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert "at startup [] 1" in out.stdout  # startup does not wait for the vocabulary
+    assert lines["chat"] == lines["chat_expected"]  # counted with o200k, once it was loaded
     assert "after startup ['o200k_base']" in out.stdout
     status, tokens = lines["status"].split()
     assert status == "200"
