@@ -73,8 +73,13 @@ def _salted(drawn: str, alphabet: str) -> str:
 
 
 def new_id(rng: random.Random, prefix: str, length: int = 24, alphabet: str = ALNUM) -> str:
-    """``prefix`` + ``length`` characters of ``alphabet``, drawn at once (``rng.choices``)."""
-    return prefix + _salted("".join(rng.choices(alphabet, k=length)), alphabet)
+    """``prefix`` + ``length`` characters of ``alphabet``: one ``getrandbits`` draw, a byte per character mapped
+    onto the alphabet (``b % len(alphabet)``: 62 characters are not quite uniform, which no id needs). One draw
+    instead of ``rng.choices``' one ``random()`` per character: 1.5 instead of 11 µs for a chat completion id."""
+    if not alphabet.isascii():
+        return prefix + _salted("".join(rng.choices(alphabet, k=length)), alphabet)
+    drawn = rng.getrandbits(8 * length).to_bytes(length, "little").translate(_table(alphabet)).decode("ascii")
+    return prefix + _salted(drawn, alphabet)
 
 
 def new_id_per_char(rng: random.Random, prefix: str, length: int = 24, alphabet: str = ALNUM) -> str:

@@ -74,3 +74,20 @@ def test_bodies_count_against_the_byte_budget() -> None:
         store.put("", "response", f"resp_{index}", Record({"id": f"resp_{index}", "output": "x" * 10_000}))
     assert 95 <= len(store) <= 100 and store.bytes <= 1_000_000
     assert store.get("", "response", "resp_999") is not None and store.get("", "response", "resp_0") is None
+
+
+async def test_a_purpose_the_documents_file_object_lacks_is_stored_as_one_it_has() -> None:
+    """OpenAI's 2025-04-29 document accepts ``user_data`` uploads but its ``OpenAIFile.purpose`` enum lacks it: the
+    answer (self-checked strictly) keeps the object valid with its first purpose; the current document keeps it."""
+    from fakeai.app import create_app
+    from fakeai.config import Settings
+    from tests.conftest import shared_spec
+
+    old = create_app(Settings(spec=str(shared_spec("openai-2025-04-29.yaml")), validate_responses="strict"))
+    current = create_app(Settings(validate_responses="strict"))
+    for app, purpose in ((old, "assistants"), (current, "user_data")):
+        client = async_client(app)
+        created = await client.files.create(file=("a.txt", b"hello"), purpose="user_data")
+        assert created.purpose == purpose
+        assert (await client.files.retrieve(created.id)).purpose == purpose
+        assert not app.violations

@@ -110,7 +110,7 @@ async def test_text_turn(app: FakeAI, served: tuple[FakeAI, Server]) -> None:
     deltas = of(events, "response.output_text.delta")
     done = of(events, "response.done")[0].response
     assert "".join(d.delta for d in deltas) == of(events, "response.output_text.done")[0].text
-    assert done.status == "completed" and done.usage.output_tokens == len(deltas) == 12
+    assert done.status == "completed" and done.usage.output_tokens == len(deltas) > 0
     assert done.usage.input_tokens > 0
 
 

@@ -7,20 +7,23 @@ uploaded keep working. Everything is per namespace (``x-fakeai-namespace``).
 
 from __future__ import annotations
 
+import functools
 import string
+from collections.abc import Sequence
 from typing import Any
 
 from fakeai.context import Effect, Output, RequestContext
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer, store_producer
 from fakeai.spec.operation import Operation
+from fakeai.spec.pointer import resolve
 from fakeai.store import Record, ResourceStore
 
 KIND = "file"
 _ALPHABET = string.ascii_letters + string.digits
 
 
-def create(store: ResourceStore, ctx: RequestContext) -> Output | None:
+def create(store: ResourceStore, ctx: RequestContext, purposes: Sequence[str] = ()) -> Output | None:
     body = ctx.body if isinstance(ctx.body, dict) else {}
     uploads = ctx.files.get("file") or ()
     if not uploads:
@@ -34,7 +37,7 @@ def create(store: ResourceStore, ctx: RequestContext) -> Output | None:
         "bytes": len(upload.data),
         "created_at": created,
         "filename": upload.filename or "file",
-        "purpose": body.get("purpose", "user_data"),
+        "purpose": _purpose(body.get("purpose", "user_data"), purposes),
         "status": "processed",  # deprecated upstream, still required by the spec
     }
     expires = body.get("expires_after")
@@ -105,5 +108,33 @@ HANDLERS: Registry[StoreHandler] = Registry(
 )
 
 
+def _purpose(asked: Any, purposes: Sequence[str]) -> Any:
+    """The purpose the file is stored with: the one asked for, unless the document's file object does not allow
+    it (OpenAI's 2025 document accepts ``user_data`` uploads but leaves it out of ``OpenAIFile.purpose``): then
+    the object's first purpose, so the answer stays valid."""
+    return asked if not purposes or asked in purposes else purposes[0]
+
+
+def _file_purposes(operation: Operation, document: Any) -> tuple[str, ...]:
+    """The ``purpose`` values the operation's answer (a file object) allows; () when it names none."""
+    schema = operation.json_response.schema if operation.json_response is not None else None
+    for _ in range(8):  # follow $refs to the object, then to its purpose property
+        if isinstance(schema, dict) and "$ref" in schema:
+            schema = resolve(document, schema["$ref"])
+            continue
+        break
+    purpose = (schema.get("properties") or {}).get("purpose") if isinstance(schema, dict) else None
+    for _ in range(8):
+        if isinstance(purpose, dict) and "$ref" in purpose:
+            purpose = resolve(document, purpose["$ref"])
+            continue
+        break
+    enum = purpose.get("enum") if isinstance(purpose, dict) else None
+    return tuple(v for v in enum if isinstance(v, str)) if isinstance(enum, list) else ()
+
+
 def files_factory(operation: Operation, env: CompileEnv) -> StoreProducer | None:
-    return store_producer(HANDLERS, operation, env)
+    producer = store_producer(HANDLERS, operation, env)
+    if producer is not None and operation.operation_id == "createFile":
+        producer.handler = functools.partial(create, purposes=_file_purposes(operation, env.document))
+    return producer

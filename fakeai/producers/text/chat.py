@@ -75,8 +75,16 @@ class ChatChoice:
 
 
 def fingerprint(model: str) -> str:
-    """A stable ``system_fingerprint`` per model name."""
-    return "fp_" + format(_fnv(model.encode()) & 0xFFFFFFFFFF, "010x")
+    """A stable ``system_fingerprint`` per model name (remembered, bounded)."""
+    found = _FINGERPRINTS.get(model)
+    if found is None:
+        if len(_FINGERPRINTS) >= 4096:  # model names come from requests
+            _FINGERPRINTS.clear()
+        found = _FINGERPRINTS[model] = "fp_" + format(_fnv(model.encode()) & 0xFFFFFFFFFF, "010x")
+    return found
+
+
+_FINGERPRINTS: dict[str, str] = {}
 
 
 def _fnv(data: bytes) -> int:

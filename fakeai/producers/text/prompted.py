@@ -60,7 +60,8 @@ def prompted_schema(texts: Sequence[str]) -> Mapping[str, Any] | None:
 def wants_fenced_json(texts: Sequence[str]) -> bool:
     """The prompt asks for the answer in a ```json block ("Return the correct JSON response within a ```json
     codeblock") and says what the JSON looks like. A ```json block the user merely pasted is no request."""
-    return any(_ASKS_FENCE.search(text[:MAX_SCAN_CHARS]) for text in texts) and prompted_schema(texts) is not None
+    asks = any("```" in text and _ASKS_FENCE.search(text[:MAX_SCAN_CHARS]) for text in texts)  # fence first: cheap
+    return asks and prompted_schema(texts) is not None
 
 
 def _objects(text: str) -> Iterator[dict[str, Any]]:

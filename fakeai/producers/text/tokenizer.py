@@ -147,7 +147,15 @@ class TiktokenTokenizer:
         return self.encoding.decode_single_token_bytes(token_id)
 
     def count(self, text: str) -> int:
-        return len(self.encoding.encode_ordinary(text))
+        if len(text) > _COUNTED_CHARS:
+            return len(self.encoding.encode_ordinary(text))
+        key = (self.name, text)
+        found = _COUNTED.get(key)
+        if found is None:
+            if len(_COUNTED) >= _COUNTED_SIZE:
+                _COUNTED.clear()
+            found = _COUNTED[key] = len(self.encoding.encode_ordinary(text))
+        return found
 
     def split(self, text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
         ids = self.encoding.encode_ordinary(text)
@@ -161,6 +169,10 @@ class TiktokenTokenizer:
         return tuple(ids), tuple(pieces)
 
 
+# Counts of short texts, remembered: roles, tool definitions and a conversation's earlier turns come back with
+# every request (a chat client resends the whole history each turn). Bounded: 4,096 texts of <= 1,024 chars.
+_COUNTED: dict[tuple[str, str], int] = {}
+_COUNTED_SIZE, _COUNTED_CHARS = 4096, 1024
 _lock = threading.Lock()
 _tokenizers: dict[str, TiktokenTokenizer] = {}
 
