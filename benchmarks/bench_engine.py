@@ -83,6 +83,20 @@ def main() -> None:
             f"{concurrency:>5} {row['ttft_p50']:>12.1f} {row['ttft_p99']:>12.1f} {row['itl_p50']:>11.2f}"
             f" {row['tokens_per_s']:>10.0f} {row['preemptions']:>8.0f}"
         )
+    # Where the profile puts the knee: the engine is compute-bound when every step's token work dominates its
+    # fixed cost; per request that work is its prompt plus its output tokens at per_token_ms, plus per_seq_ms per
+    # step it runs in (base_ms amortized over a full batch). Throughput above this bound means the simulator
+    # undercounts work under load (requests are planned once and never see later arrivals' prefill chunks).
+    work_ms = (args.prompt + args.output - 1) * profile.per_token_ms + args.output * profile.per_seq_ms
+    bound = (
+        1000.0 * args.output * profile.max_num_seqs / (work_ms * profile.max_num_seqs + profile.base_ms * args.output)
+    )
+    peak = max(rows, key=lambda row: row[1]["tokens_per_s"])
+    knee = next(c for c, row in rows if row["tokens_per_s"] >= 0.9 * peak[1]["tokens_per_s"])
+    print(
+        f"profile's compute bound {bound:,.0f} output tok/s; measured peak {peak[1]['tokens_per_s']:,.0f} "
+        f"({peak[1]['tokens_per_s'] / bound:.2f}x the bound) at concurrency {peak[0]}; 90% of the peak from {knee}"
+    )
     try:
         import matplotlib
 
