@@ -334,13 +334,14 @@ def _content_frames(
     """The content (or refusal) deltas of one choice (the hot loop of a streamed answer: one dict + one Frame each)."""
     append = frames.append
     if entries is None:  # the common case: each chunk is built when it is read (ChatDelta)
+        choice = (base, index, key, with_usage)
         if per_chunk == 1:
             for piece in tokens:
-                append(ChatDelta(base, index, key, piece, with_usage, 1))
+                append(ChatDelta(choice, piece, 1))
         else:
             for at in range(0, len(tokens), per_chunk):
                 group = tokens[at : at + per_chunk]
-                append(ChatDelta(base, index, key, "".join(group), with_usage, len(group)))
+                append(ChatDelta(choice, "".join(group), len(group)))
         return
     for at in range(0, len(tokens), per_chunk):
         group = tokens[at : at + per_chunk]
@@ -360,35 +361,29 @@ class ChatDelta(Frame):
     """A content (or refusal) chunk of a streamed chat answer whose ``data`` is built when it is read.
 
     A stream is planned whole before its first frame, and an open stream holds its frames until the last one is
-    sent: as dicts, ~1 KiB per token (10,000 open streams of 100 tokens: 1 GB). This holds the shared chunk head,
-    the piece and the token count (~100 bytes). Every read builds the same chunk, so bytes, self-checks and
-    listeners see what an eager frame gives."""
+    sent: as dicts, ~1 KiB per token (10,000 open streams of 100 tokens: 1 GB). This holds the choice's shared
+    ``(head, index, key, with_usage)``, the piece and the token count (~90 bytes). Every read builds the same
+    chunk, so bytes, self-checks and listeners see what an eager frame gives."""
 
-    __slots__ = ("_base", "_index", "_key", "_piece", "_with_usage")
+    __slots__ = ("_choice", "_piece")
     summary = False  # a delta: no usage, finish reason or final response in it
-    _base: dict[str, Any]
-    _index: int
-    _key: str
+    event = None  # class attributes: the same for every delta, nothing to set per frame
+    validate = True
+    _choice: tuple[dict[str, Any], int, str, bool]
     _piece: str
-    _with_usage: bool
 
-    def __init__(self, base: dict[str, Any], index: int, key: str, piece: str, with_usage: bool, tokens: int) -> None:
+    def __init__(self, choice: tuple[dict[str, Any], int, str, bool], piece: str, tokens: int) -> None:
         setter = object.__setattr__  # a frozen dataclass: attributes are set once, here
-        setter(self, "_base", base)
-        setter(self, "_index", index)
-        setter(self, "_key", key)
+        setter(self, "_choice", choice)
         setter(self, "_piece", piece)
-        setter(self, "_with_usage", with_usage)
-        setter(self, "event", None)
-        setter(self, "validate", True)
         setter(self, "tokens", tokens)
 
     @property  # Frame.data, computed
     def data(self) -> dict[str, Any]:
-        data = self._base.copy()
-        data["choices"] = [{"index": self._index, "delta": {self._key: self._piece}, "logprobs": None,
-                            "finish_reason": None}]  # fmt: skip
-        if self._with_usage:
+        base, index, key, with_usage = self._choice
+        data = base.copy()
+        data["choices"] = [{"index": index, "delta": {key: self._piece}, "logprobs": None, "finish_reason": None}]
+        if with_usage:
             data["usage"] = None
         return data
 
