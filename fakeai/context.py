@@ -125,6 +125,13 @@ class Frame:
     # delta): the listeners looking for those skip them rather than build their data
     summary: ClassVar[bool] = True
 
+    def payload(self) -> bytes:
+        """The ``data:`` line's bytes: the string, the Packed JSON, or the object encoded now."""
+        data = self.data
+        if isinstance(data, Packed):
+            return data
+        return data.encode() if isinstance(data, str) else orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
 
 @dataclass(frozen=True, slots=True)
 class Output:

@@ -144,11 +144,7 @@ def pack_frames(frames: Sequence[Frame]) -> list[Frame]:
 
 
 def encode_frame(frame: Frame) -> bytes:
-    data = frame.data
-    if isinstance(data, Packed):
-        payload: bytes = data
-    else:
-        payload = data.encode() if isinstance(data, str) else orjson.dumps(data, option=_JSON_OPTS)
+    payload = frame.payload()
     if frame.event:
         return b"event: " + frame.event.encode() + b"\ndata: " + payload + b"\n\n"
     return b"data: " + payload + b"\n\n"

@@ -127,3 +127,24 @@ async def test_lazy_chat_deltas_read_the_same_every_time_and_hold_no_summary() -
             by_choice[choice.index] = by_choice.get(choice.index, "") + (choice.delta.content or "")
     assert sorted(by_choice) == [0, 1]
     assert [sum(f.tokens for f in deltas if f.data["choices"][0]["index"] == i) for i in (0, 1)] == [25, 25]
+
+
+@given(
+    base=st.dictionaries(st.text(max_size=6), JSON, max_size=6),
+    index=st.integers(0, 127),
+    key=st.sampled_from(["content", "refusal"]),
+    piece=st.text(max_size=12),
+    with_usage=st.booleans(),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_deltas_templated_bytes_are_the_bytes_of_its_chunk(
+    base: dict[str, Any], index: int, key: str, piece: str, with_usage: bool
+) -> None:
+    """ChatDelta.payload() (head + piece + tail, no dict built) is exactly orjson's encoding of ChatDelta.data."""
+    import orjson
+
+    from fakeai.producers.text.chat import ChatDelta, DeltaChoice
+
+    frame = ChatDelta(DeltaChoice.of(base, index, key, with_usage), piece, 1)
+    assert frame.payload() == orjson.dumps(frame.data, option=orjson.OPT_NON_STR_KEYS)
+    assert orjson.loads(frame.payload())["choices"][0]["delta"] == {key: piece}

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from fakeai.catalog import Catalog, check_context
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
@@ -334,7 +336,7 @@ def _content_frames(
     """The content (or refusal) deltas of one choice (the hot loop of a streamed answer: one dict + one Frame each)."""
     append = frames.append
     if entries is None:  # the common case: each chunk is built when it is read (ChatDelta)
-        choice = (base, index, key, with_usage)
+        choice = DeltaChoice.of(base, index, key, with_usage)
         if per_chunk == 1:
             for piece in tokens:
                 append(ChatDelta(choice, piece, 1))
@@ -369,10 +371,10 @@ class ChatDelta(Frame):
     summary = False  # a delta: no usage, finish reason or final response in it
     event = None  # class attributes: the same for every delta, nothing to set per frame
     validate = True
-    _choice: tuple[dict[str, Any], int, str, bool]
+    _choice: DeltaChoice
     _piece: str
 
-    def __init__(self, choice: tuple[dict[str, Any], int, str, bool], piece: str, tokens: int) -> None:
+    def __init__(self, choice: DeltaChoice, piece: str, tokens: int) -> None:
         setter = object.__setattr__  # a frozen dataclass: attributes are set once, here
         setter(self, "_choice", choice)
         setter(self, "_piece", piece)
@@ -380,12 +382,46 @@ class ChatDelta(Frame):
 
     @property  # Frame.data, computed
     def data(self) -> dict[str, Any]:
-        base, index, key, with_usage = self._choice
-        data = base.copy()
-        data["choices"] = [{"index": index, "delta": {key: self._piece}, "logprobs": None, "finish_reason": None}]
-        if with_usage:
+        choice = self._choice
+        data = choice.base.copy()
+        data["choices"] = [
+            {"index": choice.index, "delta": {choice.key: self._piece}, "logprobs": None, "finish_reason": None}
+        ]
+        if choice.with_usage:
             data["usage"] = None
         return data
+
+    def payload(self) -> bytes:
+        """The chunk's JSON without building it: the choice's encoded head and tail around the piece (the bytes
+        ``orjson.dumps(self.data)`` gives; tests/test_packed_frames.py holds them to that)."""
+        choice = self._choice
+        if not choice.head:  # a head that already has the keys the chunk adds: encode the chunk itself
+            return orjson.dumps(self.data, option=orjson.OPT_NON_STR_KEYS)
+        return choice.head + orjson.dumps(self._piece) + choice.tail
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaChoice:
+    """What every content delta of one choice shares, and its JSON around the piece, encoded once."""
+
+    base: dict[str, Any]  # the chunk's fields before ``choices`` (id, object, created, model, ...)
+    index: int
+    key: str  # "content" or "refusal"
+    with_usage: bool  # stream_options.include_usage: every chunk carries "usage": null
+    head: bytes = b""
+    tail: bytes = b""
+
+    @classmethod
+    def of(cls, base: dict[str, Any], index: int, key: str, with_usage: bool) -> DeltaChoice:
+        if "choices" in base or "usage" in base:  # the chunk's keys would keep base's places: no template
+            return cls(base, index, key, with_usage)
+        opening = orjson.dumps(base, option=orjson.OPT_NON_STR_KEYS)[:-1]  # without its closing brace
+        head = (opening + b"," if base else opening) + b'"choices":[{"index":%d,"delta":{%s:' % (
+            index,
+            orjson.dumps(key),
+        )
+        tail = b'},"logprobs":null,"finish_reason":null}]' + (b',"usage":null}' if with_usage else b"}")
+        return cls(base, index, key, with_usage, head, tail)
 
 
 def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[Completion | None, Completion | None]:
