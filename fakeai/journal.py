@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -304,11 +305,13 @@ def timeline(frames: Sequence[Frame], timing: Timing, sent: Sequence[float] | No
     for (frames without a deadline of their own are due with the first) and actually went out (``sent`` is null
     when the stream was cut by a reset fault), and its tokens; 0.1 ms precision."""
     count = min(len(frames), TIMELINE_FRAMES)
-    due = timing.frames
+    due = list(timing.frames[:count])
+    due += [timing.first] * (count - len(due))
+    floor = math.floor  # 0.1 ms: floor(x * 1e4 + 0.5) / 1e4, what round(x, 4) gives here at a third of its cost
     return orjson.dumps(
         {
-            "due": [round(due[i] if i < len(due) else timing.first, 4) for i in range(count)],
-            "sent": None if sent is None else [round(s, 4) for s in sent[:count]],
+            "due": [floor(d * 10000.0 + 0.5) / 10000.0 for d in due],
+            "sent": None if sent is None else [floor(s * 10000.0 + 0.5) / 10000.0 for s in sent[:count]],
             "tokens": [frame.tokens for frame in frames[:count]],
         }
     )
