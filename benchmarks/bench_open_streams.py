@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_http import free_port, gc_stats, pin_client, start  # noqa: E402
-from benchmarks.bench_realtime import cpu_seconds, rss_mb  # noqa: E402
+from benchmarks.bench_realtime import cpu_seconds, loop_runner, rss_mb  # noqa: E402
 from benchmarks.bench_stream import (  # noqa: E402
     CONTENT,
     EMPTY,
@@ -359,13 +359,7 @@ def main() -> int:
     drain(proc.stderr, tail)
     pin_client()
     try:
-        try:
-            import uvloop
-
-            run: Any = uvloop.run
-        except ImportError:
-            run = asyncio.run
-        report = run(measure(port, proc.pid, args))
+        report = loop_runner()(measure(port, proc.pid, args))
         report["server_nofile"] = process_nofile(proc.pid)
         report["server_alive"] = proc.poll() is None
     finally:

@@ -45,6 +45,15 @@ class Turn:
     tokens: int = 0
 
 
+def loop_runner() -> Any:
+    """``uvloop.run`` when uvloop is installed (a client as fast as the server's loop), else ``asyncio.run``."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of the process so far (``/proc/<pid>/stat``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -159,12 +168,7 @@ def main() -> int:
     proc = start("fakeai.app:app_from_environment()", port, {"FAKEAI_SETTINGS_JSON": json.dumps(settings)})
     pin_client()
     try:
-        try:
-            import uvloop
-
-            run: Any = uvloop.run
-        except ImportError:
-            run = asyncio.run
+        run = loop_runner()
         run(measure(port, proc.pid, 5, args.ttft, args.itl, args.tokens))  # warm-up: first-response lazy loads
         results = [
             run(measure(port, proc.pid, args.sessions, args.ttft, args.itl, args.tokens)) for _ in range(args.rounds)

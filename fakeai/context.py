@@ -107,12 +107,6 @@ class Packed(bytes):
     sends, kept instead of the object (a third of the memory, and nothing for the garbage collector to walk)."""
 
 
-def frame_data(frame: Frame) -> Any:
-    """A frame's data as an object, decoding a :class:`Packed` one."""
-    data = frame.data
-    return orjson.loads(memoryview(data)) if isinstance(data, Packed) else data
-
-
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One server-sent event. ``data`` is a JSON-able object or a raw string (e.g. ``[DONE]``)."""

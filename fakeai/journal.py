@@ -22,6 +22,7 @@ import orjson
 
 from fakeai.context import Frame, Output, Packed, RequestContext, Timing
 from fakeai.events import Events, RequestAnswered, RequestRejected
+from fakeai.memo import Memo
 from fakeai.scenario import conversation as conv
 
 CONVERSATION_HEADER = conv.CONVERSATION_HEADER
@@ -363,18 +364,13 @@ def fingerprint(key: str | None) -> str | None:
     return hashlib.blake2b(key.encode(), digest_size=6, person=b"fakeai-key").hexdigest()
 
 
-_MARKS: dict[str, tuple[str | None, str | None]] = {}  # key -> (mask, fingerprint): the same few keys, again
+_MARKS: Memo[str, tuple[str | None, str | None]] = Memo(1024)  # key -> (mask, fingerprint): the same few keys
 
 
 def _key_marks(key: str | None) -> tuple[str | None, str | None]:
     if key is None:
         return None, None
-    found = _MARKS.get(key)
-    if found is None:
-        if len(_MARKS) >= 1024:  # bounded: a client sending a new key per request gets no caching
-            _MARKS.clear()
-        found = _MARKS[key] = (mask(key), fingerprint(key))
-    return found
+    return _MARKS.get(key) or _MARKS.put(key, (mask(key), fingerprint(key)))
 
 
 def retry_after(headers: Mapping[str, Any]) -> float | None:

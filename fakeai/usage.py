@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from fakeai.context import Output, RequestContext
 from fakeai.events import Events, RequestAnswered
+from fakeai.memo import Memo
 
 DEFAULT_SIZE = 100_000
 KINDS = (
@@ -91,7 +92,7 @@ class Usage:
         self.kinds = dict(OPERATION_KINDS if kinds is None else kinds)  # operationId -> kind
         self.rows: dict[tuple[Any, ...], list[int]] = {}  # fields of Key
         self.dropped = 0  # rows pushed out by newer ones
-        self._key_ids: dict[str, str] = {}
+        self._key_ids: Memo[str, str] = Memo(1024)  # authorization header -> key id
 
     @classmethod
     def from_document(
@@ -148,12 +149,7 @@ class Usage:
         auth = headers.get("authorization")
         if not auth:
             return None
-        found = self._key_ids.get(auth)
-        if found is None:
-            if len(self._key_ids) >= 1024:
-                self._key_ids.clear()
-            found = self._key_ids[auth] = api_key_id(auth)
-        return found
+        return self._key_ids.get(auth) or self._key_ids.put(auth, api_key_id(auth))
 
     # queries --------------------------------------------------------------------------------------------------
     def select(self, namespace: str, kinds: Sequence[str], start: int, end: int) -> Iterator[tuple[Key, list[int]]]:

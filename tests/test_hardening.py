@@ -275,3 +275,26 @@ def test_a_large_body_is_not_taken_for_a_large_head() -> None:
         body = b'{"model": "text-embedding-3-small", "input": "hi"' + b" " * 1_000_000 + b"}"  # 1 MB: many reads
         headers = {"content-type": "application/json"}
         assert httpx2.post(server.base_url + "/v1/embeddings", content=body, headers=headers).status_code == 200
+
+
+# ---- memos keyed by what clients send stay bounded ------------------------------------------------------------
+def test_memos_keyed_by_client_values_stay_bounded() -> None:
+    """Model names, API keys and short texts come from requests: a client inventing a new one per request
+    makes the memos forget, never grow past their limit, and every answer stays right."""
+    from fakeai.journal import _MARKS, _key_marks, fingerprint, mask
+    from fakeai.memo import Memo
+    from fakeai.producers.text import tokenizer
+    from fakeai.producers.text.chat import _FINGERPRINTS
+    from fakeai.producers.text.chat import fingerprint as system_fingerprint
+
+    memo: Memo[int, int] = Memo(3)
+    assert [memo.put(n, n * n) for n in range(5)] == [0, 1, 4, 9, 16] and len(memo) <= 3
+    o200k = tokenizer.get_tokenizer("o200k_base")
+    for n in range(5000):
+        model = f"gpt-4o-made-up-{n}"
+        assert tokenizer.for_model(model) is o200k
+        assert system_fingerprint(model) == system_fingerprint(model)
+        assert _key_marks(f"sk-{n:08d}") == (mask(f"sk-{n:08d}"), fingerprint(f"sk-{n:08d}"))
+        assert o200k.count(f"text number {n}") == len(o200k.encode(f"text number {n}"))
+    assert len(tokenizer._BY_MODEL) <= tokenizer._BY_MODEL.limit == 4096
+    assert len(_FINGERPRINTS) <= 4096 and len(_MARKS) <= 1024 and len(tokenizer._COUNTED) <= 4096

@@ -16,7 +16,7 @@ from fakeai.context import Effect, Output, RequestContext
 from fakeai.plugins import Registry
 from fakeai.producers.base import CompileEnv, StoreHandler, StoreProducer, store_producer
 from fakeai.spec.operation import Operation
-from fakeai.spec.pointer import resolve
+from fakeai.spec.pointer import deref
 from fakeai.store import Record, ResourceStore
 
 KIND = "file"
@@ -117,18 +117,8 @@ def _purpose(asked: Any, purposes: Sequence[str]) -> Any:
 
 def _file_purposes(operation: Operation, document: Any) -> tuple[str, ...]:
     """The ``purpose`` values the operation's answer (a file object) allows; () when it names none."""
-    schema = operation.json_response.schema if operation.json_response is not None else None
-    for _ in range(8):  # follow $refs to the object, then to its purpose property
-        if isinstance(schema, dict) and "$ref" in schema:
-            schema = resolve(document, schema["$ref"])
-            continue
-        break
-    purpose = (schema.get("properties") or {}).get("purpose") if isinstance(schema, dict) else None
-    for _ in range(8):
-        if isinstance(purpose, dict) and "$ref" in purpose:
-            purpose = resolve(document, purpose["$ref"])
-            continue
-        break
+    schema = deref(document, operation.json_response.schema if operation.json_response is not None else None)
+    purpose = deref(document, (schema.get("properties") or {}).get("purpose")) if isinstance(schema, dict) else None
     enum = purpose.get("enum") if isinstance(purpose, dict) else None
     return tuple(v for v in enum if isinstance(v, str)) if isinstance(enum, list) else ()
 

@@ -26,13 +26,12 @@ class Validators:
 
     Compiled eagerly, the ~700 validators of OpenAI's document (request bodies, parameters, the example checks)
     held ~50 MiB of native memory in every process while a load test uses two of them; the largest compiles in
-    ~3 ms. :meth:`compile_all` compiles what was handed out (``fakeai check``: a schema jsonschema-rs rejects is
-    reported at load, not at the first request)."""
+    ~3 ms. A schema jsonschema-rs rejects is therefore found by the first request that needs it, and answered as a
+    500 naming the schema (:meth:`LazyValidator.compiled`)."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.registry = jsonschema_rs.Registry([(URN, dict(document))])
         self._cache: dict[str, LazyValidator] = {}
-        self._handed: list[LazyValidator] = []
 
     def for_pointer(self, pointer: str) -> LazyValidator:
         validator = self._cache.get(pointer)
@@ -42,15 +41,7 @@ class Validators:
         return validator
 
     def for_schema(self, schema: Mapping[str, Any]) -> LazyValidator:
-        validator = LazyValidator(dict(schema), self.registry)
-        self._handed.append(validator)
-        return validator
-
-    def compile_all(self) -> int:
-        """Compile every validator handed out so far (raises what jsonschema-rs raises); how many there are."""
-        for validator in self._handed:
-            validator.compiled()
-        return len(self._handed)
+        return LazyValidator(dict(schema), self.registry)
 
 
 class LazyValidator:

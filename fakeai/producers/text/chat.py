@@ -26,6 +26,7 @@ from fakeai.catalog import Catalog, check_context
 from fakeai.context import Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
+from fakeai.memo import Memo
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.text.backend import chat_request, real_calls, response_format_schema
 from fakeai.producers.text.chat_audio import AudioAnswer, AudioRequest, prompt_audio_tokens
@@ -78,15 +79,12 @@ class ChatChoice:
 
 def fingerprint(model: str) -> str:
     """A stable ``system_fingerprint`` per model name (remembered, bounded)."""
-    found = _FINGERPRINTS.get(model)
-    if found is None:
-        if len(_FINGERPRINTS) >= 4096:  # model names come from requests
-            _FINGERPRINTS.clear()
-        found = _FINGERPRINTS[model] = "fp_" + format(_fnv(model.encode()) & 0xFFFFFFFFFF, "010x")
-    return found
+    return _FINGERPRINTS.get(model) or _FINGERPRINTS.put(
+        model, "fp_" + format(_fnv(model.encode()) & 0xFFFFFFFFFF, "010x")
+    )
 
 
-_FINGERPRINTS: dict[str, str] = {}
+_FINGERPRINTS: Memo[str, str] = Memo(4096)  # model names come from requests
 
 
 def _fnv(data: bytes) -> int:

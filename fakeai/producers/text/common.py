@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fakeai.errors import APIError, ConfigError
+from fakeai.memo import Memo
 from fakeai.producers.text.text import MODES, LengthSpec
 from fakeai.producers.text.tokenizer import Tokenizer, for_model, from_hf_tokenizer_json
 from fakeai.simulators.base import NO_PROMPT_CACHE, PromptCache
@@ -85,7 +86,7 @@ class Generation:
         return random.Random(self.seed * 1_000_003 + stream + _TEXT_SALT)  # independent of ``ctx.rng`` (ids)
 
 
-_MODELS: dict[tuple[re.Pattern[str], str], tuple[str, str | None, bool]] = {}  # GenerationConfig._model
+_MODELS: Memo[tuple[re.Pattern[str], str], tuple[str, str | None, bool]] = Memo(4096)  # GenerationConfig._model
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +142,11 @@ class GenerationConfig:
 
     def _model(self, requested: str) -> tuple[str, str | None, bool]:
         """(base model, mode suffix, reasoning) of a requested model name, remembered (bounded)."""
-        found = _MODELS.get((self.reasoning_models, requested))
+        key = (self.reasoning_models, requested)
+        found = _MODELS.get(key)
         if found is None:
             base_model, suffix_mode = split_mode_suffix(requested)
-            found = (base_model, suffix_mode, self.is_reasoning(base_model))
-            if len(_MODELS) >= 4096:  # a client inventing model names gets no caching, and no growth
-                _MODELS.clear()
-            _MODELS[(self.reasoning_models, requested)] = found
+            found = _MODELS.put(key, (base_model, suffix_mode, self.is_reasoning(base_model)))
         return found
 
     def for_request(self, ctx: RequestContext) -> Generation:

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import tiktoken
 
+from fakeai.memo import Memo
+
 __all__ = [
     "HFTokenizer",
     "TiktokenTokenizer",
@@ -151,11 +153,7 @@ class TiktokenTokenizer:
             return len(self.encoding.encode_ordinary(text))
         key = (self.name, text)
         found = _COUNTED.get(key)
-        if found is None:
-            if len(_COUNTED) >= _COUNTED_SIZE:
-                _COUNTED.clear()
-            found = _COUNTED[key] = len(self.encoding.encode_ordinary(text))
-        return found
+        return found if found is not None else _COUNTED.put(key, len(self.encoding.encode_ordinary(text)))
 
     def split(self, text: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
         ids = self.encoding.encode_ordinary(text)
@@ -171,8 +169,8 @@ class TiktokenTokenizer:
 
 # Counts of short texts, remembered: roles, tool definitions and a conversation's earlier turns come back with
 # every request (a chat client resends the whole history each turn). Bounded: 4,096 texts of <= 1,024 chars.
-_COUNTED: dict[tuple[str, str], int] = {}
-_COUNTED_SIZE, _COUNTED_CHARS = 4096, 1024
+_COUNTED: Memo[tuple[str, str], int] = Memo(4096)
+_COUNTED_CHARS = 1024
 _lock = threading.Lock()
 _tokenizers: dict[str, TiktokenTokenizer] = {}
 
@@ -233,23 +231,19 @@ def encoding_name_for_model(model: str | None) -> str:
 
 def unloaded_encoding(model: str | None) -> str | None:
     """The encoding ``model`` needs when it is not loaded yet (the pipeline loads it off the event loop: the
-    vocabulary takes 0.2-0.5 s), else None."""
-    name = encoding_name_for_model(model) if model else _DEFAULT_ENCODING
+    vocabulary takes 0.2-0.5 s), else None; a model :func:`for_model` has answered costs one lookup."""
+    if model in _BY_MODEL:
+        return None
+    name = encoding_name_for_model(model)
     return None if name in _tokenizers else name
 
 
-_BY_MODEL: dict[str | None, TiktokenTokenizer] = {}  # model name -> its loaded tokenizer (bounded)
+_BY_MODEL: Memo[str | None, TiktokenTokenizer] = Memo(4096)  # model name -> its loaded tokenizer
 
 
 def for_model(model: str | None) -> Tokenizer:
     """The tokenizer OpenAI uses for ``model`` (see :func:`encoding_name_for_model`)."""
-    found = _BY_MODEL.get(model)
-    if found is None:
-        found = get_tokenizer(encoding_name_for_model(model))
-        if len(_BY_MODEL) >= 4096:  # model names come from requests
-            _BY_MODEL.clear()
-        _BY_MODEL[model] = found
-    return found
+    return _BY_MODEL.get(model) or _BY_MODEL.put(model, get_tokenizer(encoding_name_for_model(model)))
 
 
 # --- Hugging Face tokenizer.json ---------------------------------------------------------------
