@@ -154,3 +154,17 @@ asyncio.run(main())
     # each vocabulary loaded once, neither on the event loop's thread (startup's warm-up, then the request's)
     after = "after request ['cl100k_base', 'o200k_base'] [('o200k_base', False), ('cl100k_base', False)]"
     assert after in out.stdout
+
+
+def test_an_example_whose_schema_cannot_compile_is_not_used_and_raises_nothing() -> None:
+    import jsonschema_rs
+
+    from fakeai.producers.example import ExampleProducer
+    from fakeai.spec.operation import Example
+    from fakeai.spec.validate import LazyValidator
+
+    registry = jsonschema_rs.Registry([("urn:t", {})])
+    producer = ExampleProducer([Example("ok", '{"name": "x"}')], LazyValidator({"pattern": "(["}, registry))
+    assert producer.present is False and producer.body is None  # logged, not raised (``fakeai routes`` reads it)
+    good = ExampleProducer([Example("bad", "{,}"), Example("ok", '{"name": "x"}')], LazyValidator({}, registry))
+    assert good.present is True and good.body == {"name": "x"} and good.title == "ok"
