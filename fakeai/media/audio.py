@@ -11,11 +11,17 @@ import hashlib
 import struct
 import zlib
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
+from fakeai.lazyimport import lazy
 from fakeai.media.bits import BitWriter, crc8, crc16_rows, crc32_ogg
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+else:
+    np = lazy("numpy")
+
 
 SAMPLE_RATE = 24_000
 CHARS_PER_SECOND = 15.0

@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+from fakeai.lazyimport import lazy
 
-U8 = npt.NDArray[np.uint8]
-U16 = npt.NDArray[np.uint16]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    U8 = npt.NDArray[np.uint8]
+    U16 = npt.NDArray[np.uint16]
+else:
+    np = lazy("numpy")
 
 
 class BitWriter:

@@ -11,15 +11,22 @@ import re
 import struct
 import zlib
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+from fakeai.lazyimport import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    RGB = npt.NDArray[np.uint8]
+else:
+    np = lazy("numpy")
+
 
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg", "webp": "image/webp"}
 MAX_SIDE = 4096
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
-
-RGB = npt.NDArray[np.uint8]
 
 
 def parse_size(size: str | None, default: tuple[int, int] = (1024, 1024)) -> tuple[int, int]:
@@ -160,7 +167,10 @@ def _vp8l_flat_code(num_symbols: int) -> list[tuple[int, int]]:
     return fields
 
 
-_REVERSED = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
+@lru_cache(maxsize=1)
+def _reversed_bits() -> npt.NDArray[np.uint8]:
+    """Each byte value with its bits reversed (built on first use: numpy loads lazily)."""
+    return np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], dtype=np.uint8)
 
 
 def webp(pixels: RGB) -> bytes:
@@ -175,7 +185,7 @@ def webp(pixels: RGB) -> bytes:
     # pixel); in VP8L's LSB-first stream that is each byte bit-reversed, shifted past the header.
     header = _lsb_bits(fields)
     shift = len(header) % 8
-    stream = _REVERSED[pixels[..., [1, 0, 2]].reshape(-1)].astype(np.uint16) << shift
+    stream = _reversed_bits()[pixels[..., [1, 0, 2]].reshape(-1)].astype(np.uint16) << shift
     body = (stream & 0xFF).astype(np.uint8)
     body[1:] |= (stream[:-1] >> 8).astype(np.uint8)
     head = np.packbits(header, bitorder="little")

@@ -14,9 +14,15 @@ import binascii
 import itertools
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from fakeai.lazyimport import lazy
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy("numpy")
+
 
 RATE = 24_000  # samples per second
 SAMPLE_BYTES = 2

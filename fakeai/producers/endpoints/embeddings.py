@@ -21,17 +21,24 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from fakeai.context import Output, RequestContext
 from fakeai.errors import APIError
+from fakeai.lazyimport import lazy
 from fakeai.producers.base import CompileEnv
 from fakeai.producers.text.tokenizer import for_model
 from fakeai.spec.operation import Operation
 from fakeai.spec.pointer import deref
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Matrix = npt.NDArray[np.float32]
+else:
+    np = lazy("numpy")
+
 
 __all__ = ["BUCKETS", "EmbeddingsProducer", "embed", "factory", "native_dimensions"]
 
@@ -41,10 +48,8 @@ MAX_INPUT_TOKENS = 8192
 DEFAULT_DIMENSIONS = 1536
 _NATIVE = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
 _FIXED = frozenset({"text-embedding-ada-002"})  # models that do not accept ``dimensions``
-_BIGRAM_MIX = np.int64(1_000_003)
+_BIGRAM_MIX = 1_000_003  # int64 arithmetic with the token ids
 _MAX_TOKEN_ID = 2**32
-
-Matrix = npt.NDArray[np.float32]
 
 
 def native_dimensions(model: str) -> int:
