@@ -100,6 +100,9 @@ class Settings:
     models: tuple[str, ...] = ()  # extra model catalog files (spec/models.yaml shape), after the bundled one
     strict_models: bool = False  # a model outside the catalog is OpenAI's 404 model_not_found
     bindings: tuple[str, ...] = ()  # extra bindings files (spec/bindings/*.yaml shape), after the bundled ones
+    # load the default vocabulary (o200k_base, ~45 MiB) in the background at startup, not with the first request
+    # that needs it (that request then waits ~0.3 s for it, off the event loop)
+    preload_tokenizers: bool = False
     gc_freeze: bool = True  # after startup, freeze the heap and raise gc thresholds (fakeai.gctune: no GC stalls)
     metrics_auth: bool = False  # GET /metrics (and /_fakeai/metrics) need the API key too; scrapers have none
     metrics_port: int | None = None  # also serve GET /metrics on this port (fakeai.metrics_listener)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx2
+import pytest
 
 from fakeai.app import create_app
 from fakeai.config import Settings
@@ -102,16 +103,10 @@ def test_examples_are_resolved_when_asked_and_only_valid_ones_answer() -> None:
         assert (op_id in valid) == (producers[op_id].body is not None)
 
 
-def test_cl100k_is_loaded_by_the_first_request_that_needs_it_off_the_event_loop() -> None:
-    """In a fresh interpreter (vocabularies are per process): startup starts loading o200k in a worker thread
-    and does not wait for it (a chat request made at once waits for it, off the event loop); the first
-    embeddings request loads cl100k, also in a worker thread, and counts its tokens with it."""
-    import subprocess
-    import sys
-
-    code = """
-import asyncio, threading, httpx2
+_VOCABULARY_PROBE = """
+import asyncio, sys, threading, httpx2
 from fakeai.app import create_app
+from fakeai.config import Settings
 from fakeai.producers.text import tokenizer
 
 loads = []  # each vocabulary really loaded (its file parsed), and whether on the event loop's thread
@@ -124,17 +119,17 @@ real = tokenizer.get_tokenizer
 
 async def main():
     from fakeai.app import _WARMING
-    app = create_app()
+    app = create_app(Settings(preload_tokenizers=sys.argv[1] == "preload"))
     for hook in app.asgi.on_startup:
         await hook()
-    print("at startup", sorted(tokenizer._tokenizers), len(_WARMING))  # the default one is still loading
+    print("at startup", sorted(tokenizer._tokenizers), len(_WARMING))  # nothing loaded yet
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://t") as http:
         chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Tokenizers are loaded once."}]}
         answered = await http.post("/v1/chat/completions", json=chat)  # waits for the load, off the loop
         print("chat", answered.status_code, answered.json()["usage"]["prompt_tokens"])
         o200k = real("o200k_base")  # OpenAI's recipe: 3 per message + role + content, 3 to prime the reply
         print("chat_expected 200", 3 + o200k.count("user") + o200k.count(chat["messages"][0]["content"]) + 3)
-        print("after startup", sorted(tokenizer._tokenizers))
+        print("after chat", sorted(tokenizer._tokenizers))
         text = "Tokenizers are loaded once."
         answer = await http.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": text})
         print("status", answer.status_code, answer.json()["usage"]["prompt_tokens"])
@@ -142,18 +137,33 @@ async def main():
     print("after request", sorted(tokenizer._tokenizers), loads)
 asyncio.run(main())
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_vocabularies_are_loaded_once_off_the_event_loop(preload: bool) -> None:
+    """In a fresh interpreter (vocabularies are per process): an idle worker holds no vocabulary; the first chat
+    request loads o200k in a worker thread (or waits for ``preload_tokenizers``' background load, which startup
+    does not wait for) and counts its tokens with it; the first embeddings request loads cl100k, also in a
+    worker thread. Each is loaded once, never on the event loop's thread."""
+    import subprocess
+    import sys
+
+    mode = "preload" if preload else "lazy"
+    out = subprocess.run([sys.executable, "-c", _VOCABULARY_PROBE, mode], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
-    assert "at startup [] 1" in out.stdout  # startup does not wait for the vocabulary
+    labels = ("at startup", "chat_expected", "chat", "after chat", "status", "expected", "after request")
+    lines: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        label = next(label for label in labels if line.startswith(label + " "))
+        lines[label] = line.removeprefix(label + " ")
+    assert lines["at startup"] == ("[] 1" if preload else "[] 0")  # startup never waits for a vocabulary
     assert lines["chat"] == lines["chat_expected"]  # counted with o200k, once it was loaded
-    assert "after startup ['o200k_base']" in out.stdout
+    assert lines["after chat"] == "['o200k_base']"
     status, tokens = lines["status"].split()
     assert status == "200"
     assert tokens == lines["expected"]
-    # each vocabulary loaded once, neither on the event loop's thread (startup's warm-up, then the request's)
-    after = "after request ['cl100k_base', 'o200k_base'] [('o200k_base', False), ('cl100k_base', False)]"
-    assert after in out.stdout
+    after = "['cl100k_base', 'o200k_base'] [('o200k_base', False), ('cl100k_base', False)]"
+    assert lines["after request"] == after
 
 
 def test_an_example_whose_schema_cannot_compile_is_not_used_and_raises_nothing() -> None:
