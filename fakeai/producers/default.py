@@ -101,7 +101,7 @@ def generated_factory(operation: Operation, env: CompileEnv) -> GeneratedProduce
     json_media = operation.json_response
     stream_media = operation.stream_response
     binary = operation.binary_response
-    body = env.walker.compile(json_media.schema) if json_media and json_media.schema is not None else None
-    stream = env.walker.compile(stream_media.schema) if stream_media and stream_media.schema is not None else None
+    body = env.walker.deferred(json_media.schema) if json_media and json_media.schema is not None else None
+    stream = env.walker.deferred(stream_media.schema) if stream_media and stream_media.schema is not None else None
     named = _is_named_stream(stream_media.schema if stream_media else None, env.document)
     return GeneratedProducer(operation, body, stream, named, binary.content_type if binary else None)

@@ -205,8 +205,8 @@ def _shape(operation: Operation, env: CompileEnv) -> Shape | None:
     item_schema = deref(env.document, items) if items is not None else schema
     if "owned_by" in ((item_schema or {}).get("properties") or {}):
         return None
-    item = env.walker.compile(items if items is not None else media.schema)  # type: ignore[union-attr]
-    page = env.walker.compile(media.schema) if items is not None else None  # type: ignore[union-attr]
+    item = env.walker.deferred(items if items is not None else media.schema)  # type: ignore[union-attr]
+    page = env.walker.deferred(media.schema) if items is not None else None  # type: ignore[union-attr]
     owner = str((env.document.get("info") or {}).get("title", "")).split(" ")[0].lower()  # "Anthropic API"
     return Shape(item, page, Catalog.from_settings(env.settings), owner)
 

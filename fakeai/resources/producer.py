@@ -71,7 +71,7 @@ def build(env: CompileEnv) -> tuple[Graph, ResourceModel, Declarations]:
         create = next((op for op in operations if op.operation_id in kind.operations.get("create", [])), None)
         media = create.json_response if create is not None else None
         if media is not None and media.schema is not None:
-            generators[name] = env.walker.compile(media.schema)
+            generators[name] = env.walker.deferred(media.schema)
     model = ResourceModel(kinds, env.store, env.settings.unknown_ids, generators)
     for name, kind in graph.kinds.items():  # objects stored by others (conversation items) filled on reads
         schema = _page_items(env, kind.item_schema) or kind.item_schema  # created as a page: its items
@@ -351,7 +351,7 @@ def resources_factory(operation: Operation, env: CompileEnv) -> ResourceProducer
         return None
     kind = model.kinds[role.kind]
     media = operation.json_response
-    body = env.walker.compile(media.schema) if media is not None and media.schema is not None else None
+    body = env.walker.deferred(media.schema) if media is not None and media.schema is not None else None
     paging = _paging(env, operation) if role.role == "list" else None
     check = _property_check(env, kind.kind.item_schema)
     view = _view(env, model, kind, role, operation)
@@ -409,5 +409,5 @@ def _view(env: CompileEnv, model: ResourceModel, kind: CompiledKind, role: Role,
         mine = _page_items(env, mine)
     if stored is None or mine is None or deref(env.document, stored) == deref(env.document, mine):
         return None
-    view: Gen = env.walker.compile(mine)
+    view: Gen = env.walker.deferred(mine)
     return view
