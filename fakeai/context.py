@@ -84,6 +84,11 @@ class RequestContext:
             request_id=request_id,
         )
 
+    def draws_done(self) -> None:
+        """The produce and simulate stages are over, and with them the request's draws: the generator goes (its
+        state is 2.8 KiB, which an open stream would otherwise hold until its last frame). A later draw raises."""
+        object.__setattr__(self, "rng", _SPENT)
+
     @property
     def operation_id(self) -> str:
         return self.operation.operation_id
@@ -100,6 +105,19 @@ class RequestContext:
                 return model
         model = self.path_params.get("model")
         return model if isinstance(model, str) else None
+
+
+class _Spent(random.Random):
+    """``RequestContext.rng`` after ``draws_done``: every draw is a bug (it would not come from the seed)."""
+
+    def _done(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("a request's random draws end with its simulate stage (RequestContext.draws_done)")
+
+    random = getrandbits = randbytes = getstate = setstate = _done
+
+
+_SPENT = _Spent(0)
+_SPENT.seed = _SPENT._done  # type: ignore[method-assign]  # after __init__, which seeds it
 
 
 class Packed(bytes):
@@ -125,6 +143,9 @@ class Frame:
         if isinstance(data, Packed):
             return data
         return data.encode() if isinstance(data, str) else orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+
+DONE = Frame("[DONE]", validate=False)  # OpenAI's last event of a stream: one object for every stream
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,9 @@ class NoScenarios:
         return None
 
 
+_UNDELIVERED = Delivered()  # until respond returns (a stream cut by a fault or a client)
+
+
 class Pipeline:
     """The ASGI app Connexion routes to. Built once by :func:`fakeai.app.create_app`."""
 
@@ -166,10 +169,11 @@ class Pipeline:
                     await self.respond_error(send, exc, op_id, ctx)
                     self.events.emit(self.rejected(scope, exc, op_id, ctx))
                     return
-                if produced.frames is not None:  # the unpacked frames must not outlive this line (memory)
-                    produced = replace(produced, frames=pack_frames(produced.frames))
+                if produced.frames is not None:  # what an open stream holds until its last frame (memory)
+                    produced = replace(produced, frames=pack_frames(produced.frames))  # the unpacked ones go
+                    ctx.draws_done()
                 output = produced
-                delivered = Delivered()
+                delivered = _UNDELIVERED
                 try:
                     delivered = await respond(send, output, timing, self.clock, started, ctx.request_id, receive)
                 finally:  # also a stream cut by a reset fault or a client disconnect is journaled
