@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import orjson
@@ -224,9 +226,10 @@ async def _stream(
         await send({"type": "http.response.start", "status": output.status, "headers": headers})
     except OSError:
         return Delivered(frames=0, disconnected=True, sent_at=())
+    del headers  # sent: an open stream does not hold them
     deadlines = timing.frames
     count, index = len(frames), 0
-    sent: list[float] = []  # per frame, when its send() returned
+    sent = array("d")  # per frame, when its send() returned (8 bytes each: an open stream holds them)
     while index < count:
         horizon = clock.monotonic()
         if index < len(deadlines):
@@ -246,7 +249,7 @@ async def _stream(
             await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
         except OSError:
             return Delivered(frames=index, disconnected=True, sent_at=sent)
-        sent.extend([clock.monotonic() - started] * (end - index))
+        sent.extend(repeat(clock.monotonic() - started, end - index))
         index = end
     if not count:
         await send({"type": "http.response.body", "body": b""})
