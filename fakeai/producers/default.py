@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fakeai.context import Frame, Output, RequestContext
+from fakeai.context import DONE, Frame, Output, RequestContext
 from fakeai.generated.schema import GenContext
 from fakeai.producers.base import CompileEnv
 from fakeai.spec.operation import Operation
@@ -60,7 +60,7 @@ class GeneratedProducer:
             name = event.get("type") if self.stream_named and isinstance(event, dict) else None
             frames.append(Frame(event, event=name if isinstance(name, str) else None, tokens=1))
         if not self.stream_named:
-            frames.append(Frame("[DONE]", validate=False))
+            frames.append(DONE)
         return frames
 
 

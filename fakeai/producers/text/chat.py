@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from fakeai.catalog import Catalog, check_context
-from fakeai.context import Frame, Output, RequestContext
+from fakeai.context import DONE, Frame, Output, RequestContext
 from fakeai.errors import APIError
 from fakeai.ids import new_id
 from fakeai.memo import Memo
@@ -317,7 +317,7 @@ def _frames(
         emit({}, i, 0, None, choice.finish_reason)
     if usage is not None:
         frames.append(Frame({**head, "choices": [], "usage": usage}))
-    frames.append(Frame("[DONE]", validate=False))
+    frames.append(DONE)
     return frames
 
 

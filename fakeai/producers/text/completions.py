@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fakeai.catalog import Catalog, check_context
-from fakeai.context import Frame, Output, RequestContext
+from fakeai.context import DONE, Frame, Output, RequestContext
 from fakeai.ids import new_id
 from fakeai.producers.base import CompileEnv, Producer
 from fakeai.producers.text.backend import completion_request
@@ -194,7 +194,7 @@ def _frames(
         frames.append(Frame({**head, "choices": [last], **extra}, validate=usage is None))  # usage: null off-spec
     if usage is not None:
         frames.append(Frame({**head, "choices": [], "usage": usage}))
-    frames.append(Frame("[DONE]", validate=False))
+    frames.append(DONE)
     return frames
 
 
