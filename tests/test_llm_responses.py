@@ -422,7 +422,11 @@ def test_deltas_join_to_the_created_text() -> None:
             assert text == created.output_text and final is not None and plain(final) == created
             if budget is not None:
                 assert created.usage.output_tokens <= budget
-                assert (created.status == "incomplete") == (created.usage.output_tokens == budget)
+                # cut answers use the whole budget; an answer that ends by itself exactly at it is complete
+                if created.status == "incomplete":
+                    assert created.usage.output_tokens == budget
+                else:
+                    assert created.status == "completed"
 
         check()
     assert not app.violations
