@@ -16,7 +16,7 @@ unless ``reasoning_content`` is exposed), so latency simulators see the same cou
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,8 +336,7 @@ def _content_frames(
     if entries is None:  # the common case: each chunk is built when it is read (ChatDelta)
         choice = DeltaChoice.of(base, index, key, with_usage)
         if per_chunk == 1:
-            for piece in tokens:
-                append(ChatDelta(choice, piece, 1))
+            frames.extend(ChatDelta.run(choice, tokens))
         else:
             for at in range(0, len(tokens), per_chunk):
                 group = tokens[at : at + per_chunk]
@@ -378,6 +377,20 @@ class ChatDelta(Frame):
         setter(self, "_piece", piece)
         setter(self, "tokens", tokens)
 
+    @classmethod
+    def run(cls, choice: DeltaChoice, pieces: Iterable[str]) -> list[ChatDelta]:
+        """One delta of one token per piece, built by the slots' setters (half the time of ``__init__``'s three
+        ``object.__setattr__`` calls: a 100-token stream builds 100)."""
+        new, set_choice, set_piece, set_tokens = object.__new__, _SET_CHOICE, _SET_PIECE, _SET_TOKENS
+        out = []
+        for piece in pieces:
+            delta = new(cls)
+            set_choice(delta, choice)
+            set_piece(delta, piece)
+            set_tokens(delta, 1)
+            out.append(delta)
+        return out
+
     @property  # Frame.data, computed
     def data(self) -> dict[str, Any]:
         choice = self._choice
@@ -396,6 +409,11 @@ class ChatDelta(Frame):
         if not choice.head:  # a head that already has the keys the chunk adds: encode the chunk itself
             return orjson.dumps(self.data, option=orjson.OPT_NON_STR_KEYS)
         return choice.head + orjson.dumps(self._piece) + choice.tail
+
+
+_SET_CHOICE = ChatDelta.__dict__["_choice"].__set__  # the slots' descriptors
+_SET_PIECE = ChatDelta.__dict__["_piece"].__set__
+_SET_TOKENS = Frame.__dict__["tokens"].__set__
 
 
 @dataclass(frozen=True, slots=True)
