@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -19,7 +19,7 @@ import orjson
 from starlette.types import Receive, Send
 
 from fakeai.clock import Clock, FixedClock, SystemClock
-from fakeai.context import Frame, Output, Packed, Timing
+from fakeai.context import Frame, Output, Packed, PackedFrame, Timing
 from fakeai.errors import APIError, vendor_error, vendor_error_body
 
 _JSON_OPTS = orjson.OPT_NON_STR_KEYS
@@ -72,32 +72,28 @@ class Watch:
             self.task.add_done_callback(self._wake)
         elif self.task.done():
             return False
-        if type(clock) in _REAL_CLOCKS:
-            return await self._sleep(deadline)
+        if type(clock) in _REAL_CLOCKS:  # inline rather than a coroutine of its own: each open stream holds one
+            # until ``deadline`` on ``time.monotonic()`` (never early: uvloop's timers may fire up to ~1 ms before
+            # theirs, so wait again for what is left), or until the watcher sees the client go
+            task = self.task
+            loop = asyncio.get_running_loop()
+            delay = deadline - time.monotonic()
+            while delay > 0 and not task.done():
+                waiter = self.waiter = loop.create_future()
+                handle = loop.call_later(delay, _resolve, waiter)
+                try:
+                    await waiter
+                finally:
+                    handle.cancel()
+                    self.waiter = None
+                delay = deadline - time.monotonic()
+            return not task.done()
         sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
         await asyncio.wait((sleeper, self.task), return_when=asyncio.FIRST_COMPLETED)
         if sleeper.done():
             return True
         sleeper.cancel()
         return False
-
-    async def _sleep(self, deadline: float) -> bool:
-        """Until ``deadline`` on ``time.monotonic()`` (never early: uvloop's timers may fire up to ~1 ms before
-        theirs, so wait again for what is left), or until the watcher sees the client go."""
-        task = self.task
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        delay = deadline - time.monotonic()
-        while delay > 0 and not task.done():
-            waiter = self.waiter = loop.create_future()
-            handle = loop.call_later(delay, _resolve, waiter)
-            try:
-                await waiter
-            finally:
-                handle.cancel()
-                self.waiter = None
-            delay = deadline - time.monotonic()
-        return not task.done()
 
     def _wake(self, _task: asyncio.Future[None]) -> None:
         if self.waiter is not None:
@@ -125,23 +121,24 @@ KEEP_HEAD, KEEP_TAIL = 1, 3  # frames pack_frames leaves as objects (see there)
 
 
 def pack_frames(frames: Sequence[Frame]) -> list[Frame]:
-    """The frames with the middle ones' data encoded now (:class:`Packed`), once the stages that read them are
-    done: an open stream then holds ~0.3 KiB per token instead of ~1 KiB of dicts, and the garbage collector has
-    a fourth of the objects to walk. The first frame and the last three stay objects: the listeners read the
-    usage, finish reason and final response there (chat's usage chunk, Responses' ``response.completed``,
+    """The frames with their data encoded now, once the stages that read them are done: an open stream then
+    holds ~0.3 KiB per token instead of ~1 KiB of dicts, and the garbage collector has a fourth of the objects
+    to walk. The middle ones' data becomes :class:`Packed` JSON. The first frame and the last three become
+    :class:`PackedFrame`, whose ``data`` decodes on its first read: the listeners read the usage, finish reason
+    and final response there once the stream is over (chat's usage chunk, Responses' ``response.completed``,
     Anthropic's ``message_start``/``message_delta``), and the journal keeps the first and the last."""
-    if len(frames) <= KEEP_HEAD + KEEP_TAIL:
-        return list(frames)
     packed = list(frames)
-    for index in range(KEEP_HEAD, len(frames) - KEEP_TAIL):
-        frame = frames[index]
+    tail = len(frames) - KEEP_TAIL
+    for index, frame in enumerate(frames):
         if frame.__class__ is not Frame:  # a frame that builds its data when read (chat's ChatDelta) holds none
             continue
         data = frame.data
         if data.__class__ is dict or data.__class__ is list:
-            packed[index] = Frame(
-                Packed(orjson.dumps(data, option=_JSON_OPTS)), frame.event, frame.validate, frame.tokens
-            )
+            encoded = orjson.dumps(data, option=_JSON_OPTS)
+            if index < KEEP_HEAD or index >= tail:
+                packed[index] = PackedFrame.of(frame, encoded)
+            else:
+                packed[index] = Frame(Packed(encoded), frame.event, frame.validate, frame.tokens)
     return packed
 
 
@@ -173,7 +170,7 @@ def body_bytes(output: Output) -> bytes:
     return orjson.dumps(body, option=_JSON_OPTS)
 
 
-async def respond(
+def respond(
     send: Send,
     output: Output,
     timing: Timing,
@@ -181,34 +178,34 @@ async def respond(
     started: float,
     request_id: str,
     receive: Receive | None = None,
-) -> Delivered:
-    """Write the answer at its deadlines; with ``receive``, stop when the client disconnects."""
-    watch = Watch(receive)
-    try:
-        if output.frames is not None:
-            return await _stream(send, output, timing, clock, started, request_id, watch)
-        return await _body(send, output, timing, clock, started, request_id, watch)
-    finally:
-        watch.close()
+) -> Coroutine[Any, Any, Delivered]:
+    """Write the answer at its deadlines; with ``receive``, stop when the client disconnects. (Not a coroutine
+    itself: the one it returns is the only frame an open stream keeps here.)"""
+    if output.frames is not None:
+        return _stream(send, output, timing, clock, started, request_id, Watch(receive))
+    return _body(send, output, timing, clock, started, request_id, Watch(receive))
 
 
 async def _body(
     send: Send, output: Output, timing: Timing, clock: Clock, started: float, request_id: str, watch: Watch
 ) -> Delivered:
-    payload = body_bytes(output)
-    if not await watch.sleep_until(clock, started + timing.done):
-        return Delivered(disconnected=True)
-    content_type = output.content_type
-    if content_type.startswith(("text/", "application/json")) and "charset" not in content_type:
-        content_type += "; charset=utf-8" if content_type.startswith("text/") else ""
-    headers = _headers(content_type, output.headers, request_id, len(payload))
     try:
-        await send({"type": "http.response.start", "status": output.status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-    except OSError:  # the client went away as the answer went out (servers raise ClientDisconnected(OSError))
-        return Delivered(disconnected=True)
-    json_sent = output.content_type.startswith("application/json") and not isinstance(output.body, bytes)
-    return Delivered(size=len(payload), disconnected=watch.gone, payload=payload if json_sent else None)
+        payload = body_bytes(output)
+        if not await watch.sleep_until(clock, started + timing.done):
+            return Delivered(disconnected=True)
+        content_type = output.content_type
+        if content_type.startswith(("text/", "application/json")) and "charset" not in content_type:
+            content_type += "; charset=utf-8" if content_type.startswith("text/") else ""
+        headers = _headers(content_type, output.headers, request_id, len(payload))
+        try:
+            await send({"type": "http.response.start", "status": output.status, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+        except OSError:  # the client went away as the answer went out (servers raise ClientDisconnected(OSError))
+            return Delivered(disconnected=True)
+        json_sent = output.content_type.startswith("application/json") and not isinstance(output.body, bytes)
+        return Delivered(size=len(payload), disconnected=watch.gone, payload=payload if json_sent else None)
+    finally:
+        watch.close()
 
 
 async def _stream(
@@ -216,44 +213,47 @@ async def _stream(
 ) -> Delivered:
     """Frames at their absolute deadlines; every frame already due when the stream wakes goes out in the
     same ``send`` (each still its own ``data:`` event), as a loaded server flushes what it has."""
-    frames = output.frames
-    assert frames is not None
-    headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
-    headers.append((b"cache-control", b"no-cache"))
-    if not await watch.sleep_until(clock, started + timing.first):
-        return Delivered(frames=0, disconnected=True, sent_at=())
     try:
-        await send({"type": "http.response.start", "status": output.status, "headers": headers})
-    except OSError:
-        return Delivered(frames=0, disconnected=True, sent_at=())
-    del headers  # sent: an open stream does not hold them
-    deadlines = timing.frames
-    count, index = len(frames), 0
-    sent = array("d")  # per frame, when its send() returned (8 bytes each: an open stream holds them)
-    while index < count:
-        horizon = clock.monotonic()
-        if index < len(deadlines):
-            if not await watch.sleep_until(clock, started + deadlines[index]):
-                return Delivered(frames=index, disconnected=True, sent_at=sent)
-            horizon = max(clock.monotonic(), started + deadlines[index])
-        end = index + 1
-        while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
-            end += 1
-        batch = frames[index:end]
-        reset = next((k for k, frame in enumerate(batch) if frame.event == RESET_EVENT), None)
-        if reset is not None:
-            if reset:
-                await send({"type": "http.response.body", "body": _join(batch[:reset]), "more_body": True})
-            raise StreamReset(f"connection reset after {index + reset} frames (scenario fault)")
+        frames = output.frames
+        assert frames is not None
+        headers = _headers("text/event-stream; charset=utf-8", output.headers, request_id, None)
+        headers.append((b"cache-control", b"no-cache"))
+        if not await watch.sleep_until(clock, started + timing.first):
+            return Delivered(frames=0, disconnected=True, sent_at=())
         try:
-            await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
+            await send({"type": "http.response.start", "status": output.status, "headers": headers})
         except OSError:
-            return Delivered(frames=index, disconnected=True, sent_at=sent)
-        sent.extend(repeat(clock.monotonic() - started, end - index))
-        index = end
-    if not count:
-        await send({"type": "http.response.body", "body": b""})
-    return Delivered(frames=count, sent_at=sent)
+            return Delivered(frames=0, disconnected=True, sent_at=())
+        del headers  # sent: an open stream does not hold them
+        deadlines = timing.frames
+        count, index = len(frames), 0
+        sent = array("d")  # per frame, when its send() returned (8 bytes each: an open stream holds them)
+        while index < count:
+            horizon = clock.monotonic()
+            if index < len(deadlines):
+                if not await watch.sleep_until(clock, started + deadlines[index]):
+                    return Delivered(frames=index, disconnected=True, sent_at=sent)
+                horizon = max(clock.monotonic(), started + deadlines[index])
+            end = index + 1
+            while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
+                end += 1
+            batch = frames[index:end]
+            reset = next((k for k, frame in enumerate(batch) if frame.event == RESET_EVENT), None)
+            if reset is not None:
+                if reset:
+                    await send({"type": "http.response.body", "body": _join(batch[:reset]), "more_body": True})
+                raise StreamReset(f"connection reset after {index + reset} frames (scenario fault)")
+            try:
+                await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
+            except OSError:
+                return Delivered(frames=index, disconnected=True, sent_at=sent)
+            sent.extend(repeat(clock.monotonic() - started, end - index))
+            index = end
+        if not count:
+            await send({"type": "http.response.body", "body": b""})
+        return Delivered(frames=count, sent_at=sent)
+    finally:
+        watch.close()
 
 
 def _join(frames: Sequence[Frame]) -> bytes:
