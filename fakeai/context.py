@@ -145,6 +145,37 @@ class Frame:
         return data.encode() if isinstance(data, str) else orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
+class PackedFrame(Frame):
+    """A first or last frame of a stream with its JSON ``data`` kept encoded while the stream is open
+    (:func:`fakeai.streaming.pack_frames`): the respond stage sends the bytes, and the listeners, which read these
+    frames once the stream is over (usage, finish reason, the final response), get the object decoded on their
+    first read. An open chat stream holds ~1 KiB less; an open Responses stream, its whole final response less."""
+
+    __slots__ = ("_decoded", "_json")
+    _json: bytes
+    _decoded: Any
+
+    @classmethod
+    def of(cls, frame: Frame, encoded: bytes) -> PackedFrame:
+        packed = object.__new__(cls)
+        for name, value in (("event", frame.event), ("validate", frame.validate), ("tokens", frame.tokens)):
+            object.__setattr__(packed, name, value)
+        object.__setattr__(packed, "_json", bytes(memoryview(encoded)))  # orjson's own output holds 4 KiB
+        object.__setattr__(packed, "_decoded", None)
+        return packed
+
+    @property  # Frame.data, decoded once
+    def data(self) -> Any:
+        decoded = self._decoded
+        if decoded is None:
+            decoded = orjson.loads(self._json)
+            object.__setattr__(self, "_decoded", decoded)
+        return decoded
+
+    def payload(self) -> bytes:
+        return self._json
+
+
 DONE = Frame("[DONE]", validate=False)  # OpenAI's last event of a stream: one object for every stream
 
 
