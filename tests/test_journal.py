@@ -183,3 +183,41 @@ def test_retry_after_reads_ms_and_seconds_headers() -> None:
 def test_split_source() -> None:
     assert split_source("scenario:hello") == ("scenario", "hello")
     assert split_source("llm") == ("llm", None)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_entry_holds_about_its_bytes_not_the_encoders_buffers(app: FakeAI, stream: bool) -> None:
+    """orjson's output holds a 4 KiB buffer however short it is: a journal keeping those directly held 8 KiB per
+    small answer and 27 KiB per small stream (10,000 entries: up to 270 MB against a 64 MiB budget). The
+    memory the entries hold stays within twice the bytes they count."""
+    import gc
+    import tracemalloc
+
+    client = async_client(app)
+    messages = [{"role": "user", "content": "hi"}]
+    for _ in range(3):  # warm: caches, validators, vocabularies
+        await client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=messages, stream=stream)
+    app.journal.clear()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(40):
+            await client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=messages, stream=stream, max_tokens=8
+            )
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        entries = list(app.journal)
+        app.journal.clear()
+        counted = sum(
+            len(b or b"")
+            for e in entries
+            for b in (e.request_json, e.response_json, e.first_frame_json, e.last_frame_json, e.timeline_json)
+        )
+        del entries
+        gc.collect()
+        held = before - tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert counted > 0
+    assert held < 2 * counted + 40 * 1024, (held, counted)  # the bytes, plus < 1 KiB of entry object each
