@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -300,6 +301,9 @@ class _SpecParamNames:
         await self.app(scope, receive, send)
 
 
+_NO_PATH_PARAMS: Mapping[str, Any] = MappingProxyType({})
+
+
 class RouteMemo:
     """Connexion's routing decisions, remembered for paths without parameters (``POST /v1/chat/completions``).
 
@@ -313,7 +317,7 @@ class RouteMemo:
     def __init__(self, app: ASGIApp, limit: int = 4096) -> None:
         self.app = app
         self.limit = limit
-        self.memo: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.memo: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         self.connexion: ASGIApp = app  # set by in_front_of
         self.router: Any = None
 
@@ -321,7 +325,8 @@ class RouteMemo:
         """What Connexion calls once it has routed: remember the decision, then answer."""
         routing = (scope.get("extensions") or {}).get(ROUTING)
         if routing and routing.get("operation_id") and not scope.get("path_params") and len(self.memo) < self.limit:
-            self.memo[(scope["method"], scope["path"], scope.get("root_path", ""))] = dict(routing)
+            # read-only and shared by every request it routes (nothing downstream writes it; a write would raise)
+            self.memo[(scope["method"], scope["path"], scope.get("root_path", ""))] = MappingProxyType(dict(routing))
         await self.app(scope, receive, send)
 
     def in_front_of(self, connexion: RoutingMiddleware) -> RouteMemo:
@@ -337,8 +342,8 @@ class RouteMemo:
         extensions = scope.get("extensions")
         if extensions is None:
             extensions = scope["extensions"] = {}
-        extensions[ROUTING] = dict(routing)
-        scope["path_params"] = {}
+        extensions[ROUTING] = routing
+        scope["path_params"] = _NO_PATH_PARAMS
         await self.app(scope, receive, send)
 
 
