@@ -16,19 +16,28 @@ Model (one engine per model name served, its profile chosen by model glob from `
   (the cached prefix stays cached) and goes on; the client sees a stall. Counted in ``preemptions``.
 
 Approximations (the pipeline wants every deadline up front, when the request arrives)
-    The schedule is planned once per request, in arrival order, against the requests already planned
-    (their slots, batched tokens and blocks as piecewise functions of time). A plan is never revised: a later
-    arrival does not slow requests planned before it. To make up for the arrivals it cannot know, a request's
-    steps count at least as many running (decoding) sequences as were in flight when it arrived, capped at
-    ``max_num_seqs`` and at how many requests of its size the KV blocks hold: the load it arrives into is
-    assumed to persist (right for a closed-loop load test at constant concurrency; it overestimates ITL for
-    the tail of a burst followed by silence; the prefill chunks of later arrivals are not counted). Admission
-    and KV blocks use only the requests planned before it, so the newest request is always the one
-    preempted, as vLLM preempts the most recently scheduled one. Other simplifications: a prefilling request
-    is counted as its average chunk per step; its KV blocks grow linearly during decode; shared prefix blocks
-    are counted once per request (an upper bound); arrivals do not wait for the step in progress; a request
-    preempted ``MAX_PREEMPTIONS`` times runs on regardless. Only answers carrying completion tokens are
-    modelled (other requests, and models without a profile, keep the incoming timing).
+    The schedule is planned once per request, in arrival order, against the requests already planned (their
+    slots, batched tokens and blocks as piecewise functions of time). A plan is never revised: a later arrival
+    does not slow requests planned before it. To make up for the arrivals it cannot know, the load a request
+    arrives into is assumed to persist. Its steps count at least ``floor`` running sequences: as many as were in
+    flight when it arrived, capped at ``max_num_seqs`` and at how many requests of its size the KV blocks hold
+    at mid-decode. And as those finish, arrivals like them replace them, whose prefill lands in its decode
+    steps: besides its own token, each of these carries at least ``floor`` decode tokens plus
+    ``floor x prompt / output`` prefill tokens (uncached prompt and completion tokens, each summed over the
+    requests in flight and itself; at most the step's token budget), a continuous-batching engine's steady
+    state, so that throughput stays under the profile's compute bound (``benchmarks/bench_engine.py``). Where
+    the timeline knows more (requests planned before it), the larger count wins. Its own prefill steps count the
+    floor's decodes but not their prefill share (its own chunk is one such share). Right for a closed-loop load
+    test at constant concurrency; it overestimates ITL for the tail of a burst followed by silence. Admission
+    and KV blocks use only the requests planned before it, so the newest request is always the one preempted, as
+    vLLM preempts the most recently scheduled one. Each prefill chunk occupies the budget of its own step, and
+    takes what the budget leaves free for the whole step it lasts, looking ahead at the chunks planned before it
+    (they begin and end at other times than its steps); a request holds its slot and blocks from its first chunk
+    on. Other simplifications: a request's KV blocks grow linearly during decode; shared prefix blocks are
+    counted once per request (an upper bound); arrivals do not wait for the step in progress; a request
+    preempted ``MAX_PREEMPTIONS`` times runs on regardless; a preempted request's recompute is not in the
+    prefill share of the requests planned before it. Only answers carrying completion tokens are modelled (other
+    requests, and models without a profile, keep the incoming timing).
 
 With ``latency`` in the chain too, ``engine`` must come after it and *replaces* latency's TTFT/ITL for the
 requests it models (a ConfigError names the order otherwise). Options (``extra.engine``): ``profile`` (the
@@ -143,19 +152,25 @@ Event = tuple[float, int, float, float, float]  # (time, d running, d batched to
 class Run:
     """One stay of a request in the running batch (a preempted request has several)."""
 
-    start: float  # admitted: prefill begins
+    start: float  # scheduled: its first prefill chunk begins
     first: float  # prefill done, its first (or next) token out
     end: float  # last token out, or preempted
-    chunk: float  # average prefill tokens per step
+    chunks: tuple[tuple[float, float, int], ...]  # its prefill steps: (begin, end, tokens)
     start_blocks: int  # KV blocks of its context when admitted
     end_blocks: int  # ... when it leaves
 
     def events(self) -> list[Event]:
         slope = (self.end_blocks - self.start_blocks) / (self.end - self.first) if self.end > self.first else 0.0
         intercept = self.start_blocks - slope * self.first  # blocks(t) = intercept + slope x t while decoding
+        batched: dict[float, float] = {}  # each prefill chunk occupies the budget of its own step only
+        for begin, end, tokens in self.chunks:
+            batched[begin] = batched.get(begin, 0.0) + tokens
+            batched[end] = batched.get(end, 0.0) - tokens
+        at_start, at_first = batched.pop(self.start, 0.0), batched.pop(self.first, 0.0)
         return [
-            (self.start, 1, self.chunk, float(self.start_blocks), 0.0),
-            (self.first, 0, 1.0 - self.chunk, intercept - self.start_blocks, slope),
+            (self.start, 1, at_start, float(self.start_blocks), 0.0),
+            *((at, 0, tokens, 0.0, 0.0) for at, tokens in batched.items() if tokens),
+            (self.first, 0, 1.0 + at_first, intercept - self.start_blocks, slope),
             (self.end, -1, -1.0, -intercept, -slope),
         ]
 
@@ -169,6 +184,8 @@ class Plan:
     runs: list[Run]
     times: list[float]  # when each token is out
     events: list[Event] = field(default_factory=list)
+    prefill: int = 0  # uncached prompt tokens (for the engine's expected prefill share)
+    tokens: int = 0  # completion tokens
 
     @property
     def done(self) -> float:
@@ -203,6 +220,18 @@ class Timeline:
     def next_time(self) -> float | None:
         return self.events[self.index][0] if self.index < len(self.events) else None
 
+    def peak_batched(self, until: float, cap: float) -> float:
+        """The most batched tokens from now until ``until``, or the first count above ``cap`` (a prefill chunk
+        must fit the budget for its whole step, not just where it begins)."""
+        events, i, end, batched = self.events, self.index, len(self.events), self.batched
+        peak = batched
+        while peak <= cap and i < end and events[i][0] < until:
+            batched += events[i][2]
+            if batched > peak:
+                peak = batched
+            i += 1
+        return peak
+
     def blocks(self, at: float) -> float:
         return max(self.intercept + self.slope * at, 0.0)
 
@@ -216,6 +245,8 @@ class Engine:
         self.last_start = 0.0  # FCFS: the latest first admission planned
         self.preemptions = 0  # of finished requests (live ones are counted as their clock passes)
         self.requests = 0
+        self.prefill_sum = 0  # uncached prompt tokens of the planned requests ...
+        self.tokens_sum = 0  # ... and their completion tokens: the mix of the load in flight
 
     def timeline(self, now: float) -> Timeline:
         for request_id in [r for r, plan in self.plans.items() if plan.done <= now]:
@@ -228,20 +259,24 @@ class Engine:
         """Schedule a request of ``prompt`` tokens (``cached`` of them cached) generating ``tokens`` tokens."""
         p = self.profile
         line = self.timeline(now)
-        fits = p.kv_blocks // max(_blocks(prompt + tokens, p.block_size), 1)  # requests this size the KV holds
+        fits = p.kv_blocks // max(_blocks(prompt + tokens // 2, p.block_size), 1)  # requests this size, mid-decode
         floor = min(len(self.plans), p.max_num_seqs, fits)  # the load it arrives into persists (see the docstring)
         cached = min(max(cached, 0), max(prompt - 1, 0))  # at least one token is computed for the first logit
         todo, generated, at = prompt - cached, 0, max(now, self.last_start)
+        # ... and so do its arrivals: the floor's sequences are replaced as they finish, and the replacements'
+        # prefill lands in its decode steps, floor x prompt / output tokens a step at the mix in flight
+        share = floor * (self.prefill_sum + todo) / max(self.tokens_sum + tokens, 1)
+        busy = min(floor + share, p.max_num_batched_tokens - 1.0)  # tokens of others in each of its decode steps
         runs: list[Run] = []
         times: list[float] = []
         while True:
             at = self.admission(line, at, _blocks(prompt + generated, p.block_size))
-            if not runs:
-                self.last_start = at
-            start, start_blocks, steps, remaining = at, _blocks(prompt + generated, p.block_size), 0, todo
+            start_blocks, remaining = _blocks(prompt + generated, p.block_size), todo
+            chunks: list[tuple[float, float, int]] = []
             while remaining > 0:  # chunked prefill in what the step's token budget leaves
                 line.advance(at)
-                room = int(p.max_num_batched_tokens - line.batched)
+                longest = at + p.step(max(line.running, floor) + 1, p.max_num_batched_tokens)
+                room = int(p.max_num_batched_tokens - line.peak_batched(longest, p.max_num_batched_tokens - 1))
                 if room < 1:
                     later = line.next_time()
                     at = (
@@ -251,9 +286,12 @@ class Engine:
                     )
                     continue
                 chunk = min(remaining, room)
-                at += p.step(max(line.running, floor) + 1, max(line.batched, floor) + chunk)
+                begin, at = at, at + p.step(max(line.running, floor) + 1, max(line.batched, floor) + chunk)
+                chunks.append((begin, at, chunk))
                 remaining -= chunk
-                steps += 1
+            start = chunks[0][0]  # scheduled with its first chunk (it waited for the budget until then)
+            if not runs:
+                self.last_start = start
             first = at
             generated += 1
             times.append(at)
@@ -264,17 +302,20 @@ class Engine:
                 if line.blocks(at) + need > p.kv_blocks and len(runs) < MAX_PREEMPTIONS:
                     preempted = True
                     break
-                at += p.step(max(line.running, floor) + 1, max(line.batched, floor) + 1)
+                at += p.step(max(line.running, floor) + 1, max(line.batched, busy) + 1)
                 generated += 1
                 times.append(at)
-            runs.append(
-                Run(start, first, at, todo / max(steps, 1), start_blocks, _blocks(prompt + generated, p.block_size))
-            )
+            runs.append(Run(start, first, at, tuple(chunks), start_blocks, _blocks(prompt + generated, p.block_size)))
             if not preempted:
                 break
             todo = prompt - cached + generated  # recompute: the cached prefix is still cached
-        plan = Plan(now, namespace, runs, times, [event for run in runs for event in run.events()])
+        plan = Plan(
+            now, namespace, runs, times, [event for run in runs for event in run.events()], prompt - cached, tokens
+        )
+        self.forget(request_id, now)  # a request id planned again replaces its plan
         self.plans[request_id] = plan
+        self.prefill_sum += plan.prefill
+        self.tokens_sum += plan.tokens
         self.requests += 1
         return plan
 
@@ -299,6 +340,8 @@ class Engine:
         plan = self.plans.pop(request_id, None)
         if plan is not None:
             self.preemptions += plan.preempted_by(now)
+            self.prefill_sum -= plan.prefill
+            self.tokens_sum -= plan.tokens
 
     def load(self, model: str, now: float) -> EngineLoad:
         running = waiting = preemptions = 0
