@@ -184,6 +184,7 @@ def create_app(
     if settings.preload_tokenizers:
         asgi.on_startup.append(_warm_tokenizers)
     asgi.checks.append(header_limits(settings))
+    asgi.timed = _timed(chain, scenarios)
     journal_args = (settings.journal_size, settings.journal_body_bytes, settings.journal_max_bytes)
     journal = (Journal(*journal_args) if shared is None else _shared_journal(shared, journal_args)).subscribe(events)
     metrics = Metrics().subscribe(events).watch(chain)
@@ -381,6 +382,7 @@ class ErrorMiddleware:
         self.on_startup: list[Callable[[], Awaitable[None]]] = []  # run by the ASGI lifespan
         self.on_shutdown: list[Callable[[], Awaitable[None]]] = []
         self.checks: list[Callable[[Scope], None]] = []  # run on every request before routing (fakeai.limits)
+        self.timed: Callable[[], bool] = lambda: True  # may an answer wait for a deadline? (create_app: _timed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -396,8 +398,10 @@ class ErrorMiddleware:
         scope["app"] = self  # makes Starlette's router raise HTTPException(405) instead of answering plain text
         # Deadlines (TTFT, ITL) count from arrival. Yielding once lets every request of a burst record its
         # arrival before any of them does CPU work, so fakeai's own overhead counts inside TTFT, not before it.
+        # Answers due at once (no simulated latency: a throughput test) skip that loop turn (~10 µs).
         scope[ARRIVED] = self.clock.monotonic()
-        await asyncio.sleep(0)
+        if self.timed():
+            await asyncio.sleep(0)
         started = False
 
         async def tracking_send(message: Any) -> None:
@@ -421,6 +425,24 @@ class ErrorMiddleware:
             self.events.emit(RequestRejected(scope["method"], scope["path"], error.status, error.message))
             envelope = self.envelope_of(scope["path"])
             await respond_error(send, error, envelope, new_request_id() if envelope == "anthropic" else "")
+
+
+_UNTIMED_SIMULATORS = frozenset({"kv_cache", "gpu", "faults"})  # no delay of their own (faults: scenarios')
+
+
+def _timed(chain: Sequence[Any], scenarios: ScenarioEngine) -> Callable[[], bool]:
+    """Whether an answer may now wait for a deadline counted from its arrival: the latency simulator has a
+    non-zero TTFT, ITL or prefill cost (PUT /_fakeai/latency changes that at runtime), another simulator that
+    plans timings runs (the engine, a plugin's), or scenarios are loaded (their delays and faults). A request's
+    ``Prefer`` header alone does not count: its delay counts from when fakeai started it."""
+    latency = next((s for s in chain if getattr(s, "name", "") == "latency"), None)
+    if any(getattr(s, "name", "") not in {"latency", *_UNTIMED_SIMULATORS} for s in chain):
+        return lambda: True
+    if latency is None:
+        return lambda: bool(scenarios.scenarios)
+    if not hasattr(latency, "timed"):  # a plugin's simulator under that name
+        return lambda: True
+    return lambda: latency.timed or bool(scenarios.scenarios)
 
 
 _WARMING: list[asyncio.Future[None]] = []  # the warm-up of the default vocabulary, while it runs

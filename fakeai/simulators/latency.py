@@ -118,8 +118,14 @@ class LatencySimulator:
         self.prefill_share = min(max(prefill_share, 0.0), 1.0)
         self.prefill_per_token = prefill_per_token_ms / 1000.0
         self.simulators = simulators if simulators is not None else {}  # finds "kv_cache" at request time
+        self.timed = False  # any TTFT, ITL or prefill cost: answers wait (kept by ``set``)
         for glob, values in (models or {}).items():
             self.set(values, glob, where=f"latency_models[{glob!r}]")
+        self._update_timed()
+
+    def _update_timed(self) -> None:
+        profiles = [self.default, *self.models.values()]
+        self.timed = self.prefill_per_token > 0 or not all(profile.idle for profile in profiles)
 
     @classmethod
     def from_settings(cls, ttft: str, itl: str) -> LatencySimulator:
@@ -153,6 +159,7 @@ class LatencySimulator:
         else:
             changed = self.models[model] = self.models.get(model, self.default).changed(values, where)
         self._resolved.clear()
+        self._update_timed()
         return changed
 
     def state(self) -> dict[str, Any]:
