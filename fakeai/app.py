@@ -402,20 +402,13 @@ class ErrorMiddleware:
         scope[ARRIVED] = self.clock.monotonic()
         if self.timed():
             await asyncio.sleep(0)
-        started = False
-
-        async def tracking_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        tracked = _TrackedSend(send)
         try:
             for check in self.checks:
                 check(scope)
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, tracked)
         except Exception as exc:
-            if started:
+            if tracked.started:
                 if isinstance(exc, StreamReset):  # a deliberate scenario fault: the connection just drops
                     log.info("%s (%s %s)", exc, scope["method"], scope["path"])
                     return
@@ -425,6 +418,22 @@ class ErrorMiddleware:
             self.events.emit(RequestRejected(scope["method"], scope["path"], error.status, error.message))
             envelope = self.envelope_of(scope["path"])
             await respond_error(send, error, envelope, new_request_id() if envelope == "anthropic" else "")
+
+
+class _TrackedSend:
+    """``send``, noting whether the response started (after that an error cannot be answered any more). An
+    object of two slots rather than a closure and its cell: every open stream holds one."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Any) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
 
 
 _UNTIMED_SIMULATORS = frozenset({"kv_cache", "gpu", "faults"})  # no delay of their own (faults: scenarios')

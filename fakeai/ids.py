@@ -40,8 +40,13 @@ class unique_ids:  # lower case: used like a function, ``with unique_ids(request
         self.token = _SALT.set(self.salt)
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the block now (idempotent): an open stream draws no more ids and need not hold the context."""
         if self.token is not None:
             _SALT.reset(self.token)
+            self.token = None
 
 
 _TABLES: dict[str, bytes] = {}  # alphabet -> the byte translation b -> alphabet[b % len(alphabet)]

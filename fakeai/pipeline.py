@@ -157,7 +157,8 @@ class Pipeline:
             await asyncio.to_thread(get_tokenizer, encoding)  # a vocabulary's first use (0.2 s): off the loop
         self.admit(ctx)
         output: Output | None = None
-        with unique_ids(ctx.request_id if self.unique_ids else None):  # ids unique per answer
+        ids = unique_ids(ctx.request_id if self.unique_ids else None)
+        with ids:  # ids unique per answer
             try:
                 try:
                     decision = self._run(Position.AFTER_MATCH, ctx, self.match(ctx))
@@ -171,7 +172,8 @@ class Pipeline:
                     return
                 if produced.frames is not None:  # what an open stream holds until its last frame (memory)
                     produced = replace(produced, frames=pack_frames(produced.frames))  # the unpacked ones go
-                    ctx.draws_done()
+                    ctx.draws_done()  # and with the draws, the ids
+                    ids.close()
                 output = produced
                 delivered = _UNDELIVERED
                 try:

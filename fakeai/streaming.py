@@ -53,7 +53,7 @@ class Watch:
 
     def __init__(self, receive: Receive | None) -> None:
         self.receive = receive
-        self.task: asyncio.Future[None] | None = None
+        self.task: asyncio.Future[Any] | None = None
         self.waiter: asyncio.Future[None] | None = None
 
     @property
@@ -68,17 +68,15 @@ class Watch:
             await clock.sleep_until(deadline)
             return True
         if self.task is None:
-            self.task = asyncio.ensure_future(_disconnect(self.receive))
-            self.task.add_done_callback(self._wake)
+            self._watch()
         elif self.task.done():
             return False
         if type(clock) in _REAL_CLOCKS:  # inline rather than a coroutine of its own: each open stream holds one
             # until ``deadline`` on ``time.monotonic()`` (never early: uvloop's timers may fire up to ~1 ms before
             # theirs, so wait again for what is left), or until the watcher sees the client go
-            task = self.task
             loop = asyncio.get_running_loop()
             delay = deadline - time.monotonic()
-            while delay > 0 and not task.done():
+            while delay > 0 and not self.gone:
                 waiter = self.waiter = loop.create_future()
                 handle = loop.call_later(delay, _resolve, waiter)
                 try:
@@ -87,15 +85,26 @@ class Watch:
                     handle.cancel()
                     self.waiter = None
                 delay = deadline - time.monotonic()
-            return not task.done()
+            return not self.gone
         sleeper = asyncio.ensure_future(clock.sleep_until(deadline))
-        await asyncio.wait((sleeper, self.task), return_when=asyncio.FIRST_COMPLETED)
+        while not sleeper.done() and self.task is not None and not self.task.done():
+            await asyncio.wait((sleeper, self.task), return_when=asyncio.FIRST_COMPLETED)
         if sleeper.done():
             return True
         sleeper.cancel()
         return False
 
-    def _wake(self, _task: asyncio.Future[None]) -> None:
+    def _watch(self) -> None:
+        """Read ``receive`` in a task of its own (the body is read: what comes is ``http.disconnect``)."""
+        assert self.receive is not None
+        self.task = asyncio.ensure_future(self.receive())
+        self.task.add_done_callback(self._wake)
+
+    def _wake(self, task: asyncio.Future[Any]) -> None:
+        message = task.result() if not task.cancelled() and task.exception() is None else None
+        if isinstance(message, Mapping) and message.get("type") == "http.request":
+            self._watch()  # more of a body nobody reads (a server that sends it): keep watching
+            return
         if self.waiter is not None:
             _resolve(self.waiter)
 
@@ -110,11 +119,6 @@ def _resolve(waiter: asyncio.Future[None]) -> None:
 
 
 _REAL_CLOCKS = (SystemClock, FixedClock)  # monotonic() is time.monotonic(): waits may use the loop's timers
-
-
-async def _disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 KEEP_HEAD, KEEP_TAIL = 1, 3  # frames pack_frames leaves as objects (see there)
