@@ -12,7 +12,6 @@ import time
 from array import array
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 import orjson
@@ -231,12 +230,12 @@ async def _stream(
         del headers  # sent: an open stream does not hold them
         deadlines = timing.frames
         count, index = len(frames), 0
-        sent = array("d")  # per frame, when its send() returned (8 bytes each: an open stream holds them)
+        sent = array("d", bytes(8 * count))  # per frame, when its send() returned (an open stream holds them)
         while index < count:
             horizon = clock.monotonic()
             if index < len(deadlines):
                 if not await watch.sleep_until(clock, started + deadlines[index]):
-                    return Delivered(frames=index, disconnected=True, sent_at=sent)
+                    return Delivered(frames=index, disconnected=True, sent_at=sent[:index])
                 horizon = max(clock.monotonic(), started + deadlines[index])
             end = index + 1
             while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
@@ -250,8 +249,10 @@ async def _stream(
             try:
                 await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
             except OSError:
-                return Delivered(frames=index, disconnected=True, sent_at=sent)
-            sent.extend(repeat(clock.monotonic() - started, end - index))
+                return Delivered(frames=index, disconnected=True, sent_at=sent[:index])
+            at = clock.monotonic() - started
+            for k in range(index, end):
+                sent[k] = at
             index = end
         if not count:
             await send({"type": "http.response.body", "body": b""})

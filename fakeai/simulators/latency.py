@@ -181,7 +181,7 @@ class LatencySimulator:
             tokens = max(output.completion_tokens, 0)
             done = first + sum(itl.draw(rng) for _ in range(max(tokens - 1, 0)))
             return Timing(first=first, frames=(), done=max(done, timing.done), queued=timing.queued)
-        deadlines = array("d")  # 8 bytes a frame, held by an open stream until its last frame
+        deadlines: list[float] = []
         at = first
         seen_tokens = 0
         for frame in output.frames:
@@ -190,7 +190,8 @@ class LatencySimulator:
                     at += itl.draw(rng)
                 seen_tokens += 1
             deadlines.append(at)
-        return Timing(first=first, frames=deadlines, done=at, queued=timing.queued)
+        # 8 bytes a frame, exactly (an open stream holds them until its last frame)
+        return Timing(first=first, frames=array("d", deadlines), done=at, queued=timing.queued)
 
     def prefill(self, ctx: RequestContext, ttft: float) -> float:
         """TTFT for this request's uncached share of the prompt (see the module docstring)."""
