@@ -149,9 +149,16 @@ async def test_lazy_chat_deltas_read_the_same_every_time_and_hold_no_summary() -
 def test_a_deltas_templated_bytes_are_the_bytes_of_its_chunk(
     base: dict[str, Any], index: int, key: str, piece: str, with_usage: bool
 ) -> None:
-    """ChatDelta.payload() (head + piece + tail, no dict built) is exactly orjson's encoding of ChatDelta.data."""
+    """ChatDelta.payload() (head + piece + tail, no dict built) is exactly orjson's encoding of the chunk built
+    as a dict, and ChatDelta.data is that chunk."""
     from fakeai.producers.text.chat import ChatDelta, DeltaChoice
 
     frame = ChatDelta(DeltaChoice.of(base, index, key, with_usage), piece, 1)
-    assert frame.payload() == orjson.dumps(frame.data, option=orjson.OPT_NON_STR_KEYS)
+    chunk = {
+        **base,
+        "choices": [{"index": index, "delta": {key: piece}, "logprobs": None, "finish_reason": None}],
+        **({"usage": None} if with_usage else {}),
+    }
+    assert frame.payload() == orjson.dumps(chunk, option=orjson.OPT_NON_STR_KEYS)
+    assert frame.data == orjson.loads(orjson.dumps(chunk, option=orjson.OPT_NON_STR_KEYS))
     assert orjson.loads(frame.payload())["choices"][0]["delta"] == {key: piece}

@@ -394,6 +394,8 @@ class ChatDelta(Frame):
     @property  # Frame.data, computed
     def data(self) -> dict[str, Any]:
         choice = self._choice
+        if choice.head:  # templated: the chunk is its own JSON (what it sends), decoded
+            return orjson.loads(self.payload())  # type: ignore[no-any-return]
         data = choice.base.copy()
         data["choices"] = [
             {"index": choice.index, "delta": {choice.key: self._piece}, "logprobs": None, "finish_reason": None}
@@ -420,7 +422,7 @@ _SET_TOKENS = Frame.__dict__["tokens"].__set__
 class DeltaChoice:
     """What every content delta of one choice shares, and its JSON around the piece, encoded once."""
 
-    base: dict[str, Any]  # the chunk's fields before ``choices`` (id, object, created, model, ...)
+    base: dict[str, Any]  # the chunk's fields before ``choices`` (id, object, created, model, ...); {} once in head
     index: int
     key: str  # "content" or "refusal"
     with_usage: bool  # stream_options.include_usage: every chunk carries "usage": null
@@ -437,7 +439,7 @@ class DeltaChoice:
             orjson.dumps(key),
         )
         tail = b'},"logprobs":null,"finish_reason":null}]' + (b',"usage":null}' if with_usage else b"}")
-        return cls(base, index, key, with_usage, head, tail)
+        return cls({}, index, key, with_usage, head, tail)  # base is in head: an open stream need not hold it
 
 
 def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[Completion | None, Completion | None]:
