@@ -11,8 +11,9 @@ Three families, served as text by ``GET /metrics`` (Prometheus' default path) an
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -303,11 +304,7 @@ class VLLMSeries:
         series = self.series.get(model) or self.series_of(model)
         ttft, itl, tpot, e2e, queue, inference, prefill, decoding, prompts, generations = series.buckets
         ttft.observe(first)
-        bounds, counts, total = itl.bounds, itl.counts, 0.0  # one observe per token gap, inlined (a stream's 100s)
-        for gap, times in token_gaps(output, timing, completion):
-            counts[bisect_left(bounds, gap)] += times
-            total += gap * times
-        itl.total += total  # vllm:time_per_output_token_seconds is the same histogram (exported twice)
+        observe_gaps(itl, output, timing, completion)  # also vllm:time_per_output_token_seconds (exported twice)
         tpot.observe(decode / (completion - 1) if completion > 1 else 0)
         e2e.observe(event.elapsed)
         queued = min(max(timing.queued, 0.0), first)  # the engine simulator's queue wait, else 0
@@ -421,6 +418,31 @@ def measured(event: RequestAnswered) -> Timing:
     if not frames or not sent or len(sent) != len(frames):
         return timing
     return Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)
+
+
+def observe_gaps(histogram: Buckets, output: Output, timing: Timing, completion: int) -> None:
+    """Every gap of :func:`token_gaps` into ``histogram``. A stream of one token per frame (chat's deltas, the
+    common case) is counted with the gaps sorted, one bisect per bucket bound instead of one per token (~100 a
+    stream); others one observe per gap. Both give the same counts (tests/test_metrics_exact.py)."""
+    frames, deadlines = output.frames, timing.frames
+    if frames and len(deadlines) == len(frames):
+        due = [deadline for frame, deadline in zip(frames, deadlines, strict=True) if frame.tokens > 0]
+        if len(due) > 8 and all(frame.tokens == 1 for frame in frames if frame.tokens > 0):
+            gaps = [b - a if b > a else 0.0 for a, b in pairwise(due)]
+            histogram.total += sum(gaps)  # in the frames' order, as the loop below adds them
+            gaps.sort()
+            counts, below = histogram.counts, 0
+            for i, bound in enumerate(histogram.bounds):  # counts[i]: the gaps in (bounds[i-1], bounds[i]]
+                upto = bisect_right(gaps, bound)
+                counts[i] += upto - below
+                below = upto
+            counts[-1] += len(gaps) - below
+            return
+    bounds, counts, total = histogram.bounds, histogram.counts, 0.0
+    for gap, times in token_gaps(output, timing, completion):
+        counts[bisect_left(bounds, gap)] += times
+        total += gap * times
+    histogram.total += total
 
 
 def token_gaps(output: Output, timing: Timing, completion: int) -> Iterator[tuple[float, int]]:

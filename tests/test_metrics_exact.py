@@ -220,3 +220,61 @@ async def test_every_metric_the_dashboard_queries_is_exported() -> None:
     }
     assert {"vllm:time_to_first_token_seconds_bucket", "DCGM_FI_DEV_GPU_TEMP"} <= queried
     assert queried - exported == set()
+
+
+def _gap_frames(draw: Any) -> tuple[list[Any], list[float]]:
+    from hypothesis import strategies as st
+
+    from fakeai.context import Frame
+
+    tokens = draw(st.lists(st.sampled_from([0, 1, 1, 1, 2]), min_size=0, max_size=60))
+    if draw(st.booleans()):  # often the common case: one token a frame
+        tokens = [1 if t else 0 for t in tokens]
+    steps = draw(st.lists(st.floats(-0.01, 0.2, allow_nan=False), min_size=len(tokens), max_size=len(tokens)))
+    at, deadlines = 0.0, []
+    for step in steps:
+        at += step
+        deadlines.append(at)
+    return [Frame({}, None, True, t) for t in tokens], deadlines
+
+
+def test_the_bulk_itl_count_equals_one_observe_per_gap() -> None:
+    """observe_gaps' sorted path (one token a frame) gives the counts and the sum of one observe per token gap."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fakeai.context import Output, Timing
+    from fakeai.metrics import ITL_BUCKETS, Buckets, observe_gaps, token_gaps
+
+    bounds = ITL_BUCKETS
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.data())
+    def check(data: Any) -> None:
+        frames, deadlines = _gap_frames(data.draw)
+        output, timing = Output(frames=frames), Timing(first=0.0, frames=deadlines)
+        completion = sum(f.tokens for f in frames)
+        bulk, one = Buckets(bounds), Buckets(bounds)
+        observe_gaps(bulk, output, timing, completion)
+        for gap, times in token_gaps(output, timing, completion):
+            one.observe(gap, times)
+        assert bulk.counts == one.counts
+        assert bulk.total == one.total
+
+    check()
+    for bound in ITL_BUCKETS:  # gaps exactly on a bucket's bound count in that bucket (Prometheus' le)
+        frames, deadlines = _exact_gaps(bound)
+        output, timing = Output(frames=frames), Timing(first=0.0, frames=deadlines)
+        bulk, one = Buckets(ITL_BUCKETS), Buckets(ITL_BUCKETS)
+        observe_gaps(bulk, output, timing, 20)
+        for gap, times in token_gaps(output, timing, 20):
+            one.observe(gap, times)
+        index = ITL_BUCKETS.index(bound)
+        assert bulk.counts == one.counts and bulk.counts[index] == 10 + (9 if index == 0 else 0)  # 0s: the first
+
+
+def _exact_gaps(bound: float) -> tuple[list[Any], list[float]]:
+    """20 one-token frames due at 0, bound, 0, bound, ...: 10 gaps of exactly ``bound``, 9 clamped to 0."""
+    from fakeai.context import Frame
+
+    return [Frame({}, None, True, 1) for _ in range(20)], [0.0 if i % 2 == 0 else bound for i in range(20)]
