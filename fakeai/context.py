@@ -137,6 +137,13 @@ class Frame:
     # delta): the listeners looking for those skip them rather than build their data
     summary: ClassVar[bool] = True
 
+    def sse(self) -> bytes:
+        """The whole server-sent event (``event:`` line when named, ``data:`` line, blank line)."""
+        payload = self.payload()
+        if self.event:
+            return b"event: " + self.event.encode() + b"\ndata: " + payload + b"\n\n"
+        return b"data: " + payload + b"\n\n"
+
     def payload(self) -> bytes:
         """The ``data:`` line's bytes: the string, the Packed JSON, or the object encoded now."""
         data = self.data

@@ -146,10 +146,7 @@ def pack_frames(frames: Sequence[Frame]) -> list[Frame]:
 
 
 def encode_frame(frame: Frame) -> bytes:
-    payload = frame.payload()
-    if frame.event:
-        return b"event: " + frame.event.encode() + b"\ndata: " + payload + b"\n\n"
-    return b"data: " + payload + b"\n\n"
+    return frame.sse()
 
 
 def _headers(
@@ -262,7 +259,7 @@ async def _stream(
 
 
 def _join(frames: Sequence[Frame]) -> bytes:
-    return encode_frame(frames[0]) if len(frames) == 1 else b"".join([encode_frame(frame) for frame in frames])
+    return frames[0].sse() if len(frames) == 1 else b"".join([frame.sse() for frame in frames])
 
 
 async def respond_error(send: Send, error: APIError, envelope: str = "openai", request_id: str = "") -> None:

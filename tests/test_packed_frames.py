@@ -160,5 +160,6 @@ def test_a_deltas_templated_bytes_are_the_bytes_of_its_chunk(
         **({"usage": None} if with_usage else {}),
     }
     assert frame.payload() == orjson.dumps(chunk, option=orjson.OPT_NON_STR_KEYS)
+    assert frame.sse() == b"data: " + orjson.dumps(chunk, option=orjson.OPT_NON_STR_KEYS) + b"\n\n"
     assert frame.data == orjson.loads(orjson.dumps(chunk, option=orjson.OPT_NON_STR_KEYS))
     assert orjson.loads(frame.payload())["choices"][0]["delta"] == {key: piece}

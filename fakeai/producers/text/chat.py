@@ -412,6 +412,14 @@ class ChatDelta(Frame):
             return orjson.dumps(self.data, option=orjson.OPT_NON_STR_KEYS)
         return choice.head + orjson.dumps(self._piece) + choice.tail
 
+    def sse(self) -> bytes:
+        """The whole ``data:`` event: two concatenations (the choice keeps its head and tail with the event's
+        framing around them), the respond stage's per-token work."""
+        choice = self._choice
+        if not choice.head:
+            return b"data: " + self.payload() + b"\n\n"
+        return choice.sse_head + orjson.dumps(self._piece) + choice.sse_tail
+
 
 _SET_CHOICE = ChatDelta.__dict__["_choice"].__set__  # the slots' descriptors
 _SET_PIECE = ChatDelta.__dict__["_piece"].__set__
@@ -428,6 +436,8 @@ class DeltaChoice:
     with_usage: bool  # stream_options.include_usage: every chunk carries "usage": null
     head: bytes = b""
     tail: bytes = b""
+    sse_head: bytes = b""  # b"data: " + head
+    sse_tail: bytes = b""  # tail + b"\n\n"
 
     @classmethod
     def of(cls, base: dict[str, Any], index: int, key: str, with_usage: bool) -> DeltaChoice:
@@ -439,7 +449,8 @@ class DeltaChoice:
             orjson.dumps(key),
         )
         tail = b'},"logprobs":null,"finish_reason":null}]' + (b',"usage":null}' if with_usage else b"}")
-        return cls({}, index, key, with_usage, head, tail)  # base is in head: an open stream need not hold it
+        # base is in head: an open stream need not hold it
+        return cls({}, index, key, with_usage, head, tail, b"data: " + head, tail + b"\n\n")
 
 
 def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[Completion | None, Completion | None]:
