@@ -196,7 +196,8 @@ class Output:
     headers: Mapping[str, str] = field(default_factory=dict)
     frames: Sequence[Frame] | None = None  # set for text/event-stream answers
     source: str = "generated"  # scenario | template | example | generated | llm | error
-    completion_tokens: int = 0  # for non-streamed latency: TTFT + (tokens-1) * ITL
+    completion_tokens: int = 0  # for non-streamed latency: TTFT + (tokens-1) * ITL; streams: set by the pipeline
+    # after the simulate stage (the frames' tokens), for the listeners
     fault: Any = None  # a fault the match stage decided (fakeai.scenario.faults.Fault), already injected
     effects: Sequence[Effect] = ()  # state changes the simulate stage commits (never written by producers)
     scenario_state: str | None = None  # the answering rule's state machine after this turn (the journal shows it)

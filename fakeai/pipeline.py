@@ -171,7 +171,10 @@ class Pipeline:
                     self.events.emit(self.rejected(scope, exc, op_id, ctx))
                     return
                 if produced.frames is not None:  # what an open stream holds until its last frame (memory)
-                    produced = replace(produced, frames=pack_frames(produced.frames))  # the unpacked ones go
+                    packed = pack_frames(produced.frames)  # the unpacked ones go
+                    # the stream's tokens, counted once here for every listener (0 by the producers' convention)
+                    tokens = produced.completion_tokens or sum([frame.tokens for frame in packed])
+                    produced = replace(produced, frames=packed, completion_tokens=tokens)
                     ctx.draws_done()  # and with the draws, the ids
                     ids.close()
                 output = produced

@@ -64,6 +64,22 @@ async def test_completions_usage_sums_what_the_answers_reported(app: FakeAI) -> 
     assert (result.input_cached_tokens, result.model, result.api_key_id) == (0, None, None)
 
 
+async def test_a_stream_without_a_usage_chunk_counts_the_tokens_it_streamed(app: FakeAI) -> None:
+    """No ``include_usage``: no usage reaches the client, and the usage API still counts the streamed tokens."""
+    client, admin = clients(app)
+    stream = await client.chat.completions.create(
+        model=CHAT, messages=[{"role": "user", "content": "stream please"}], stream=True, max_tokens=17,
+        extra_body={"ignore_eos": True},
+    )  # fmt: skip
+    chunks = [chunk async for chunk in stream]
+    assert all(chunk.usage is None for chunk in chunks)
+    streamed = sum(1 for chunk in chunks for choice in chunk.choices if choice.delta.content)
+    page = await admin.admin.organization.usage.completions(start_time=DAY, end_time=DAY + 86400)
+    result = page.data[0].results[0]
+    assert (result.num_model_requests, result.output_tokens) == (1, 17)
+    assert streamed == 17
+
+
 async def test_embeddings_usage_is_reported_separately(app: FakeAI) -> None:
     client, admin = clients(app)
     answers = await traffic(client)
