@@ -394,7 +394,7 @@ class ChatDelta(Frame):
     @property  # Frame.data, computed
     def data(self) -> dict[str, Any]:
         choice = self._choice
-        if choice.head:  # templated: the chunk is its own JSON (what it sends), decoded
+        if choice.sse_head:  # templated: the chunk is its own JSON (what it sends), decoded
             return orjson.loads(self.payload())  # type: ignore[no-any-return]
         data = choice.base.copy()
         data["choices"] = [
@@ -408,15 +408,15 @@ class ChatDelta(Frame):
         """The chunk's JSON without building it: the choice's encoded head and tail around the piece (the bytes
         ``orjson.dumps(self.data)`` gives; tests/test_packed_frames.py holds them to that)."""
         choice = self._choice
-        if not choice.head:  # a head that already has the keys the chunk adds: encode the chunk itself
+        if not choice.sse_head:  # a head that already has the keys the chunk adds: encode the chunk itself
             return orjson.dumps(self.data, option=orjson.OPT_NON_STR_KEYS)
-        return choice.head + orjson.dumps(self._piece) + choice.tail
+        return choice.sse_head[6:] + orjson.dumps(self._piece) + choice.sse_tail[:-2]  # without the framing
 
     def sse(self) -> bytes:
         """The whole ``data:`` event: two concatenations (the choice keeps its head and tail with the event's
         framing around them), the respond stage's per-token work."""
         choice = self._choice
-        if not choice.head:
+        if not choice.sse_head:
             return b"data: " + self.payload() + b"\n\n"
         return choice.sse_head + orjson.dumps(self._piece) + choice.sse_tail
 
@@ -434,10 +434,10 @@ class DeltaChoice:
     index: int
     key: str  # "content" or "refusal"
     with_usage: bool  # stream_options.include_usage: every chunk carries "usage": null
-    head: bytes = b""
-    tail: bytes = b""
-    sse_head: bytes = b""  # b"data: " + head
-    sse_tail: bytes = b""  # tail + b"\n\n"
+    # the event's bytes before and after the piece (b"data: " + the chunk's JSON up to the piece; the rest + b"\n\n"),
+    # empty when there is no template; one copy only: an open stream holds them
+    sse_head: bytes = b""
+    sse_tail: bytes = b""
 
     @classmethod
     def of(cls, base: dict[str, Any], index: int, key: str, with_usage: bool) -> DeltaChoice:
@@ -450,7 +450,7 @@ class DeltaChoice:
         )
         tail = b'},"logprobs":null,"finish_reason":null}]' + (b',"usage":null}' if with_usage else b"}")
         # base is in head: an open stream need not hold it
-        return cls({}, index, key, with_usage, head, tail, b"data: " + head, tail + b"\n\n")
+        return cls({}, index, key, with_usage, b"data: " + head, tail + b"\n\n")
 
 
 def _scripted(script: Script, gen: Generation, max_tokens: int | None) -> tuple[Completion | None, Completion | None]:
