@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from fakeai.context import Frame, Output, Packed, PackedFrame, RequestContext, Timing
+from fakeai.context import Frame, Output, Packed, PackedFrame, RequestContext, Timing, owned
 from fakeai.events import Events, RequestAnswered, RequestRejected
 from fakeai.memo import Memo
 from fakeai.scenario import conversation as conv
@@ -390,9 +390,8 @@ def retry_after(headers: Mapping[str, Any]) -> float | None:
 
 
 def kept(data: bytes | None) -> bytes | None:
-    """``data`` in an object of its own size, for keeping: orjson's output holds a 4 KiB buffer however short
-    it is (orjson 3.x: 100,000 small ``dumps`` results are 393 MiB), and the journal keeps thousands of them."""
-    return None if data is None else bytes(memoryview(data))
+    """``data`` as the journal keeps it: at its own size (:func:`fakeai.context.owned`; thousands of entries)."""
+    return None if data is None else owned(data)
 
 
 def _frame_json(frame: Frame) -> bytes | None:

@@ -145,10 +145,6 @@ def pack_frames(frames: Sequence[Frame]) -> list[Frame]:
     return packed
 
 
-def encode_frame(frame: Frame) -> bytes:
-    return frame.sse()
-
-
 def _headers(
     content_type: str, extra: Mapping[str, str], request_id: str, length: int | None
 ) -> list[tuple[bytes, bytes]]:

@@ -17,7 +17,7 @@ from fakeai.app import create_app
 from fakeai.clock import FakeClock
 from fakeai.config import Settings
 from fakeai.context import Frame, Packed, PackedFrame
-from fakeai.streaming import KEEP_HEAD, KEEP_TAIL, encode_frame, pack_frames
+from fakeai.streaming import KEEP_HEAD, KEEP_TAIL, pack_frames
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
@@ -42,7 +42,7 @@ def test_packing_changes_no_byte_and_keeps_the_ends_readable(frames: list[Frame]
     Packed bytes; the ends' is a PackedFrame whose ``data`` decodes to the original (the listeners read it),
     once: a second read is the same object. Strings stay as they were."""
     packed = pack_frames(frames)
-    assert [encode_frame(f) for f in packed] == [encode_frame(f) for f in frames]
+    assert [f.sse() for f in packed] == [f.sse() for f in frames]
     assert [(f.event, f.validate, f.tokens) for f in packed] == [(f.event, f.validate, f.tokens) for f in frames]
     decoded = [orjson.loads(bytes(f.data)) if isinstance(f.data, Packed) else f.data for f in packed]
     assert decoded == [f.data for f in frames]

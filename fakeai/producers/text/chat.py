@@ -417,7 +417,7 @@ class ChatDelta(Frame):
         framing around them), the respond stage's per-token work."""
         choice = self._choice
         if not choice.sse_head:
-            return b"data: " + self.payload() + b"\n\n"
+            return Frame.sse(self)
         return choice.sse_head + orjson.dumps(self._piece) + choice.sse_tail
 
 
