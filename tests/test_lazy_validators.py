@@ -178,3 +178,47 @@ def test_an_example_whose_schema_cannot_compile_is_not_used_and_raises_nothing()
     assert producer.present is False and producer.body is None  # logged, not raised (``fakeai routes`` reads it)
     good = ExampleProducer([Example("bad", "{,}"), Example("ok", '{"name": "x"}')], LazyValidator({}, registry))
     assert good.present is True and good.body == {"name": "x"} and good.title == "ok"
+
+
+def test_preload_tokenizers_from_the_environment_reaches_a_running_server() -> None:
+    """Two real ``python -m fakeai`` processes, one with ``FAKEAI_PRELOAD_TOKENIZERS=true``: 2 s after both
+    answer ``/health``, with no request made, the preloading one holds the vocabulary (~45 MiB) more."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    def start(preload: bool) -> tuple[subprocess.Popen[bytes], int]:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        env = {**os.environ, "FAKEAI_PRELOAD_TOKENIZERS": "true" if preload else "false"}
+        command = [sys.executable, "-m", "fakeai", "--port", str(port), "--log-level", "warning"]
+        return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL), port
+
+    def ready(port: int) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                time.sleep(0.05)
+        raise AssertionError("the server did not start")
+
+    def rss_mib(pid: int) -> float:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    (lazy, lazy_port), (preloading, preload_port) = start(False), start(True)
+    try:
+        ready(lazy_port)
+        ready(preload_port)
+        time.sleep(2)  # the background load takes ~0.3 s
+        assert rss_mib(preloading.pid) - rss_mib(lazy.pid) > 30
+    finally:
+        for server in (lazy, preloading):
+            server.terminate()
+            server.wait(timeout=10)
