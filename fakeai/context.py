@@ -204,6 +204,8 @@ class Output:
     source: str = "generated"  # scenario | template | example | generated | llm | error
     completion_tokens: int = 0  # for non-streamed latency: TTFT + (tokens-1) * ITL; streams: set by the pipeline
     # after the simulate stage (the frames' tokens), for the listeners
+    prompt_tokens: int | None = None  # the producer's usage counts, also for a stream without a usage chunk: the
+    cached_tokens: int = 0  # listeners read them here instead of finding usage in the answer or counting again
     fault: Any = None  # a fault the match stage decided (fakeai.scenario.faults.Fault), already injected
     effects: Sequence[Effect] = ()  # state changes the simulate stage commits (never written by producers)
     scenario_state: str | None = None  # the answering rule's state machine after this turn (the journal shows it)

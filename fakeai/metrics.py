@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import pairwise
+from itertools import compress
+from operator import sub
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -365,7 +366,9 @@ class VLLMSeries:
         return model
 
     def prompt_usage(self, ctx: RequestContext, output: Output) -> tuple[int, int]:
-        """(prompt tokens, cached prompt tokens) as the answer's usage reports them."""
+        """(prompt tokens, cached prompt tokens) as the answer's usage reports them (the producer's counts)."""
+        if output.prompt_tokens is not None:
+            return output.prompt_tokens, min(output.cached_tokens, output.prompt_tokens)
         found = answer_usage(output)
         if found is not None:
             return found
@@ -426,10 +429,16 @@ class VLLMSeries:
 def measured(event: RequestAnswered) -> Timing:
     """When a stream's frames really went out (``RequestAnswered.sent_at``, as vLLM measures its latencies),
     else the planned timing (non-streamed answers; streams cut by a disconnect or a reset fault)."""
+    if _MEASURED[0] is event:  # Metrics and VLLMSeries both ask, one after the other
+        return _MEASURED[1]
     sent, frames, timing = event.sent_at, event.output.frames, event.timing
-    if not frames or not sent or len(sent) != len(frames):
-        return timing
-    return Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)
+    if frames and sent and len(sent) == len(frames):
+        timing = Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)
+    _MEASURED[:] = (event, timing)
+    return timing
+
+
+_MEASURED: list[Any] = [None, None]  # the last event measured() answered for, and its answer
 
 
 def observe_gaps(histogram: Buckets, output: Output, timing: Timing, completion: int) -> None:
@@ -437,10 +446,13 @@ def observe_gaps(histogram: Buckets, output: Output, timing: Timing, completion:
     common case) in one ``observe_all``, others one observe per gap (tests/test_metrics_exact.py: the same)."""
     frames, deadlines = output.frames, timing.frames
     if frames and len(deadlines) == len(frames):
-        due = [deadline for frame, deadline in zip(frames, deadlines, strict=True) if frame.tokens > 0]
-        if len(due) > 8 and all(frame.tokens == 1 for frame in frames if frame.tokens > 0):
-            histogram.observe_all([b - a if b > a else 0.0 for a, b in pairwise(due)])
-            return
+        tokens = [frame.tokens for frame in frames]
+        if max(tokens) == 1:  # no frame carries more than one token: the gaps between the ones that carry one
+            due = list(compress(deadlines, tokens))
+            if len(due) > 8:
+                gaps = list(map(sub, due[1:], due[:-1]))
+                histogram.observe_all(gaps if min(gaps) >= 0.0 else [gap if gap > 0.0 else 0.0 for gap in gaps])
+                return
     bounds, counts, total = histogram.bounds, histogram.counts, 0.0
     for gap, times in token_gaps(output, timing, completion):
         counts[bisect_left(bounds, gap)] += times

@@ -230,8 +230,8 @@ def _final_frame(output: Output) -> dict[str, Any] | None:
 
 
 def _tokens(usage: Mapping[str, Any], output: Output) -> tuple[int, ...]:
-    if not usage:  # a stream without a usage frame: the tokens fakeai streamed
-        return (0, output.completion_tokens, 0, 0, 0, 1, 0)
+    if not usage:  # a stream without a usage frame: the tokens fakeai streamed, the prompt as the producer counted
+        return (output.prompt_tokens or 0, output.completion_tokens, output.cached_tokens, 0, 0, 1, 0)
     if "prompt_tokens" in usage:  # chat, completions, embeddings
         into = usage.get("prompt_tokens_details") or _EMPTY
         out = usage.get("completion_tokens_details") or _EMPTY

@@ -101,6 +101,31 @@ def test_a_streams_timeline_has_each_frames_planned_and_actual_send_time_on_a_re
     assert ttft_sum != due[0]
 
 
+async def test_a_streams_timeline_is_kept_as_numbers_and_crosses_the_shared_journal_as_the_same_json(
+    app: FakeAI,
+) -> None:
+    """The journal keeps a stream's timeline as arrays and renders its JSON when read; the shared journal's
+    entries (JSON in a Valkey list) carry that JSON, and an entry read back shows the same timeline."""
+    from fakeai.journal import Timeline
+    from fakeai.state.shared import _entry, _payload
+
+    client = async_client(app)
+    stream = await client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], stream=True, max_tokens=5,
+        extra_body={"ignore_eos": True},
+    )  # fmt: skip
+    chunks = [chunk async for chunk in stream]
+    [entry] = [e for e in app.journal if e.operation == "createChatCompletion"]
+    assert isinstance(entry.timeline, Timeline) and entry.timeline.rendered is None  # nothing rendered yet
+    shown = orjson.loads(entry.timeline_json or b"null")
+    assert len(shown["due"]) == len(shown["sent"]) == len(shown["tokens"]) == entry.frames == len(chunks) + 1  # [DONE]
+    assert sum(shown["tokens"]) == 5
+    back = _entry(b"7\n" + _payload(entry))
+    assert back.seq == 7 and back.timeline_json == entry.timeline_json
+    assert back.to_dict()["stream"] == entry.to_dict()["stream"]
+    assert (back.request, back.first_frame, back.last_frame) == (entry.request, entry.first_frame, entry.last_frame)
+
+
 async def test_records_rejected_requests_with_their_message(app: FakeAI) -> None:
     client = async_client(app)
     with pytest.raises(Exception, match="400"):

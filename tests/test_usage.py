@@ -65,7 +65,8 @@ async def test_completions_usage_sums_what_the_answers_reported(app: FakeAI) -> 
 
 
 async def test_a_stream_without_a_usage_chunk_counts_the_tokens_it_streamed(app: FakeAI) -> None:
-    """No ``include_usage``: no usage reaches the client, and the usage API still counts the streamed tokens."""
+    """No ``include_usage``: no usage reaches the client, and the usage API still counts the streamed tokens and
+    the prompt's (as the same request unstreamed reports them)."""
     client, admin = clients(app)
     stream = await client.chat.completions.create(
         model=CHAT, messages=[{"role": "user", "content": "stream please"}], stream=True, max_tokens=17,
@@ -78,6 +79,11 @@ async def test_a_stream_without_a_usage_chunk_counts_the_tokens_it_streamed(app:
     result = page.data[0].results[0]
     assert (result.num_model_requests, result.output_tokens) == (1, 17)
     assert streamed == 17
+    unstreamed = await client.chat.completions.create(
+        model=CHAT, messages=[{"role": "user", "content": "stream please"}], max_tokens=17
+    )
+    assert unstreamed.usage is not None and unstreamed.usage.prompt_tokens > 0
+    assert result.input_tokens == unstreamed.usage.prompt_tokens
 
 
 async def test_embeddings_usage_is_reported_separately(app: FakeAI) -> None:

@@ -42,7 +42,7 @@ import orjson
 
 from fakeai.context import Refusal, RequestContext
 from fakeai.errors import ConfigError, StateUnavailable
-from fakeai.journal import Entry, Filter, Journal
+from fakeai.journal import Entry, Filter, Journal, Timeline
 from fakeai.scenario.ratelimit import Bucket, RateLimiter, _api_key, limit_headers, refusal, requested_tokens
 from fakeai.scenario.state import MAX_RESPONSES, START, StateStore
 from fakeai.state import redis_url
@@ -508,7 +508,7 @@ return seq
 """
 ANY = Filter()
 _BYTES_FIELDS = ("request_json", "response_json", "first_frame_json", "last_frame_json", "timeline_json")
-_FIELDS = tuple(f.name for f in fields(Entry) if f.name != "seq")
+_FIELDS = (*(f.name for f in fields(Entry) if f.name not in ("seq", "timeline")), "timeline_json")
 
 
 class SharedJournal(Journal):
@@ -523,13 +523,9 @@ class SharedJournal(Journal):
         self.lost = 0  # entries not journaled because the backend was away
 
     def _append(self, entry: Entry) -> None:
-        payload = {name: getattr(entry, name) for name in _FIELDS}
-        for name in _BYTES_FIELDS:
-            value = payload[name]
-            payload[name] = value.decode() if isinstance(value, bytes) else None
         try:
             with self.shared.guard():
-                self.shared.journal_script(keys=self.keys, args=[orjson.dumps(payload), self.size])
+                self.shared.journal_script(keys=self.keys, args=[_payload(entry), self.size])
         except StateUnavailable:  # the request was answered; the outage is logged once (Shared.guard)
             self.lost += 1
 
@@ -576,13 +572,24 @@ class SharedJournal(Journal):
         return int(count)
 
 
+def _payload(entry: Entry) -> bytes:
+    """An entry as the shared journal's list holds it (without its sequence number: the list numbers it)."""
+    payload = {name: getattr(entry, name) for name in _FIELDS}
+    for name in _BYTES_FIELDS:
+        value = payload[name]
+        payload[name] = value.decode() if isinstance(value, bytes) else None
+    return orjson.dumps(payload)
+
+
 def _entry(item: bytes) -> Entry:
     seq, _, payload = item.partition(b"\n")
     values = orjson.loads(payload)
     for name in _BYTES_FIELDS:
         value = values.get(name)
         values[name] = value.encode() if isinstance(value, str) else None
-    return Entry(seq=int(seq), **{k: v for k, v in values.items() if k in _FIELDS})
+    rendered = values.pop("timeline_json", None)
+    timeline = Timeline.parsed(rendered) if rendered is not None else None
+    return Entry(seq=int(seq), timeline=timeline, **{k: v for k, v in values.items() if k in _FIELDS})
 
 
 # ---- admin changes ------------------------------------------------------------------------------------------------

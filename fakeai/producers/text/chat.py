@@ -240,11 +240,15 @@ class ChatProducer:
                 frames=_frames(head, choices, usage if include_usage else None, gen.tokens_per_chunk),
                 content_type="text/event-stream",
                 source="llm",
+                prompt_tokens=prompt,
+                cached_tokens=cached,
             )
         return Output(
             body={**head, "choices": [_message_choice(c) for c in choices], "usage": usage},
             source="llm",
             completion_tokens=completion,
+            prompt_tokens=prompt,
+            cached_tokens=cached,
         )
 
 
