@@ -191,6 +191,11 @@ def create_app(
     reloader = Reloader(scenarios, settings.scenarios, clock.now, enabled=settings.reload_scenarios)
     asgi.on_startup.append(reloader.start)
     asgi.on_shutdown.append(reloader.stop)
+
+    async def account() -> None:  # the last answers' deferred accounting (fakeai.events), before the process ends
+        events.flush()
+
+    asgi.on_shutdown.append(account)
     app = FakeAI(
         settings,
         document,

@@ -15,7 +15,7 @@ import itertools
 import math
 from array import array
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,10 +173,12 @@ class Journal:
         self.bytes = 0  # estimated size of what the journal holds (see cost())
         self._seq = itertools.count(1)
         self.dropped = 0  # entries pushed out by newer ones
+        self.flush: Callable[[], None] = _nothing  # the events it listens to, dispatched now (before reading)
 
     def subscribe(self, events: Events) -> Journal:
         events.subscribe(RequestAnswered, self.on_answered)
         events.subscribe(RequestRejected, self.on_rejected)
+        self.flush = events.flush
         return self
 
     def on_answered(self, event: RequestAnswered) -> None:
@@ -270,22 +272,30 @@ class Journal:
 
     # queries ------------------------------------------------------------------------------
     def __len__(self) -> int:
+        self.flush()
         return len(self.entries)
 
     def __iter__(self) -> Iterator[Entry]:
+        self.flush()
         return iter(list(self.entries))
 
     def select(self, where: Filter = Filter(), limit: int | None = None, after: int = 0) -> list[Entry]:
         """Matching entries in arrival order; with ``limit``, the newest ``limit`` of them."""
+        self.flush()
         found = [e for e in list(self.entries) if e.seq > after and where.accepts(e)]
         return found[-limit:] if limit is not None and limit < len(found) else found
 
     def clear(self) -> int:
+        self.flush()
         count = len(self.entries)
         self.entries.clear()
         self.costs.clear()
         self.bytes = 0
         return count
+
+
+def _nothing() -> None:
+    return None
 
 
 def cost(entry: Entry) -> int:

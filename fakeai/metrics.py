@@ -12,7 +12,7 @@ Three families, served as text by ``GET /metrics`` (Prometheus' default path) an
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from itertools import compress
 from operator import sub
 from typing import Any
@@ -74,6 +74,7 @@ class Metrics:
         )
         self._children: dict[tuple[Any, ...], Any] = {}
         self.vllm = VLLMSeries()
+        self.flush: Callable[[], None] = lambda: None  # the events it listens to, dispatched now (before reading)
 
     def subscribe(self, events: Events) -> Metrics:
         events.subscribe(RequestReceived, self.vllm.on_received)
@@ -82,6 +83,7 @@ class Metrics:
         events.subscribe(RequestRejected, self.on_rejected)
         events.subscribe(RequestRejected, self.vllm.on_rejected)
         events.subscribe(ResponseInvalid, self.on_invalid)
+        self.flush = events.flush
         return self
 
     def watch(self, simulators: Sequence[Any]) -> Metrics:
@@ -125,6 +127,7 @@ class Metrics:
 
     def reset(self) -> None:
         """Forget every count (a test suite reusing one app between tests; Prometheus counters never go back)."""
+        self.flush()
         metrics = (self.requests, self.rejected, self.latency, self.ttft, self.tokens, self.rules, self.faults)
         for metric in (*metrics, self.invalid):
             metric.clear()
@@ -132,6 +135,7 @@ class Metrics:
         self.vllm.reset()
 
     def render(self) -> bytes:
+        self.flush()
         return generate_latest(self.registry)
 
 
@@ -430,7 +434,8 @@ def measured(event: RequestAnswered) -> Timing:
     """When a stream's frames really went out (``RequestAnswered.sent_at``, as vLLM measures its latencies),
     else the planned timing (non-streamed answers; streams cut by a disconnect or a reset fault)."""
     if _MEASURED[0] is event:  # Metrics and VLLMSeries both ask, one after the other
-        return _MEASURED[1]
+        known: Timing = _MEASURED[1]
+        return known
     sent, frames, timing = event.sent_at, event.output.frames, event.timing
     if frames and sent and len(sent) == len(frames):
         timing = Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)

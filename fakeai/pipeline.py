@@ -184,7 +184,7 @@ class Pipeline:
                 finally:  # also a stream cut by a reset fault or a client disconnect is journaled
                     elapsed = self.clock.monotonic() - started
                     size, sent = delivered.size, delivered.frames
-                    self.events.emit(
+                    self.events.emit_later(  # the accounting runs between other callbacks (fakeai.events)
                         RequestAnswered(
                             ctx,
                             output,

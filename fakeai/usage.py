@@ -13,7 +13,7 @@ that are none of them are ignored after one dict lookup. At most ``size`` rows a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import add
 from typing import Any, NamedTuple
 
@@ -93,6 +93,7 @@ class Usage:
         self.rows: dict[tuple[Any, ...], list[int]] = {}  # fields of Key
         self.dropped = 0  # rows pushed out by newer ones
         self._key_ids: Memo[str, str] = Memo(1024)  # authorization header -> key id
+        self.flush: Callable[[], None] = lambda: None  # the events it listens to, dispatched now (before reading)
 
     @classmethod
     def from_document(
@@ -112,6 +113,7 @@ class Usage:
 
     def subscribe(self, events: Events) -> Usage:
         events.subscribe(RequestAnswered, self.on_answered)
+        self.flush = events.flush
         return self
 
     # the hot path: one lookup for operations without usage, one dict update for the others --------------------
@@ -154,12 +156,14 @@ class Usage:
     # queries --------------------------------------------------------------------------------------------------
     def select(self, namespace: str, kinds: Sequence[str], start: int, end: int) -> Iterator[tuple[Key, list[int]]]:
         """Rows of ``namespace`` of one of ``kinds`` whose minute is in ``[start, end)``."""
+        self.flush()
         for key, row in list(self.rows.items()):
             if key[0] == namespace and key[2] in kinds and start <= key[1] < end:
                 yield Key._make(key), row
 
     def reset(self, namespace: str | None = None) -> int:
         """Forget ``namespace``'s rows (every row when ``None``); how many were dropped."""
+        self.flush()
         if namespace is None:
             count = len(self.rows)
             self.rows.clear()
@@ -170,6 +174,7 @@ class Usage:
         return len(gone)
 
     def __len__(self) -> int:
+        self.flush()
         return len(self.rows)
 
 

@@ -544,6 +544,7 @@ class SharedJournal(Journal):
 
     @property
     def dropped(self) -> int:
+        self.flush()
         with self.shared.guard():
             found = self.shared.client.get(self.keys[2])
         return int(found or 0)
@@ -553,17 +554,21 @@ class SharedJournal(Journal):
         return None
 
     def __len__(self) -> int:
+        self.flush()
         with self.shared.guard():
             return int(self.shared.client.llen(self.list_key))
 
     def __iter__(self) -> Iterator[Entry]:
+        self.flush()
         return iter(self._load())
 
     def select(self, where: Filter = ANY, limit: int | None = None, after: int = 0) -> list[Entry]:
+        self.flush()
         found = [e for e in self._load() if e.seq > after and where.accepts(e)]
         return found[-limit:] if limit is not None and limit < len(found) else found
 
     def clear(self) -> int:
+        self.flush()
         with self.shared.guard():
             pipe = self.shared.client.pipeline(transaction=True)
             pipe.llen(self.list_key)

@@ -31,6 +31,7 @@ HEADERS = [
 
 
 def find(journal: Journal, seq: int) -> Entry | None:
+    journal.flush()
     for entry in reversed(journal.entries):
         if entry.seq == seq:
             return entry
@@ -40,6 +41,7 @@ def find(journal: Journal, seq: int) -> Entry | None:
 
 
 def newest_seq(journal: Journal) -> int:
+    journal.flush()
     entries = journal.entries
     return entries[-1].seq if entries else 0
 
