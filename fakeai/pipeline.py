@@ -177,6 +177,8 @@ class Pipeline:
                     produced = replace(produced, frames=packed, completion_tokens=tokens)
                     ctx.draws_done()  # and with the draws, the ids
                     ids.close()
+                    if timing.first > 0:  # a stream that waits for its first deadline anyway lets the frames
+                        await asyncio.sleep(0)  # other streams have due go out first (a herd's admissions)
                 output = produced
                 delivered = _UNDELIVERED
                 try:
