@@ -1,12 +1,13 @@
 """Where the time of one request goes: the ASGI app called directly (no server, no sockets).
 
-    python benchmarks/bench_inprocess.py [--requests 2000] [--json]
+    python benchmarks/bench_inprocess.py [--requests 2000] [--json] [--stages [--stream]]
 
 Prints µs per non-streamed chat request with a 100-token answer (``max_tokens: 100`` + ``ignore_eos``, checked
 on the first request) for the default app and with parts switched off, so the cost of simulators, event
 listeners (journal, metrics, store) and request validation can be read as differences. Uses only the stable
 entry points ``fakeai.app.create_app`` and ``fakeai.config.Settings`` (``benchmarks/compare`` runs it against
-older checkouts); the "no listeners" row is skipped where the app has no ``events._listeners``.
+older checkouts); the "no listeners" row is skipped where the app has no ``events._listeners``. ``--stages``
+times each pipeline stage and each event listener of the default app instead (this checkout only).
 """
 
 from __future__ import annotations
@@ -97,11 +98,78 @@ def _without_listeners(app: Any) -> Any:
     return app
 
 
+def stages(requests: int, stream: bool) -> dict[str, float]:
+    """µs per request in each pipeline stage and each event listener of the default app: the stages' methods and
+    the listeners wrapped in a timer (the wrappers cost ~1 µs each; "total" is measured with them)."""
+    from fakeai import pipeline as pipeline_module
+    from fakeai.gctune import freeze
+
+    body = orjson.dumps({**orjson.loads(BODY), "stream": stream})
+    scope = {**SCOPE, "headers": [*SCOPE["headers"][:2], (b"content-length", str(len(body)).encode())]}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    app = create_app()
+    pipe, spent = app.pipeline, dict[str, float]()
+
+    def timed(name: str, function: Any, is_async: bool) -> Any:
+        spent[name] = 0.0
+        if is_async:
+
+            async def wrapper(*args: Any) -> Any:
+                started = time.perf_counter()
+                result = await function(*args)
+                spent[name] += time.perf_counter() - started
+                return result
+
+            return wrapper
+
+        def plain(*args: Any) -> Any:
+            started = time.perf_counter()
+            result = function(*args)
+            spent[name] += time.perf_counter() - started
+            return result
+
+        return plain
+
+    for name in ("parse", "produce", "settle"):
+        setattr(pipe, name, timed(f"stage {name}", getattr(pipe, name), True))
+    for name in ("admit", "match", "vendor_shape", "finish"):
+        setattr(pipe, name, timed(f"stage {name}", getattr(pipe, name), False))
+    pipeline_module.pack_frames = timed("stage pack_frames", pipeline_module.pack_frames, False)  # type: ignore[attr-defined]
+    for kind, listeners in app.events._listeners.items():
+        listeners[:] = [timed(f"listener {kind.__name__} {f.__qualname__}", f, False) for f in listeners]
+
+    async def run(count: int) -> None:
+        for _ in range(count):
+            await app(dict(scope), receive, _send)
+        app.events.flush()
+
+    asyncio.run(run(300))
+    freeze()
+    spent.update({name: 0.0 for name in spent})
+    started = time.perf_counter()
+    asyncio.run(run(requests))
+    total = (time.perf_counter() - started) / requests * 1e6
+    return {"total": total, **{name: value / requests * 1e6 for name, value in spent.items() if value}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000, help="requests per timed run (best of 3)")
     parser.add_argument("--json", action="store_true", help="also print the rows as one JSON line")
+    parser.add_argument("--stages", action="store_true", help="µs per pipeline stage and listener (default app)")
+    parser.add_argument("--stream", action="store_true", help="with --stages: a streamed request")
     args = parser.parse_args()
+    if args.stages:
+        found = stages(args.requests, args.stream)
+        print(f"{'streamed' if args.stream else 'non-streamed'} chat completion, {TOKENS}-token answer, in-process")
+        for name, value in found.items():
+            print(f"{name:60} {value:7.1f} µs/request")
+        if args.json:
+            print(json.dumps(found))
+        return
     rows = [
         ("default", create_app()),
         ("no simulators", create_app(Settings(simulators=()))),
