@@ -433,17 +433,18 @@ class VLLMSeries:
 def measured(event: RequestAnswered) -> Timing:
     """When a stream's frames really went out (``RequestAnswered.sent_at``, as vLLM measures its latencies),
     else the planned timing (non-streamed answers; streams cut by a disconnect or a reset fault)."""
-    if _MEASURED[0] is event:  # Metrics and VLLMSeries both ask, one after the other
-        known: Timing = _MEASURED[1]
-        return known
+    global _MEASURED
+    last = _MEASURED  # one read: another thread may replace it meanwhile
+    if last[0] is event:  # Metrics and VLLMSeries both ask, one after the other
+        return last[1]
     sent, frames, timing = event.sent_at, event.output.frames, event.timing
     if frames and sent and len(sent) == len(frames):
         timing = Timing(first=sent[0], frames=tuple(sent), done=sent[-1], queued=timing.queued)
-    _MEASURED[:] = (event, timing)
+    _MEASURED = (event, timing)
     return timing
 
 
-_MEASURED: list[Any] = [None, None]  # the last event measured() answered for, and its answer
+_MEASURED: tuple[RequestAnswered | None, Timing] = (None, Timing())  # the last event measured() answered for
 
 
 def observe_gaps(histogram: Buckets, output: Output, timing: Timing, completion: int) -> None:
