@@ -222,30 +222,35 @@ async def _stream(
             return Delivered(frames=0, disconnected=True, sent_at=())
         del headers  # sent: an open stream does not hold them
         deadlines = timing.frames
-        count, index = len(frames), 0
+        count, index, planned = len(frames), 0, len(deadlines)
         sent = array("d", bytes(8 * count))  # per frame, when its send() returned (an open stream holds them)
+        # the first frame that drops the connection (a scenario's reset fault), found once, not per send
+        reset = next((k for k, frame in enumerate(frames) if frame.event == RESET_EVENT), count)
         while index < count:
             horizon = clock.monotonic()
-            if index < len(deadlines):
+            if index < planned:
                 if not await watch.sleep_until(clock, started + deadlines[index]):
                     return Delivered(frames=index, disconnected=True, sent_at=sent[:index])
                 horizon = max(clock.monotonic(), started + deadlines[index])
             end = index + 1
-            while end < count and (end >= len(deadlines) or started + deadlines[end] <= horizon):
+            while end < count and (end >= planned or started + deadlines[end] <= horizon):
                 end += 1
-            batch = frames[index:end]
-            reset = next((k for k, frame in enumerate(batch) if frame.event == RESET_EVENT), None)
-            if reset is not None:
-                if reset:
-                    await send({"type": "http.response.body", "body": _join(batch[:reset]), "more_body": True})
-                raise StreamReset(f"connection reset after {index + reset} frames (scenario fault)")
+            if reset < end:
+                if reset > index:
+                    body = _join(frames[index:reset])
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                raise StreamReset(f"connection reset after {reset} frames (scenario fault)")
+            body = frames[index].sse() if end == index + 1 else _join(frames[index:end])
             try:
-                await send({"type": "http.response.body", "body": _join(batch), "more_body": end < count})
+                await send({"type": "http.response.body", "body": body, "more_body": end < count})
             except OSError:
                 return Delivered(frames=index, disconnected=True, sent_at=sent[:index])
             at = clock.monotonic() - started
-            for k in range(index, end):
-                sent[k] = at
+            if end == index + 1:
+                sent[index] = at
+            else:
+                for k in range(index, end):
+                    sent[k] = at
             index = end
         if not count:
             await send({"type": "http.response.body", "body": b""})
