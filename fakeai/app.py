@@ -435,10 +435,10 @@ class _TrackedSend:
         self.send = send
         self.started = False
 
-    async def __call__(self, message: Any) -> None:
+    def __call__(self, message: Any) -> Awaitable[None]:  # the server's own awaitable: no coroutine per frame
         if message["type"] == "http.response.start":
             self.started = True
-        await self.send(message)
+        return self.send(message)
 
 
 _UNTIMED_SIMULATORS = frozenset({"kv_cache", "gpu", "faults"})  # no delay of their own (faults: scenarios')
