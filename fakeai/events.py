@@ -66,6 +66,10 @@ class ResponseInvalid:
 Listener = Callable[[Any], None]
 
 
+def nothing_to_flush() -> None:
+    """What a reader calls before it reads while it listens to no bus (:meth:`Events.flush` once it does)."""
+
+
 SLICE = 0.0005  # seconds of queued accounting the loop works off before its other callbacks run again
 MAX_PENDING = 256  # this many queued: each emit_later dispatches the oldest first (what a queued event holds, a
 # stream's context and frames, stays bounded: the loop only defers while it is busier than it can work off)

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from fakeai.context import Frame, Output, Packed, PackedFrame, RequestContext, Timing, owned
-from fakeai.events import Events, RequestAnswered, RequestRejected
+from fakeai.events import Events, RequestAnswered, RequestRejected, nothing_to_flush
 from fakeai.memo import Memo
 from fakeai.scenario import conversation as conv
 
@@ -174,7 +174,7 @@ class Journal:
         self.bytes = 0  # estimated size of what the journal holds (see cost())
         self._seq = itertools.count(1)
         self.dropped = 0  # entries pushed out by newer ones
-        self.flush: Callable[[], None] = _nothing  # the events it listens to, dispatched now (before reading)
+        self.flush: Callable[[], None] = nothing_to_flush  # subscribe(): the bus' queued events, dispatched
 
     def subscribe(self, events: Events) -> Journal:
         events.subscribe(RequestAnswered, self.on_answered)
@@ -295,10 +295,6 @@ class Journal:
         return count
 
 
-def _nothing() -> None:
-    return None
-
-
 def cost(entry: Entry) -> int:
     """An entry's memory, estimated cheaply: its stored JSON bytes plus a fixed overhead."""
     total = ENTRY_OVERHEAD
@@ -357,11 +353,6 @@ class Timeline:
                 "tokens": self.tokens,
             }
         )
-
-
-def timeline(frames: Sequence[Frame], timing: Timing, sent: Sequence[float] | None) -> bytes:
-    """:class:`Timeline`'s JSON for a stream."""
-    return Timeline.of(frames, timing, sent).json()
 
 
 def split_source(source: str) -> tuple[str, str | None]:

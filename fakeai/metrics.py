@@ -23,7 +23,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.utils import floatToGoString
 
 from fakeai.context import Output, RequestContext, Timing
-from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected, ResponseInvalid
+from fakeai.events import Events, RequestAnswered, RequestReceived, RequestRejected, ResponseInvalid, nothing_to_flush
 from fakeai.journal import fault_name, split_source
 from fakeai.simulators.base import ReportsLoad, samples_of
 
@@ -74,7 +74,7 @@ class Metrics:
         )
         self._children: dict[tuple[Any, ...], Any] = {}
         self.vllm = VLLMSeries()
-        self.flush: Callable[[], None] = lambda: None  # the events it listens to, dispatched now (before reading)
+        self.flush: Callable[[], None] = nothing_to_flush  # subscribe(): the bus' queued events, dispatched
 
     def subscribe(self, events: Events) -> Metrics:
         events.subscribe(RequestReceived, self.vllm.on_received)

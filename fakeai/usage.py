@@ -18,7 +18,7 @@ from operator import add
 from typing import Any, NamedTuple
 
 from fakeai.context import Output, RequestContext
-from fakeai.events import Events, RequestAnswered
+from fakeai.events import Events, RequestAnswered, nothing_to_flush
 from fakeai.memo import Memo
 
 DEFAULT_SIZE = 100_000
@@ -93,7 +93,7 @@ class Usage:
         self.rows: dict[tuple[Any, ...], list[int]] = {}  # fields of Key
         self.dropped = 0  # rows pushed out by newer ones
         self._key_ids: Memo[str, str] = Memo(1024)  # authorization header -> key id
-        self.flush: Callable[[], None] = lambda: None  # the events it listens to, dispatched now (before reading)
+        self.flush: Callable[[], None] = nothing_to_flush  # subscribe(): the bus' queued events, dispatched
 
     @classmethod
     def from_document(

@@ -86,6 +86,18 @@ async def test_a_stream_without_a_usage_chunk_counts_the_tokens_it_streamed(app:
     assert result.input_tokens == unstreamed.usage.prompt_tokens
 
 
+async def test_a_legacy_completions_stream_without_a_usage_chunk_counts_its_prompt(app: FakeAI) -> None:
+    client, admin = clients(app)
+    prompt = "Say something about the harbour at dawn."
+    stream = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompt, stream=True, max_tokens=9)
+    assert all([chunk.usage is None async for chunk in stream])
+    page = await admin.admin.organization.usage.completions(start_time=DAY, end_time=DAY + 86400)
+    result = page.data[0].results[0]
+    unstreamed = await client.completions.create(model="gpt-3.5-turbo-instruct", prompt=prompt, max_tokens=9)
+    assert unstreamed.usage is not None and unstreamed.usage.prompt_tokens > 0
+    assert (result.num_model_requests, result.input_tokens) == (1, unstreamed.usage.prompt_tokens)
+
+
 async def test_embeddings_usage_is_reported_separately(app: FakeAI) -> None:
     client, admin = clients(app)
     answers = await traffic(client)

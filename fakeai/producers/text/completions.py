@@ -134,7 +134,8 @@ class CompletionsProducer:
             billed += sum(len(c.completion.tokens) for c in drawn)
             choices.extend(drawn[:n])
         prompt_tokens = sum(count for _, count in prompts)
-        usage = usage_body(prompt_tokens, billed, 0, gen.cached_prompt_tokens(prompt_tokens))
+        cached = gen.cached_prompt_tokens(prompt_tokens)
+        usage = usage_body(prompt_tokens, billed, 0, cached)
         if not usage["prompt_tokens_details"]["cached_tokens"]:  # legacy completions report it only on a hit
             usage.pop("prompt_tokens_details")
         usage.pop("completion_tokens_details")
@@ -149,11 +150,16 @@ class CompletionsProducer:
             options = body.get("stream_options")
             include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
             frames = _frames(head, choices, usage if include_usage else None, gen)
-            return Output(frames=frames, content_type="text/event-stream", source="llm")
+            return Output(
+                frames=frames, content_type="text/event-stream", source="llm", prompt_tokens=prompt_tokens,
+                cached_tokens=cached,
+            )  # fmt: skip
         return Output(
             body={**head, "choices": [_choice_body(c) for c in choices], "usage": usage},
             source="llm",
             completion_tokens=billed,
+            prompt_tokens=prompt_tokens,
+            cached_tokens=cached,
         )
 
 
