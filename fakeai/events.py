@@ -1,9 +1,11 @@
 """Past-tense events the pipeline emits. Metrics, the journal and plugins subscribe to them.
 
-A finished request's accounting (:class:`RequestAnswered`: the journal entry, the usage row, the vLLM
-histograms) is deferred: :meth:`Events.emit_later` queues it and the event loop works the queue off in slices of
-at most :data:`SLICE` seconds between its other callbacks, so a hundred streams ending in the same millisecond do
-not hold back the frames other streams have due (each stream's accounting costs ~60-80 us). While anything is
+A finished stream's accounting (:class:`RequestAnswered`: the journal entry, the usage row, the vLLM
+histograms) is deferred: the pipeline hands it to :meth:`Events.emit_later`, which queues it, and the event loop
+works the queue off in slices of at most :data:`SLICE` seconds between its other callbacks, so a hundred streams
+ending in the same millisecond do not hold back the frames other streams have due (each stream's accounting
+costs ~70 us). A plain answer's is dispatched at once (deferred, wrk at 100 connections measured 11 % fewer
+requests/s). While anything is
 queued, :meth:`Events.emit` queues too, so listeners see events in the order they happened. Readers call
 :meth:`Events.flush` first (the journal, the usage API and ``/metrics`` do), so what a client reads after its
 answer arrived always includes it.

@@ -5,8 +5,8 @@ the pipeline knows nothing about it. Bodies are kept as JSON bytes (a bounded pr
 ``body_limit`` bytes), streams keep the frame count, the first and last frame and their :class:`Timeline` (arrays
 of numbers; its JSON is built when it is read), and the ring buffer drops the oldest entry when it holds ``size``
 entries or more than ``max_bytes`` (each entry's size estimated as its stored bytes plus a fixed overhead). Bytes
-and arrays keep the journal out of the garbage collector's work (see :mod:`fakeai.gctune`). The events reach it
-deferred (:mod:`fakeai.events`); every read flushes them first.
+and arrays keep the journal out of the garbage collector's work (see :mod:`fakeai.gctune`). A stream's event
+reaches it deferred (:mod:`fakeai.events`); every read flushes the queue first.
 """
 
 from __future__ import annotations
